@@ -26,6 +26,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's handler without werkzeug's line per request on stderr (the layer keeps its own log)."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 
 Environ = dict[str, Any]
@@ -118,9 +126,7 @@ class Emulator:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Emulator:
-        self._server = make_server(
-            self.host, self.port, self._wsgi, threaded=True, request_handler=MotoRequestHandler
-        )
+        self._server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -172,9 +178,7 @@ class Emulator:
 
     # -- the WSGI layer ---------------------------------------------------------------------------
     def _describe(self, environ: Environ) -> Request:
-        headers = {
-            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
-        }
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]
         scope = _SCOPE.search(headers.get("authorization", ""))

@@ -1,0 +1,1247 @@
+"""aurora-sor Glue job: publish an RDS/Aurora snapshot export as dated SOR tables in the Glue Data Catalog.
+
+One self-contained script (plain `sam deploy` uploads only Command.ScriptLocation, AWS_FACTS "SAM packaging"),
+depending only on boto3 and pyarrow, which the Glue 5.x runtime provides. The same command line runs in Glue
+and on a laptop; AWS_ENDPOINT_URL points every client at an emulator (the job reads S3 through boto3 only, so
+that one variable covers Parquet footers too).
+
+    python glue/sor_job.py --export_uri s3://<bucket>/<prefix>/<export id>/ \
+        --sor_bucket <bucket> --catalog_database <db> --ingestion_date YYYY-MM-DD [options]
+
+Data flows one way: arguments -> plan (export listing + metadata) -> per table: footers -> schema -> copy ->
+verify -> catalog -> manifest + metrics -> one JSON summary line on stdout. Contracts: ../shared/DESIGN.md and
+docs/contracts.md. Facts about the export: ../shared/AWS_FACTS.md (cited as [FACTS <section>]).
+
+Sections:
+  1. Arguments and configuration
+  2. Names: export path -> catalog table name (pure)
+  3. Types: Parquet column -> Athena/Glue type (pure)
+  4. Plan: what the export holds (pure, from a listing and the metadata files)
+  5. Catalog definitions: table, columns, partition (pure)
+  6. S3 reads: listing, metadata files, footers by range reads
+  7. Copy, clean and verify a day's partition
+  8. Catalog writes
+  9. The run: per-table pipeline, manifest, metrics, summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import re
+import sys
+import threading
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.manager import TransferConfig, TransferManager
+from s3transfer.subscribers import BaseSubscriber
+
+log = logging.getLogger("sor_job")
+
+PARTITION_KEY = "ingestion_date"
+MANIFEST_ROOT = "_manifests"
+MANAGED_BY = "aurora-sor"
+MAX_TABLE_NAME = 128  # well under Glue's 255, short enough to type in Athena
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+SOURCE_ETAG_META = "sor-source-etag"  # on every copied object: lets a re-run skip what is already there
+
+
+class ExportError(Exception):
+    """The run cannot start or cannot continue at all (exit code 2)."""
+
+
+class TableError(Exception):
+    """One table cannot be published; the others go on (exit code 1 at the end)."""
+
+
+# ==================================================================================================
+# 1. Arguments and configuration
+# ==================================================================================================
+_DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    export_bucket: str
+    export_prefix: str  # key prefix of the export root, ending with "/"
+    export_id: str
+    sor_bucket: str
+    catalog_database: str
+    ingestion_date: str
+    sor_kms_key_arn: str | None = None
+    copy_concurrency: int = 32
+    table_concurrency: int = 8
+    multipart_threshold: int = 1024 * 1024**2
+    multipart_chunksize: int = 512 * 1024**2
+    footer_read_size: int = 64 * 1024
+    metrics_namespace: str | None = "aurora-sor"
+    job_run_id: str | None = None
+
+    @property
+    def export_uri(self) -> str:
+        return f"s3://{self.export_bucket}/{self.export_prefix}"
+
+    def table_location(self, table: str) -> str:
+        return f"s3://{self.sor_bucket}/{self.catalog_database}/{table}/"
+
+    def partition_prefix(self, table: str) -> str:
+        return f"{self.catalog_database}/{table}/{PARTITION_KEY}={self.ingestion_date}/"
+
+    @property
+    def manifest_key(self) -> str:
+        return f"{MANIFEST_ROOT}/{self.catalog_database}/{PARTITION_KEY}={self.ingestion_date}/manifest.json"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit without the JSON summary line
+        raise ExportError(f"{message} (usage: {self.format_usage().strip()})")
+
+
+def parse_args(argv: Sequence[str]) -> JobConfig:
+    """Parses our `--key value` pairs; Glue's own arguments (--JOB_ID, --TempDir, ...) are ignored."""
+    parser = _Parser(prog="sor_job.py", allow_abbrev=False, description="Publish an RDS export as SOR tables")
+    parser.add_argument("--export_uri", required=True)
+    parser.add_argument("--sor_bucket", required=True)
+    parser.add_argument("--catalog_database", required=True)
+    parser.add_argument("--ingestion_date", required=True)
+    parser.add_argument("--sor_kms_key_arn", default="")
+    parser.add_argument("--copy_concurrency", type=_positive_int, default=32)
+    parser.add_argument("--table_concurrency", type=_positive_int, default=8)
+    parser.add_argument("--multipart_threshold_mb", type=_positive_int, default=1024)
+    parser.add_argument("--multipart_chunksize_mb", type=_positive_int, default=512)
+    parser.add_argument("--footer_read_kb", type=_positive_int, default=64)
+    parser.add_argument("--metrics_namespace", default="aurora-sor")
+    parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
+    args, _glue_owned = parser.parse_known_args(list(argv))
+
+    match = re.fullmatch(r"s3://([^/]+)/(.+?)/?", args.export_uri)
+    if not match:
+        raise ExportError(f"--export_uri must look like s3://<bucket>/<prefix>/<export id>/, got {args.export_uri!r}")
+    bucket, prefix = match.group(1), match.group(2).strip("/") + "/"
+    export_id = prefix.rstrip("/").rsplit("/", 1)[-1]
+    if not _BUCKET_NAME.match(args.sor_bucket):
+        raise ExportError(f"--sor_bucket is not a valid bucket name: {args.sor_bucket!r}")
+    if not _DATABASE_NAME.match(args.catalog_database):
+        raise ExportError(
+            f"--catalog_database must match {_DATABASE_NAME.pattern} (Athena: lower case, letter first), "
+            f"got {args.catalog_database!r}"
+        )
+    try:
+        day = dt.date.fromisoformat(args.ingestion_date)
+    except ValueError:
+        day = None
+    if day is None or day.isoformat() != args.ingestion_date:
+        raise ExportError(f"--ingestion_date must be YYYY-MM-DD, got {args.ingestion_date!r}")
+    if args.multipart_chunksize_mb < 5:
+        raise ExportError("--multipart_chunksize_mb must be >= 5 (S3's minimum part size)")
+    mib = 1024**2
+    return JobConfig(
+        export_bucket=bucket,
+        export_prefix=prefix,
+        export_id=export_id,
+        sor_bucket=args.sor_bucket,
+        catalog_database=args.catalog_database,
+        ingestion_date=args.ingestion_date,
+        sor_kms_key_arn=args.sor_kms_key_arn or None,
+        copy_concurrency=args.copy_concurrency,
+        table_concurrency=args.table_concurrency,
+        multipart_threshold=args.multipart_threshold_mb * mib,
+        multipart_chunksize=args.multipart_chunksize_mb * mib,
+        footer_read_size=args.footer_read_kb * 1024,
+        metrics_namespace=args.metrics_namespace or None,
+        job_run_id=args.job_run_id,
+    )
+
+
+# ==================================================================================================
+# 2. Names: export path -> catalog table name (pure)
+# ==================================================================================================
+# Rule (documented in README "Naming"): the table folder of the export is "<schema>.<table>" (PostgreSQL) or
+# "<database>.<table>" (MySQL) [FACTS "The export in S3"]. Its catalog name is that folder, accents stripped,
+# lower-cased, every character outside [a-z0-9_] replaced by "_", prefixed with "t_" unless it starts with a
+# letter, cut to 128 characters (with a hash of the full path when cut). Two sources that land on the same name
+# are told apart with a short hash of their full source path; the one that already owns the catalog table
+# (its `sor.source` parameter) keeps the plain name, so a published table is never renamed nor taken over.
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def base_table_name(folder: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", folder).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^a-z0-9_]", "_", ascii_text.lower())
+    if not name[:1].isalpha():
+        name = "t_" + name
+    if len(name) > MAX_TABLE_NAME:
+        name = f"{name[: MAX_TABLE_NAME - 9]}_{_digest(folder)}"
+    return name
+
+
+def _suffixed(base: str, source: str) -> str:
+    return f"{base[: MAX_TABLE_NAME - 9]}_{_digest(source)}"
+
+
+@dataclass(frozen=True)
+class NameAssignment:
+    names: dict[str, str]  # source -> catalog table name
+    errors: dict[str, str]  # source -> why it gets no name
+    warnings: tuple[str, ...]
+
+
+def assign_table_names(folders: Mapping[str, str], existing: Mapping[str, str | None]) -> NameAssignment:
+    """Maps each source ("db.schema.table") to a unique catalog table name.
+
+    folders: source -> export folder name ("schema.table"). existing: catalog table name -> its `sor.source`
+    parameter (None for a table aurora-sor does not manage). Deterministic for the same inputs.
+    """
+    by_base: dict[str, list[str]] = defaultdict(list)
+    for source, folder in folders.items():
+        by_base[base_table_name(folder)].append(source)
+    names: dict[str, str] = {}
+    warnings: list[str] = []
+    for base, sources in sorted(by_base.items()):
+        keeper = (existing.get(base) if existing.get(base) in sources else None) if base in existing else min(sources)
+        for source in sorted(sources):
+            if source == keeper:
+                names[source] = base
+                continue
+            names[source] = _suffixed(base, source)
+            owner = existing.get(base, "")
+            why = (
+                f"catalog table {base!r} belongs to {owner!r}"
+                if base in existing
+                else f"{len(sources)} sources share the name {base!r}: {', '.join(sorted(sources))}"
+            )
+            warnings.append(f"{source} is published as {names[source]!r} because {why}")
+    errors: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for source, name in sorted(names.items()):
+        if name in existing and existing[name] != source:
+            errors[source] = f"catalog table {name!r} already exists and belongs to {existing[name]!r}"
+        elif name in taken:
+            errors[source] = f"catalog table name {name!r} collides with {taken[name]!r}"
+        else:
+            taken[name] = source
+    return NameAssignment({s: n for s, n in names.items() if s not in errors}, errors, tuple(warnings))
+
+
+# ==================================================================================================
+# 3. Types: Parquet column -> Athena/Glue type (pure)
+# ==================================================================================================
+# What the export writes [FACTS "Type conversion done by the export"] and what Athena reads for it. The type
+# is derived from the file, never guessed: a Parquet column whose physical/logical type Athena cannot read
+# under any catalog type fails its table (HIVE_BAD_DATA otherwise, [FACTS "Athena and the Glue Data Catalog"]).
+
+
+@dataclass(frozen=True)
+class ParquetColumn:
+    """The parts of a Parquet column descriptor that decide its catalog type."""
+
+    name: str
+    physical: str  # BOOLEAN INT32 INT64 INT96 FLOAT DOUBLE BYTE_ARRAY FIXED_LEN_BYTE_ARRAY
+    logical: Mapping[str, Any]  # pyarrow LogicalType.to_json(), {"Type": "None"} when absent
+    converted: str = "NONE"  # legacy ConvertedType (UTF8, DECIMAL, INT_16, TIMESTAMP_MICROS, ...)
+    precision: int = -1
+    scale: int = -1
+    nested: bool = False  # repeated or inside a group: not something the export writes
+
+    @classmethod
+    def from_arrow(cls, column: Any) -> ParquetColumn:
+        """From a pyarrow.parquet.ColumnSchema."""
+        logical = json.loads(column.logical_type.to_json())
+        return cls(
+            name=column.path,
+            physical=str(column.physical_type),
+            logical=logical,
+            converted=str(column.converted_type),
+            precision=column.precision,
+            scale=column.scale,
+            nested=column.max_repetition_level > 0 or "." in column.path,
+        )
+
+
+class UnsupportedType(TableError):
+    pass
+
+
+_INT_TYPES = {(8, True): "tinyint", (16, True): "smallint", (32, True): "int", (64, True): "bigint"}
+# Unsigned integers widen to the next signed type Athena can read from the same physical type.
+_UINT_TYPES = {(8, False): "smallint", (16, False): "int", (32, False): "bigint"}
+_CONVERTED_INT = {
+    f"{'U' if not signed else ''}INT_{width}": (width, signed) for width in (8, 16, 32, 64) for signed in (True, False)
+}
+_STRING_LOGICAL = {"String", "Enum", "Json"}
+_STRING_CONVERTED = {"UTF8", "ENUM", "JSON"}
+
+
+def athena_type(column: ParquetColumn) -> str:
+    """The Glue/Athena type that reads this Parquet column correctly; UnsupportedType otherwise."""
+    kind = str(column.logical.get("Type", "None"))
+    physical = column.physical
+
+    def unsupported(why: str) -> UnsupportedType:
+        return UnsupportedType(
+            f"column {column.name!r}: {physical} {kind if kind != 'None' else column.converted} {why}"
+        )
+
+    if column.nested:
+        raise unsupported("is nested (repeated or in a group); the export writes flat columns only")
+    if kind == "Decimal" or column.converted == "DECIMAL":
+        precision = int(column.logical.get("precision", column.precision))
+        scale = int(column.logical.get("scale", column.scale))
+        if physical not in {"INT32", "INT64", "FIXED_LEN_BYTE_ARRAY", "BYTE_ARRAY"}:
+            raise unsupported("is a decimal on a physical type Athena does not read as decimal")
+        if not 1 <= precision <= 38 or not 0 <= scale <= precision:
+            raise unsupported(f"is decimal({precision},{scale}); Athena decimals stop at precision 38")
+        return f"decimal({precision},{scale})"
+    if kind == "Int" or column.converted in _CONVERTED_INT:
+        if kind == "Int":
+            width, signed = int(column.logical["bitWidth"]), bool(column.logical["isSigned"])
+        else:
+            width, signed = _CONVERTED_INT[column.converted]
+        mapped = _INT_TYPES.get((width, signed)) or _UINT_TYPES.get((width, signed))
+        expected_physical = "INT64" if width == 64 else "INT32"
+        if mapped is None or physical != expected_physical:
+            raise unsupported("has no Athena integer type that holds every value")
+        return mapped
+    if kind in _STRING_LOGICAL or column.converted in _STRING_CONVERTED:
+        if physical != "BYTE_ARRAY":
+            raise unsupported("is a string annotation on a non-BYTE_ARRAY column")
+        return "string"
+    if kind == "Date" or column.converted == "DATE":
+        if physical != "INT32":
+            raise unsupported("is a date on a physical type other than INT32")
+        return "date"
+    if kind == "Timestamp" or column.converted in {"TIMESTAMP_MILLIS", "TIMESTAMP_MICROS"}:
+        unit = str(column.logical.get("timeUnit", column.converted.rsplit("_", 1)[-1].lower()))
+        if physical != "INT64" or unit not in {"milliseconds", "microseconds", "millis", "micros"}:
+            raise unsupported(f"is a timestamp in {unit}; Athena reads INT64 millis or micros")
+        return "timestamp"
+    if kind != "None" or column.converted not in {"NONE", "None"}:
+        # Time, UUID, Interval, Map, List, Float16, Bson, Unknown ...: nothing in the export writes them, and no
+        # catalog type is known to read them correctly.
+        raise unsupported("has no known Athena type")
+    plain = {
+        "BOOLEAN": "boolean",
+        "INT32": "int",
+        "INT64": "bigint",
+        "INT96": "timestamp",  # legacy Impala/Spark timestamps, read by Athena as timestamp
+        "FLOAT": "float",
+        "DOUBLE": "double",
+        "BYTE_ARRAY": "binary",
+        "FIXED_LEN_BYTE_ARRAY": "binary",
+    }
+    if physical not in plain:
+        raise unsupported("is an unknown physical type")
+    return plain[physical]
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """What the footer of one Parquet file says."""
+
+    key: str
+    columns: tuple[tuple[str, str], ...]  # (original name, athena type), in file order
+    rows: int
+
+
+def table_columns(files: Sequence[FileSchema]) -> list[tuple[str, str]]:
+    """The table's columns (catalog name, type) once every file agrees; TableError naming what differs."""
+    if not files:
+        raise TableError("no Parquet files to take a schema from")
+    reference = files[0]
+    for other in files[1:]:
+        if other.columns != reference.columns:
+            ref, oth = dict(reference.columns), dict(other.columns)
+            diffs = [
+                f"{name}: {ref.get(name, '(absent)')} vs {oth.get(name, '(absent)')}"
+                for name in sorted(set(ref) | set(oth))
+                if ref.get(name) != oth.get(name)
+            ] or ["same columns in a different order"]
+            raise TableError(f"files disagree on the schema: {reference.key} vs {other.key}: {'; '.join(diffs)}")
+    seen: dict[str, str] = {}
+    columns = []
+    for name, type_ in reference.columns:
+        lowered = name.lower()
+        if lowered in seen:
+            raise TableError(
+                f"columns {seen[lowered]!r} and {name!r} are equal but for case; Athena cannot tell them apart"
+            )
+        if lowered == PARTITION_KEY:
+            raise TableError(f"column {name!r} clashes with the partition key {PARTITION_KEY!r}")
+        seen[lowered] = name
+        columns.append((lowered, type_))
+    return columns
+
+
+# ==================================================================================================
+# 4. Plan: what the export holds (pure)
+# ==================================================================================================
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """One exported table: its folder and Parquet files, and what the export's metadata says of it."""
+
+    database: str
+    folder: str  # "<schema>.<table>" or "<database>.<table>", as in S3
+    prefix: str  # key prefix of the table folder, ending with "/"
+    files: tuple[S3Object, ...]
+    status: str  # upper-case export status; "UNKNOWN" when the metadata does not list the table
+    original_types: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return f"{self.database}.{self.folder}"
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    tables: tuple[SourceTable, ...]
+    snapshot_time: str | None
+    warnings: tuple[str, ...]
+    ignored_objects: int
+
+
+def _hidden(relative_key: str) -> bool:
+    """Hadoop/Hive convention: path components starting with '_' or '.' are not data."""
+    return any(part.startswith(("_", ".")) for part in relative_key.split("/")[:-1]) or relative_key.rsplit("/", 1)[
+        -1
+    ].startswith(("_", "."))
+
+
+def _metadata_target_matches(target: str, database: str, folder: str) -> bool:
+    # PostgreSQL targets read "db.schema.table" = "<database>.<folder>"; MySQL ones may read "db.table" = the
+    # folder itself [FACTS "The export in S3", shape UNVERIFIED]. S3 paths replace \ ` " and space with "_".
+    clean = re.sub(r'[\\`" ]', "_", target)
+    return clean == f"{database}.{folder}" or (clean == folder and folder.startswith(f"{database}."))
+
+
+def plan_export(
+    root_prefix: str,
+    objects: Iterable[S3Object],
+    export_info: Mapping[str, Any] | None,
+    tables_info: Sequence[Mapping[str, Any]] | None,
+    metadata_problems: Sequence[str] = (),
+) -> ExportPlan:
+    """Groups the export's Parquet objects into tables and joins them with the metadata's per-table status.
+
+    `tables_info` is the concatenated perTableStatus entries, or None when the metadata is missing or unreadable:
+    then every folder with Parquet files is taken as complete, with a warning.
+    """
+    warnings = list(metadata_problems)
+    grouped: dict[tuple[str, str], list[S3Object]] = defaultdict(list)
+    ignored = 0
+    for obj in objects:
+        relative = obj.key[len(root_prefix) :]
+        parts = relative.split("/")
+        if len(parts) < 3 or not obj.key.endswith(".parquet") or _hidden("/".join(parts[2:])):
+            ignored += 1
+            continue
+        grouped[(parts[0], parts[1])].append(obj)
+
+    statuses: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    unmatched: list[Mapping[str, Any]] = []
+    if tables_info is not None:
+        folders = set(grouped)
+        for entry in tables_info:
+            target = str(entry.get("target", ""))
+            status = str(entry.get("status", "UNKNOWN")).upper()
+            mappings = (entry.get("schemaMetadata") or {}).get("originalTypeMappings") or []
+            types = {str(m.get("columnName", "")).lower(): str(m.get("originalType", "")) for m in mappings}
+            match = next((f for f in sorted(folders) if _metadata_target_matches(target, *f)), None)
+            if match is None:
+                unmatched.append(entry)
+                continue
+            statuses[match] = (status, types)
+        for entry in unmatched:
+            target = str(entry.get("target", ""))
+            status = str(entry.get("status", "UNKNOWN")).upper()
+            database, _, rest = target.partition(".")
+            folder = rest if rest.count(".") >= 1 else target  # MySQL "db.table" is the folder itself
+            key = (database, re.sub(r'[\\`" ]', "_", folder))
+            if not database or not rest:
+                warnings.append(f"export_tables_info has an entry without a usable target: {dict(entry)}")
+                continue
+            statuses[key] = (status, {})
+    else:
+        warnings.append("export metadata unavailable: publishing every table folder that holds Parquet files")
+
+    tables = []
+    for database, folder in sorted(set(grouped) | set(statuses)):
+        files = tuple(sorted(grouped.get((database, folder), []), key=lambda o: o.key))
+        status, types = statuses.get((database, folder), ("COMPLETE" if tables_info is None else "UNKNOWN", {}))
+        if status == "UNKNOWN":
+            warnings.append(f"{database}.{folder} has data but is not listed in export_tables_info")
+        tables.append(SourceTable(database, folder, f"{root_prefix}{database}/{folder}/", files, status, types))
+    snapshot_time = (export_info or {}).get("snapshotTime")
+    return ExportPlan(tuple(tables), str(snapshot_time) if snapshot_time else None, tuple(warnings), ignored)
+
+
+def destination_key(config: JobConfig, table_name: str, source: SourceTable, obj: S3Object) -> str:
+    """Flat file names under the partition folder: Athena and Hive do not promise to read sub-folders."""
+    relative = obj.key[len(source.prefix) :]
+    return config.partition_prefix(table_name) + relative.replace("/", "_")
+
+
+# ==================================================================================================
+# 5. Catalog definitions (pure)
+# ==================================================================================================
+def merge_columns(
+    existing: Sequence[Mapping[str, Any]], new: Sequence[tuple[str, str]], comments: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """Schema evolution: keep every existing column in place, append new ones; a type change is an error.
+
+    Columns missing from today's files stay (older partitions still hold them; Athena returns NULL for them in
+    newer ones). Comments carry the source type from the export's metadata.
+    """
+    new_types = dict(new)
+    changes = [
+        f"{col['Name']}: {col['Type']} -> {new_types[col['Name']]}"
+        for col in existing
+        if col["Name"] in new_types and col["Type"] != new_types[col["Name"]]
+    ]
+    if changes:
+        raise TableError(
+            "column type changed since the table was created (" + "; ".join(changes) + "); earlier partitions "
+            "are left untouched. Create a new table (rename the old one) or restore the old type at the source."
+        )
+    merged = [_column(col["Name"], col["Type"], comments.get(col["Name"], col.get("Comment", ""))) for col in existing]
+    known = {col["Name"] for col in existing}
+    merged += [_column(name, type_, comments.get(name, "")) for name, type_ in new if name not in known]
+    return merged
+
+
+def _column(name: str, type_: str, comment: str) -> dict[str, str]:
+    column = {"Name": name, "Type": type_}
+    if comment:
+        column["Comment"] = comment[:255]
+    return column
+
+
+def _storage(location: str, columns: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    return {
+        "Columns": [dict(c) for c in columns],
+        "Location": location,
+        "InputFormat": PARQUET_INPUT,
+        "OutputFormat": PARQUET_OUTPUT,
+        "Compressed": False,
+        "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+        "StoredAsSubDirectories": False,
+    }
+
+
+def table_input(
+    name: str,
+    location: str,
+    columns: Sequence[Mapping[str, str]],
+    source: str,
+    export_id: str,
+    snapshot_time: str | None,
+) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Description": f"SOR copy of {source}, one partition per ingestion date (managed by aurora-sor)",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "EXTERNAL": "TRUE",
+            "classification": "parquet",
+            "sor.source": source,
+            "sor.managed_by": MANAGED_BY,
+            "sor.last_export_id": export_id,
+            "sor.last_snapshot_time": snapshot_time or "",
+        },
+        "StorageDescriptor": _storage(location, columns),
+        "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "date"}],
+    }
+
+
+def partition_input(
+    table_location: str,
+    ingestion_date: str,
+    columns: Sequence[Mapping[str, str]],
+    export_id: str,
+    totals: Mapping[str, int],
+) -> dict[str, Any]:
+    return {
+        "Values": [ingestion_date],
+        "StorageDescriptor": _storage(f"{table_location}{PARTITION_KEY}={ingestion_date}/", columns),
+        "Parameters": {
+            "sor.export_id": export_id,
+            "sor.files": str(totals["files"]),
+            "sor.bytes": str(totals["bytes"]),
+            "sor.rows": str(totals["rows"]),
+        },
+    }
+
+
+_TABLE_INPUT_KEYS = ("Name", "Description", "TableType", "Parameters", "StorageDescriptor", "PartitionKeys")
+
+
+def as_table_input(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The TableInput that would recreate a GetTable result (to skip UpdateTable when nothing changed)."""
+    result = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
+    if "StorageDescriptor" in result:
+        result["StorageDescriptor"] = {k: v for k, v in result["StorageDescriptor"].items() if k in _storage("", [])}
+    return result
+
+
+def same_definition(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    return json.dumps(current, sort_keys=True, default=str) == json.dumps(wanted, sort_keys=True, default=str)
+
+
+def check_partition_keys(table: Mapping[str, Any]) -> None:
+    keys = [(k.get("Name"), k.get("Type")) for k in table.get("PartitionKeys", [])]
+    if keys != [(PARTITION_KEY, "date")]:
+        raise TableError(f"catalog table {table.get('Name')!r} is partitioned by {keys}, not ({PARTITION_KEY}, date)")
+
+
+# ==================================================================================================
+# 6. S3 reads: listing, metadata files, footers by range reads
+# ==================================================================================================
+def list_objects(s3: Any, bucket: str, prefix: str) -> list[S3Object]:
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects += [S3Object(o["Key"], int(o["Size"]), o["ETag"].strip('"')) for o in page.get("Contents", [])]
+    return objects
+
+
+def read_metadata(
+    s3: Any, config: JobConfig, objects: Sequence[S3Object]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None, list[str]]:
+    """export_info_<id>.json and every export_tables_info_<id>_from_<n>_to_<m>.json at the export root.
+
+    Their schema is not documented by AWS [FACTS "The export in S3", UNVERIFIED], so they are read defensively:
+    any problem is reported and the plan falls back to the folders.
+    """
+    root = config.export_prefix
+    info_key = f"{root}export_info_{config.export_id}.json"
+    pattern = re.compile(re.escape(f"{root}export_tables_info_{config.export_id}_from_") + r"(\d+)_to_(\d+)\.json$")
+    problems: list[str] = []
+    keys = {o.key for o in objects}
+    export_info = None
+    if info_key in keys:
+        try:
+            export_info = _read_json(s3, config.export_bucket, info_key)
+        except (ValueError, ClientError) as exc:
+            problems.append(f"{info_key} is unreadable ({exc})")
+    else:
+        problems.append(f"{info_key} is missing")
+    info_keys = sorted((k for k in keys if pattern.match(k)), key=lambda k: int(pattern.match(k).group(1)))  # type: ignore[union-attr]
+    entries: list[dict[str, Any]] | None = []
+    if not info_keys:
+        problems.append(f"no export_tables_info_{config.export_id}_from_*_to_*.json at the export root")
+        entries = None
+    for key in info_keys:
+        try:
+            document = _read_json(s3, config.export_bucket, key)
+            per_table = document["perTableStatus"]
+            if not isinstance(per_table, list):
+                raise ValueError("perTableStatus is not a list")
+            entries += per_table  # type: ignore[operator]
+        except (ValueError, KeyError, TypeError, ClientError) as exc:
+            problems.append(f"{key} is unreadable ({exc!r})")
+            entries = None
+            break
+    return export_info, entries, problems
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    return document
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only file over one S3 object that fetches only the byte ranges asked for.
+
+    pyarrow reads a Parquet footer from the end of the file; the first read prefetches the last
+    `prefetch` bytes in one ranged GET (suffix range), so a footer costs one request. IfMatch pins every read
+    to the version that was listed, so the footer and the copy describe the same bytes.
+    """
+
+    def __init__(self, s3: Any, bucket: str, obj: S3Object, prefetch: int) -> None:
+        super().__init__()
+        self._s3, self._bucket, self._obj = s3, bucket, obj
+        self._pos = 0
+        self._tail_start = max(0, obj.size - prefetch)
+        self._tail: bytes | None = None
+        self.bytes_read = 0
+        self.requests = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._obj.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _get(self, start: int, end: int) -> bytes:
+        self.requests += 1
+        response = self._s3.get_object(
+            Bucket=self._bucket,
+            Key=self._obj.key,
+            Range=f"bytes={start}-{end - 1}",
+            IfMatch=f'"{self._obj.etag}"',
+        )
+        data = response["Body"].read()
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        size = min(len(buffer), self._obj.size - self._pos)
+        if size <= 0:
+            return 0
+        start, end = self._pos, self._pos + size
+        if start >= self._tail_start:
+            if self._tail is None:
+                self._tail = self._get(self._tail_start, self._obj.size)
+            chunk = self._tail[start - self._tail_start : end - self._tail_start]
+        else:
+            chunk = self._get(start, end)
+        buffer[: len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+
+def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[FileSchema, int]:
+    """The schema and row count of one Parquet file, from its footer alone; also the bytes it took."""
+    name = obj.key.rsplit("/", 1)[-1]
+    if obj.size < 12:  # "PAR1" + footer length + "PAR1" at the very least
+        raise TableError(f"{name} is not a Parquet file: {obj.size} bytes")
+    reader = RangeReader(s3, bucket, obj, prefetch)
+    try:
+        metadata = pq.ParquetFile(reader).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise TableError(f"{name} is not a readable Parquet file: {exc}") from exc
+    schema = metadata.schema
+    columns = []
+    for index in range(len(schema)):
+        column = ParquetColumn.from_arrow(schema.column(index))
+        try:
+            columns.append((column.name, athena_type(column)))
+        except UnsupportedType as exc:
+            raise UnsupportedType(f"{name}: {exc}") from exc
+    return FileSchema(obj.key, tuple(columns), metadata.num_rows), reader.bytes_read
+
+
+# ==================================================================================================
+# 7. Copy, clean and verify a day's partition
+# ==================================================================================================
+class _KnownSource(BaseSubscriber):
+    """Tells s3transfer the size and ETag we already listed, sparing one HeadObject per copy.
+
+    s3transfer >= 0.11 wants the ETag too (it pins multipart copies to it); 0.10 (Glue 5.0) only the size.
+    """
+
+    def __init__(self, obj: S3Object) -> None:
+        self._obj = obj
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self._obj.size)
+        if hasattr(future.meta, "provide_object_etag"):
+            future.meta.provide_object_etag(f'"{self._obj.etag}"')
+
+
+@dataclass(frozen=True)
+class CopyStep:
+    source: S3Object
+    destination: str
+
+
+def copy_steps_needed(steps: Sequence[CopyStep], present: Mapping[str, str | None]) -> list[CopyStep]:
+    """Steps whose destination does not already hold this exact source object (by its recorded ETag)."""
+    return [s for s in steps if present.get(s.destination) != s.source.etag]
+
+
+def stale_keys(steps: Sequence[CopyStep], existing: Iterable[S3Object]) -> list[str]:
+    wanted = {s.destination for s in steps}
+    return sorted(o.key for o in existing if o.key not in wanted)
+
+
+def verify_partition(steps: Sequence[CopyStep], listed: Sequence[S3Object]) -> None:
+    """After copy and clean-up the partition folder holds exactly the planned objects, byte for byte in size."""
+    wanted = {s.destination: s.source.size for s in steps}
+    found = {o.key: o.size for o in listed}
+    missing = sorted(set(wanted) - set(found))
+    extra = sorted(set(found) - set(wanted))
+    wrong = sorted(k for k in set(wanted) & set(found) if wanted[k] != found[k])
+    if missing or extra or wrong:
+        raise TableError(
+            f"verification failed: {len(missing)} missing {missing[:3]}, {len(extra)} unexpected {extra[:3]}, "
+            f"{len(wrong)} with a different size {wrong[:3]}"
+        )
+
+
+class Copier:
+    """Server-side copies through s3transfer's managed copy: CopyObject below the multipart threshold,
+    UploadPartCopy in parallel parts above it (a single CopyObject stops at 5 GB, [FACTS "The export in S3"]).
+    One manager for the whole run bounds concurrency across files and tables."""
+
+    def __init__(self, s3: Any, config: JobConfig) -> None:
+        self._s3 = s3
+        self._config = config
+        self._manager = TransferManager(
+            s3,
+            TransferConfig(
+                multipart_threshold=config.multipart_threshold,
+                multipart_chunksize=config.multipart_chunksize,
+                max_request_concurrency=config.copy_concurrency,
+                max_submission_concurrency=max(2, config.copy_concurrency // 2),
+            ),
+        )
+
+    def source_etags(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """The source ETag each existing destination object was copied from (HeadObject each)."""
+        result: dict[str, str | None] = {}
+        for key in keys:
+            head = self._s3.head_object(Bucket=self._config.sor_bucket, Key=key)
+            result[key] = head.get("Metadata", {}).get(SOURCE_ETAG_META)
+        return result
+
+    def copy(self, steps: Sequence[CopyStep]) -> None:
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE"}
+        if self._config.sor_kms_key_arn:
+            extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self._config.sor_kms_key_arn)
+        futures = [
+            self._manager.copy(
+                copy_source={"Bucket": self._config.export_bucket, "Key": step.source.key},
+                bucket=self._config.sor_bucket,
+                key=step.destination,
+                extra_args={
+                    **extra,
+                    "Metadata": {SOURCE_ETAG_META: step.source.etag},
+                    "CopySourceIfMatch": f'"{step.source.etag}"',
+                },
+                subscribers=[_KnownSource(step.source)],
+            )
+            for step in steps
+        ]
+        errors = []
+        for step, future in zip(steps, futures, strict=True):
+            try:
+                future.result()
+            except (ClientError, BotoCoreError) as exc:
+                errors.append(f"{step.source.key}: {exc}")
+        if errors:
+            raise TableError(f"{len(errors)} of {len(steps)} copies failed after retries, first: {errors[0]}")
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            response = self._s3.delete_objects(
+                Bucket=self._config.sor_bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+            if response.get("Errors"):
+                raise TableError(f"could not remove stale objects: {response['Errors'][:3]}")
+
+    def shutdown(self) -> None:
+        self._manager.shutdown()
+
+
+# ==================================================================================================
+# 8. Catalog writes
+# ==================================================================================================
+def catalog_tables(glue: Any, database: str) -> dict[str, dict[str, Any]]:
+    """Every table of the catalog database, in one paginated call (not one GetTable per table)."""
+    try:
+        glue.get_database(Name=database)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "EntityNotFoundException":
+            raise ExportError(
+                f"catalog database {database!r} does not exist (the stack creates it; create it by hand when running "
+                "the job outside the stack)"
+            ) from exc
+        raise
+    tables: dict[str, dict[str, Any]] = {}
+    for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+        tables.update({t["Name"]: t for t in page["TableList"]})
+    return tables
+
+
+def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> str:
+    if current is None:
+        try:
+            glue.create_table(DatabaseName=database, TableInput=wanted)
+            return "created"
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+            # Another run created it between our listing and now: update it as if we had seen it.
+    elif same_definition(as_table_input(current), wanted):
+        return "unchanged"
+    glue.update_table(DatabaseName=database, TableInput=wanted)
+    return "updated"
+
+
+def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
+    try:
+        glue.create_partition(DatabaseName=database, TableName=table, PartitionInput=wanted)
+        return "created"
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+    glue.update_partition(
+        DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
+    )
+    return "replaced"
+
+
+# ==================================================================================================
+# 9. The run
+# ==================================================================================================
+@dataclass
+class TableResult:
+    name: str
+    source: str
+    status: str = "FAILED"  # PUBLISHED | EMPTY | FAILED
+    error: str | None = None
+    files: int = 0
+    bytes: int = 0
+    rows: int = 0
+    footer_bytes_read: int = 0
+    copied: int = 0
+    skipped: int = 0
+    removed: int = 0
+    location: str = ""
+    columns: list[dict[str, str]] = field(default_factory=list)
+    catalog: str = ""
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Clients:
+    s3: Any
+    glue: Any
+    cloudwatch: Any
+
+
+def make_clients(config: JobConfig) -> Clients:
+    """Clients with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
+    pool = config.copy_concurrency + config.table_concurrency * 4 + 8
+    boto_config = Config(
+        retries={"mode": "adaptive", "max_attempts": 10},
+        max_pool_connections=pool,
+        connect_timeout=10,
+        read_timeout=300,  # a CopyObject of a large file answers only when the copy is done
+    )
+    session = boto3.session.Session()
+    return Clients(
+        s3=session.client("s3", config=boto_config),
+        glue=session.client("glue", config=boto_config),
+        cloudwatch=session.client("cloudwatch", config=boto_config),
+    )
+
+
+@dataclass
+class Run:
+    config: JobConfig
+    clients: Clients
+    copier: Copier
+    footer_pool: ThreadPoolExecutor
+    catalog: dict[str, dict[str, Any]]
+    snapshot_time: str | None
+    progress_lock: threading.Lock = field(default_factory=threading.Lock)
+    done: int = 0
+
+
+def publish_table(run: Run, source: SourceTable, name: str, total: int) -> TableResult:
+    """Footers -> schema -> (catalog check) -> copy -> clean -> verify -> table -> partition, for one table."""
+    config, started = run.config, time.monotonic()
+    result = TableResult(name=name, source=source.source, location=config.table_location(name))
+    try:
+        if source.status != "COMPLETE" and source.status != "UNKNOWN":
+            raise TableError(f"the export reports this table as {source.status}")
+        current = run.catalog.get(name)
+        if current is not None:
+            check_partition_keys(current)
+        if not source.files and current is None:
+            # Nothing to take a schema from and no table yet: publishing would mean guessing types.
+            result.status = "EMPTY"
+            result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
+            return result
+
+        footers: list[Future[tuple[FileSchema, int]]] = [
+            run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
+            for obj in source.files
+        ]
+        schemas = []
+        for future in footers:
+            schema, read = future.result()
+            schemas.append(schema)
+            result.footer_bytes_read += read
+        comments = {k: f"source type: {v}" for k, v in source.original_types.items() if v}
+        existing_columns = current["StorageDescriptor"]["Columns"] if current else []
+        day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
+        if schemas:
+            merged = merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
+        else:
+            merged = [dict(c) for c in existing_columns]
+            day_columns = merged  # an empty day keeps the table's schema
+        unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
+        if unusual:
+            result.warnings.append(f"columns need double quotes in Athena: {unusual}")
+
+        steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
+        if len({s.destination for s in steps}) != len(steps):
+            raise TableError("two export files flatten to the same file name in the partition folder")
+        listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+        sizes = {o.key: o.size for o in listed}
+        # Only objects whose size could match are asked about: a first run pays nothing here.
+        present = run.copier.source_etags([s.destination for s in steps if sizes.get(s.destination) == s.source.size])
+        needed = copy_steps_needed(steps, present)
+        run.copier.copy(needed)
+        stale = stale_keys(steps, listed)
+        run.copier.delete(stale)
+        verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
+
+        result.files = len(steps)
+        result.bytes = sum(s.source.size for s in steps)
+        result.rows = sum(s.rows for s in schemas)
+        result.copied, result.skipped, result.removed = len(needed), len(steps) - len(needed), len(stale)
+        result.columns = day_columns
+
+        glue, database = run.clients.glue, config.catalog_database
+        wanted_table = table_input(name, result.location, merged, source.source, config.export_id, run.snapshot_time)
+        table_action = put_table(glue, database, current, wanted_table)
+        totals = {"files": result.files, "bytes": result.bytes, "rows": result.rows}
+        partition_action = put_partition(
+            glue,
+            database,
+            name,
+            partition_input(result.location, config.ingestion_date, day_columns, config.export_id, totals),
+        )
+        result.catalog = f"table {table_action}, partition {partition_action}"
+        result.status = "PUBLISHED" if source.files else "EMPTY"
+    except (TableError, ClientError, BotoCoreError) as exc:
+        result.status, result.error = "FAILED", str(exc)
+    finally:
+        result.seconds = round(time.monotonic() - started, 3)
+        with run.progress_lock:
+            run.done += 1
+            log.info(
+                "table %d/%d %s (%s): %s, %d files, %d bytes, %d rows, copied %d, kept %d, removed %d, %.1fs%s",
+                run.done, total, name, source.source, result.status, result.files, result.bytes, result.rows,
+                result.copied, result.skipped, result.removed, result.seconds,
+                f" - {result.error}" if result.error else "",
+            )  # fmt: skip
+    return result
+
+
+def summarize(
+    config: JobConfig, plan_warnings: Sequence[str], results: Sequence[TableResult], seconds: float
+) -> dict[str, Any]:
+    failed = [r for r in results if r.status == "FAILED"]
+    published = [r for r in results if r.status in {"PUBLISHED", "EMPTY"}]
+    status = "SUCCEEDED" if results and not failed else "FAILED"
+    return {
+        "status": status,
+        "export_id": config.export_id,
+        "ingestion_date": config.ingestion_date,
+        "tables": len(published),
+        "files": sum(r.files for r in published),
+        "bytes": sum(r.bytes for r in published),
+        "rows": sum(r.rows for r in published),
+        "failed_tables": [{"name": r.name, "source": r.source, "error": r.error} for r in failed]
+        or ([] if results else [{"name": None, "source": None, "error": "the export holds no tables"}]),
+        "empty_tables": [r.name for r in results if r.status == "EMPTY"],
+        "footer_bytes_read": sum(r.footer_bytes_read for r in results),
+        "warnings": len(plan_warnings) + sum(len(r.warnings) for r in results),
+        "seconds": round(seconds, 3),
+        "manifest_uri": f"s3://{config.sor_bucket}/{config.manifest_key}",
+    }
+
+
+def build_manifest(
+    config: JobConfig,
+    plan: ExportPlan,
+    results: Sequence[TableResult],
+    summary: Mapping[str, Any],
+    started: dt.datetime,
+) -> dict[str, Any]:
+    finished = dt.datetime.now(dt.UTC)
+    return {
+        "manifest_version": 1,
+        "status": summary["status"],
+        "export_id": config.export_id,
+        "export_uri": config.export_uri,
+        "ingestion_date": config.ingestion_date,
+        "catalog_database": config.catalog_database,
+        "sor_bucket": config.sor_bucket,
+        "snapshot_time": plan.snapshot_time,
+        "job_run_id": config.job_run_id,
+        "started_at": started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "seconds": summary["seconds"],
+        "totals": {k: summary[k] for k in ("tables", "files", "bytes", "rows")},
+        "tables": [
+            {k: v for k, v in dataclasses.asdict(r).items() if k not in {"footer_bytes_read", "seconds"}}
+            | {"seconds": r.seconds}
+            for r in results
+        ],
+        "warnings": list(plan.warnings),
+    }
+
+
+def write_manifest(clients: Clients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
+    extra: dict[str, Any] = {}
+    if config.sor_kms_key_arn:
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.sor_kms_key_arn}
+    clients.s3.put_object(
+        Bucket=config.sor_bucket,
+        Key=config.manifest_key,
+        Body=json.dumps(manifest, indent=2, sort_keys=True).encode(),
+        ContentType="application/json",
+        **extra,
+    )
+
+
+def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    dimensions = [{"Name": "CatalogDatabase", "Value": config.catalog_database}]
+    values = {
+        "PublishSucceeded": (1 if summary["status"] == "SUCCEEDED" else 0, "Count"),
+        "TablesPublished": (summary["tables"], "Count"),
+        "TablesFailed": (len(summary["failed_tables"]), "Count"),
+        "BytesPublished": (summary["bytes"], "Bytes"),
+        "RowsPublished": (summary["rows"], "Count"),
+    }
+    return [{"MetricName": k, "Dimensions": dimensions, "Value": v, "Unit": u} for k, (v, u) in values.items()]
+
+
+def emit_metrics(clients: Clients, config: JobConfig, summary: Mapping[str, Any]) -> None:
+    if not config.metrics_namespace:
+        return
+    try:
+        clients.cloudwatch.put_metric_data(Namespace=config.metrics_namespace, MetricData=metric_data(config, summary))
+    except (ClientError, BotoCoreError) as exc:
+        # The data is published; a lost metric only makes the "no publish in 26 h" alarm speak up, which is safe.
+        log.error("could not emit metrics to %s: %s", config.metrics_namespace, exc)
+
+
+def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
+    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
+    log.info(
+        "export %s -> s3://%s/%s/ for %s",
+        config.export_uri,
+        config.sor_bucket,
+        config.catalog_database,
+        config.ingestion_date,
+    )
+    objects = list_objects(clients.s3, config.export_bucket, config.export_prefix)
+    if not objects:
+        raise ExportError(f"nothing under {config.export_uri}: wrong URI, or the export has not finished")
+    export_info, tables_info, problems = read_metadata(clients.s3, config, objects)
+    for problem in problems:
+        log.warning("export metadata: %s", problem)
+    if export_info is not None:
+        status = str(export_info.get("status", "COMPLETE")).upper()
+        if status != "COMPLETE":
+            raise ExportError(f"export_info says the export is {status}, not COMPLETE")
+        listed_id = export_info.get("exportTaskIdentifier")
+        if listed_id and listed_id != config.export_id:
+            raise ExportError(f"export_info names export {listed_id!r}, but the URI names {config.export_id!r}")
+    plan = plan_export(config.export_prefix, objects, export_info, tables_info, problems)
+    catalog = catalog_tables(clients.glue, config.catalog_database)
+    owners = {name: t.get("Parameters", {}).get("sor.source") for name, t in catalog.items()}
+    assignment = assign_table_names({t.source: t.folder for t in plan.tables}, owners)
+    warnings = list(plan.warnings) + list(assignment.warnings)
+    for warning in warnings:
+        log.warning("%s", warning)
+    log.info(
+        "plan: %d tables, %d Parquet files, %d bytes; %d other objects ignored",
+        len(plan.tables), sum(len(t.files) for t in plan.tables), sum(o.size for t in plan.tables for o in t.files),
+        plan.ignored_objects,
+    )  # fmt: skip
+    plan = dataclasses.replace(plan, warnings=tuple(warnings))
+
+    copier = Copier(clients.s3, config)
+    results: list[TableResult] = []
+    try:
+        with (
+            ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
+            ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
+        ):
+            run = Run(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
+            futures = []
+            for table in plan.tables:
+                if table.source in assignment.errors:
+                    results.append(
+                        TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
+                    )
+                    continue
+                futures.append(
+                    table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables))
+                )
+            results += [f.result() for f in futures]
+    finally:
+        copier.shutdown()
+    results.sort(key=lambda r: r.source)
+    summary = summarize(config, warnings, results, time.monotonic() - started)
+    write_manifest(clients, config, build_manifest(config, plan, results, summary, started_at))
+    emit_metrics(clients, config, summary)
+    return summary, 0 if summary["status"] == "SUCCEEDED" else 1
+
+
+def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    started = time.monotonic()
+    try:
+        config = parse_args(sys.argv[1:] if argv is None else argv)
+        summary, code = run_job(config, make(config))
+    except (ExportError, ClientError, BotoCoreError) as exc:
+        log.error("run failed: %s", exc)
+        summary = {"status": "FAILED", "error": str(exc), "tables": 0, "files": 0, "bytes": 0, "rows": 0,
+                   "failed_tables": [], "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
+        code = 2
+    print(json.dumps(summary, sort_keys=True), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
