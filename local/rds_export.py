@@ -787,7 +787,7 @@ def _arn_parts(source_arn: str) -> tuple[str, str]:
 
 
 def _gb(size: int) -> float:
-    return round(size / 2**30, 9)
+    return size / 2**30  # GiB; AWS does not say GB or GiB (UNVERIFIED)
 
 
 def export_root(s3_prefix: str, export_id: str) -> str:
