@@ -185,9 +185,10 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
 # Rule (documented in README "Naming"): the table folder of the export is "<schema>.<table>" (PostgreSQL) or
 # "<database>.<table>" (MySQL) [FACTS "The export in S3"]. Its catalog name is that folder, accents stripped,
 # lower-cased, every character outside [a-z0-9_] replaced by "_", prefixed with "t_" unless it starts with a
-# letter, cut to 128 characters (with a hash of the full path when cut). Two sources that land on the same name
-# are told apart with a short hash of their full source path; the one that already owns the catalog table
-# (its `sor.source` parameter) keeps the plain name, so a published table is never renamed nor taken over.
+# letter, cut to 128 characters with a hash of the full path when cut, or only "t_" + hash when nothing readable
+# is left. Two sources that land on the same name are told apart with a short hash of their full source path;
+# the one that already owns the catalog table (its `sor.source` parameter) keeps the plain name, so a published
+# table is never renamed nor taken over.
 
 
 def _digest(text: str) -> str:
@@ -197,6 +198,8 @@ def _digest(text: str) -> str:
 def base_table_name(folder: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", folder).encode("ascii", "ignore").decode("ascii")
     name = re.sub(r"[^a-z0-9_]", "_", ascii_text.lower())
+    if not re.search(r"[a-z0-9]", name):  # nothing readable survived (e.g. a name in CJK): the hash alone
+        return f"t_{_digest(folder)}"
     if not name[:1].isalpha():
         name = "t_" + name
     if len(name) > MAX_TABLE_NAME:
