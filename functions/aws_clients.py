@@ -1,0 +1,55 @@
+"""AWS clients, created on first use (never at import) so tests and AWS_ENDPOINT_URL can point them anywhere.
+
+botocore reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so the emulator needs no code path
+of its own here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+# Standard retry mode backs off on throttling and 5xx; what still fails is raised to the handler, which fails
+# the invocation so Lambda's own retry (and the reconcile schedule) try again.
+_BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+@dataclass
+class Clients:
+    """One lazily created client per service; pass a pre-built one in to replace it."""
+
+    session: boto3.Session | None = None
+    _made: dict[str, Any] = field(default_factory=dict)
+
+    def _client(self, service: str) -> Any:
+        if service not in self._made:
+            session = self.session or boto3.Session()
+            self._made[service] = session.client(service, config=_BOTO_CONFIG)
+        return self._made[service]
+
+    @property
+    def rds(self) -> Any:
+        return self._client("rds")
+
+    @property
+    def glue(self) -> Any:
+        return self._client("glue")
+
+    @property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""

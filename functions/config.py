@@ -1,0 +1,117 @@
+"""Configuration from the environment (names fixed by the issue contract), validated once per invocation.
+
+Every problem names the variable, so a bad deployment fails with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from export_only import InvalidExportOnlyError, parse_export_only_setting
+
+EXPORT_SOURCES = ("latest-automated-snapshot", "cluster")
+
+# S3 bucket naming rules (general purpose buckets): 3-63 chars, lower-case letters, digits, dots, hyphens,
+# starting and ending with a letter or digit.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$")
+# docs/contracts.md: the catalog database is also the top folder of the SOR bucket.
+_CATALOG_DB = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+_GLUE_JOB = re.compile(r"^[\w.\- ]{1,255}$")
+
+
+class ConfigError(ValueError):
+    """The function's environment is missing a variable or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class Config:
+    cluster_identifier: str
+    export_source: str
+    export_bucket: str
+    export_prefix: str
+    export_role_arn: str
+    export_kms_key_arn: str
+    export_only: tuple[str, ...]
+    schedule_timezone: ZoneInfo
+    max_snapshot_age_hours: float
+    glue_job_name: str
+    sor_bucket: str
+    catalog_database: str
+    alert_topic_arn: str
+
+    def export_uri(self, export_id: str, *, bucket: str | None = None, prefix: str | None = None) -> str:
+        """s3://<bucket>/<prefix>/<export id>/ ; a task's own bucket/prefix win over the current settings."""
+        prefix = self.export_prefix if prefix is None else prefix.strip("/")
+        path = f"{prefix}/{export_id}" if prefix else export_id
+        return f"s3://{bucket or self.export_bucket}/{path}/"
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is missing or empty")
+    return value
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str) -> str:
+    value = _required(env, name)
+    if not pattern.match(value):
+        raise ConfigError(f"environment variable {name}={value!r} is not {what}")
+    return value
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    cluster = _required(env, "CLUSTER_IDENTIFIER")
+    source = _required(env, "EXPORT_SOURCE")
+    if source not in EXPORT_SOURCES:
+        raise ConfigError(f"environment variable EXPORT_SOURCE={source!r} must be one of {', '.join(EXPORT_SOURCES)}")
+
+    # Empty is allowed (export at the bucket root); StartExportTask refuses ':' in S3Prefix (AWS_FACTS).
+    prefix = env.get("EXPORT_PREFIX", "").strip().strip("/")
+    if ":" in prefix or "//" in prefix:
+        raise ConfigError(f"environment variable EXPORT_PREFIX={prefix!r} must not contain ':' or '//'")
+
+    try:
+        export_only = tuple(parse_export_only_setting(env.get("EXPORT_ONLY", ""), origin="EXPORT_ONLY"))
+    except InvalidExportOnlyError as error:
+        raise ConfigError(f"environment variable {error}") from error
+
+    zone_name = _required(env, "SCHEDULE_TIMEZONE")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(
+            f"environment variable SCHEDULE_TIMEZONE={zone_name!r} is not an IANA time zone this runtime knows "
+            "(if the name is right, add tzdata to functions/requirements.txt)"
+        ) from error
+
+    raw_age = _required(env, "MAX_SNAPSHOT_AGE_HOURS")
+    try:
+        max_age = float(raw_age)
+    except ValueError:
+        max_age = math.nan
+    if not math.isfinite(max_age) or max_age <= 0:
+        raise ConfigError(f"environment variable MAX_SNAPSHOT_AGE_HOURS={raw_age!r} must be a positive number")
+
+    return Config(
+        cluster_identifier=cluster,
+        export_source=source,
+        export_bucket=_matching(env, "EXPORT_BUCKET", _BUCKET, "a valid S3 bucket name"),
+        export_prefix=prefix,
+        export_role_arn=_matching(env, "EXPORT_ROLE_ARN", _ROLE_ARN, "an IAM role ARN"),
+        export_kms_key_arn=_matching(env, "EXPORT_KMS_KEY_ARN", _KMS_ARN, "a KMS key or alias ARN"),
+        export_only=export_only,
+        schedule_timezone=zone,
+        max_snapshot_age_hours=max_age,
+        glue_job_name=_matching(env, "GLUE_JOB_NAME", _GLUE_JOB, "a Glue job name"),
+        sor_bucket=_matching(env, "SOR_BUCKET", _BUCKET, "a valid S3 bucket name"),
+        catalog_database=_matching(env, "CATALOG_DATABASE", _CATALOG_DB, "a catalog database name ([a-z][a-z0-9_]*)"),
+        alert_topic_arn=_matching(env, "ALERT_TOPIC_ARN", _TOPIC_ARN, "an SNS topic ARN"),
+    )

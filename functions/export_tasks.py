@@ -1,0 +1,121 @@
+"""Our RDS export tasks: reading them (DescribeExportTasks) and starting one (StartExportTask).
+
+API facts (botocore rds service-2.json; AWS_FACTS "StartExportTask", "DescribeExportTasks / ExportTask"):
+statuses are STARTING, IN_PROGRESS, COMPLETE, CANCELING, CANCELED, FAILED; filter names `s3-bucket` and
+`source-arn` exist; results are paginated by Marker. moto 5.2 answers statuses in lower case and ignores
+Filters and SourceArn, so every filter is applied again here and statuses are compared upper-cased.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from config import Config
+from export_id import ExportId, parse_for_cluster
+
+logger = Logger(child=True)
+
+COMPLETE = "COMPLETE"
+FAILED_STATES = frozenset({"FAILED", "CANCELED", "CANCELING"})
+RUNNING_STATES = frozenset({"STARTING", "IN_PROGRESS"})
+
+
+@dataclass(frozen=True)
+class ExportTask:
+    export_id: str
+    parsed: ExportId
+    status: str  # upper case
+    source_arn: str
+    s3_bucket: str
+    s3_prefix: str
+    task_start_time: dt.datetime | None
+    failure_cause: str
+    warning_message: str
+
+    @property
+    def ingestion_date(self) -> dt.date:
+        return self.parsed.ingestion_date
+
+
+def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
+    start = raw.get("TaskStartTime")
+    return ExportTask(
+        export_id=raw["ExportTaskIdentifier"],
+        parsed=parsed,
+        status=str(raw.get("Status", "")).upper(),
+        source_arn=str(raw.get("SourceArn", "")),
+        s3_bucket=str(raw.get("S3Bucket", "")),
+        s3_prefix=str(raw.get("S3Prefix", "") or ""),
+        task_start_time=start if isinstance(start, dt.datetime) else None,
+        failure_cause=str(raw.get("FailureCause", "") or ""),
+        warning_message=str(raw.get("WarningMessage", "") or ""),
+    )
+
+
+def list_our_tasks(rds: Any, config: Config, *, source_arn: str | None = None) -> list[ExportTask]:
+    """Every export task of this cluster's pipeline (our id prefix and cluster part, our bucket)."""
+    kwargs: dict[str, Any] = {"Filters": [{"Name": "s3-bucket", "Values": [config.export_bucket]}]}
+    if source_arn:
+        kwargs["SourceArn"] = source_arn
+    tasks: list[ExportTask] = []
+    for page in rds.get_paginator("describe_export_tasks").paginate(**kwargs):
+        for raw in page.get("ExportTasks", []):
+            identifier = str(raw.get("ExportTaskIdentifier", ""))
+            parsed = parse_for_cluster(identifier, config.cluster_identifier)
+            if parsed is None or raw.get("S3Bucket") != config.export_bucket:
+                continue
+            if source_arn and raw.get("SourceArn") != source_arn:
+                continue
+            tasks.append(_from_api(raw, parsed))
+    return tasks
+
+
+@dataclass(frozen=True)
+class ExportWarnings:
+    skipped_tables: list[str]
+    other: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.skipped_tables or self.other)
+
+
+def parse_warning_message(text: str) -> ExportWarnings:
+    """WarningMessage is a JSON string (AWS_FACTS example); anything unexpected is kept verbatim, not dropped."""
+    if not text.strip():
+        return ExportWarnings([], [])
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ExportWarnings([], [text])
+    if not isinstance(data, dict):
+        return ExportWarnings([], [text])
+    skipped = [json.dumps(t, sort_keys=True) if not isinstance(t, str) else t for t in data.get("skippedTables") or []]
+    other: list[str] = []
+    for key, value in data.items():
+        if key == "skippedTables" or not value:
+            continue
+        other.append(f"{key}: {json.dumps(value, sort_keys=True)}")
+    return ExportWarnings(skipped, other)
+
+
+def start_export_task(
+    rds: Any, config: Config, *, export_id: str, source_arn: str, export_only: Sequence[str]
+) -> dict[str, Any]:
+    """StartExportTask with the pipeline's bucket, prefix, role and key. Raises botocore errors as they come."""
+    kwargs: dict[str, Any] = {
+        "ExportTaskIdentifier": export_id,
+        "SourceArn": source_arn,
+        "S3BucketName": config.export_bucket,
+        "IamRoleArn": config.export_role_arn,
+        "KmsKeyId": config.export_kms_key_arn,
+    }
+    if config.export_prefix:
+        kwargs["S3Prefix"] = config.export_prefix
+    if export_only:
+        kwargs["ExportOnly"] = list(export_only)
+    return rds.start_export_task(**kwargs)

@@ -1,0 +1,54 @@
+"""Lambda: RDS export events (EventBridge) and the reconcile schedule. Logic: event_handling.py, reconcile.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from aws_clients import Clients
+from config import load_config
+from event_handling import handle_rds_event
+from observability import correlation_id, count, powertools
+from reconcile import is_reconcile, parse_reconcile, reconcile
+
+logger, tracer, metrics = powertools()
+_clients: Clients | None = None
+
+_ACTION_METRICS = {
+    "started": "GlueRunStarted",
+    "already_published": "GlueRunSkipped",
+    "already_running": "GlueRunSkipped",
+    "gave_up": "GlueRunGaveUp",
+    "alerted": "ExportFailed",
+}
+
+
+def clients() -> Clients:
+    global _clients
+    if _clients is None:
+        _clients = Clients()
+    return _clients
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    logger.set_correlation_id(correlation_id(event, context))
+    config = load_config(os.environ)
+    now = dt.datetime.now(dt.UTC)
+    if is_reconcile(event):
+        result = reconcile(config, clients(), parse_reconcile(event), now)
+        count(metrics, "ReconcileProblems", len(result["problems"]))
+        outcomes = result["actions"]
+    else:
+        result = handle_rds_event(config, clients(), event)
+        if result["status"] == "ignored":
+            count(metrics, "EventsIgnored")
+        outcomes = result.get("tasks", [])
+    for outcome in outcomes:
+        name = _ACTION_METRICS.get(outcome["action"])
+        if name:
+            count(metrics, name)
+    return result

@@ -1,0 +1,103 @@
+"""Turning a COMPLETE export into (at most) one Glue run: shared by the event path and reconcile.
+
+Order matters: the manifest says "done", an active run says "in hand", and only then do we start a run.
+Two invocations racing past both checks are stopped by the job's MaxConcurrentRuns (1): the loser gets
+ConcurrentRunsExceededException, looks again, and finds the winner's run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts import Alert, publish_alert
+from aws_clients import Clients, error_code
+from aws_lambda_powertools import Logger
+from config import Config
+from export_tasks import COMPLETE, ExportTask, parse_warning_message
+from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
+from manifests import is_published
+
+logger = Logger(child=True)
+
+# Runs of one export that ended without a manifest before automation stops retrying it (each failure
+# already raised the Glue job state alert); a person decides after that (README Operations).
+MAX_AUTOMATIC_RUNS = 3
+
+
+class GlueBusyError(RuntimeError):
+    """The job is busy with another day; raised so the invocation is retried (reconcile is the backstop)."""
+
+
+@dataclass
+class PublishOutcome:
+    export_id: str
+    ingestion_date: str
+    action: str  # started | already_published | already_running | gave_up | not_complete
+    job_run_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+
+
+def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
+    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), "not_complete")
+    if task.status != COMPLETE:
+        return outcome
+    day = task.ingestion_date
+    if is_published(clients.s3, config.sor_bucket, config.catalog_database, day, task.export_id):
+        outcome.action = "already_published"
+        return outcome
+    export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
+    runs = runs_for_day(clients.glue, config.glue_job_name, day)
+    if any(run.state in ACTIVE_STATES for run in runs):
+        outcome.action = "already_running"
+        return outcome
+    earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri]
+    if len(earlier) >= MAX_AUTOMATIC_RUNS:
+        outcome.action = "gave_up"
+        return outcome
+
+    arguments = job_arguments(config, export_uri, day)
+    try:
+        outcome.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
+    except Exception as error:
+        if error_code(error) != "ConcurrentRunsExceededException":
+            raise
+        if any(r.state in ACTIVE_STATES for r in runs_for_day(clients.glue, config.glue_job_name, day)):
+            outcome.action = "already_running"
+            return outcome
+        raise GlueBusyError(
+            f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
+        ) from error
+    outcome.action = "started"
+    logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
+
+    # Alert on warnings only when this invocation started the run, so duplicate events do not repeat it.
+    warnings = parse_warning_message(task.warning_message)
+    if warnings:
+        outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
+        publish_alert(
+            clients.sns,
+            config.alert_topic_arn,
+            Alert(
+                subject=f"aurora-sor: export {task.export_id} completed with warnings",
+                facts=[
+                    ("Export id", task.export_id),
+                    ("Source", task.source_arn),
+                    ("Ingestion date", day.isoformat()),
+                    ("Skipped tables", ", ".join(warnings.skipped_tables) or "none"),
+                    ("Other warnings", "; ".join(warnings.other) or "none"),
+                    ("Glue run", outcome.job_run_id),
+                ],
+                next_steps=[
+                    "The day is being published without the skipped tables; they will be missing from "
+                    "the SOR for this date.",
+                    "Check why RDS skipped them (AWS_FACTS: column names with , ; { } ( ) = or spaces, "
+                    "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
+                    "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
+                ],
+            ),
+        )
+    return outcome

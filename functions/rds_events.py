@@ -1,0 +1,73 @@
+"""Which RDS events matter, and what an export event is about.
+
+Event ids (AWS_FACTS "Events", from USER_Events.Messages.html): export of a DB cluster snapshot 0164
+completed / 0162 failed / 0163 canceled; of a live DB cluster 0236 / 0234 / 0235; of a DB (instance)
+snapshot 0161 / 0159 / 0160; 0489 table extraction failed. The event names the source (detail.SourceArn),
+not the export task. Envelope (EventBridge): {"source": "aws.rds", "detail-type": "RDS DB Cluster Snapshot
+Event" | "RDS DB Cluster Event" | "RDS DB Snapshot Event", "detail": {"EventID", "SourceArn", ...}}
+(https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELED = "canceled"
+TABLE_FAILED = "table_extraction_failed"
+
+EVENT_KINDS: dict[str, str] = {
+    "RDS-EVENT-0164": COMPLETED,
+    "RDS-EVENT-0236": COMPLETED,
+    "RDS-EVENT-0161": COMPLETED,
+    "RDS-EVENT-0162": FAILED,
+    "RDS-EVENT-0234": FAILED,
+    "RDS-EVENT-0159": FAILED,
+    "RDS-EVENT-0163": CANCELED,
+    "RDS-EVENT-0235": CANCELED,
+    "RDS-EVENT-0160": CANCELED,
+    "RDS-EVENT-0489": TABLE_FAILED,
+}
+
+
+class InvalidEventError(ValueError):
+    """Not an EventBridge event at all, or an export event without the fields AWS documents."""
+
+
+@dataclass(frozen=True)
+class ExportEvent:
+    event_id: str  # RDS-EVENT-xxxx
+    kind: str
+    source_arn: str
+    message: str
+    date: str
+
+
+def classify(event: Any) -> ExportEvent | str:
+    """The export event, or a short reason why it is not ours to act on (logged by the caller)."""
+    if not isinstance(event, dict) or not {"source", "detail-type", "detail"} <= set(event):
+        raise InvalidEventError("not an EventBridge event: expected keys source, detail-type, detail")
+    envelope = EventBridgeEvent(event)
+    if envelope.source != "aws.rds":
+        return f"source {envelope.source!r} is not aws.rds"
+    detail = envelope.detail
+    if not isinstance(detail, dict):
+        raise InvalidEventError("aws.rds event whose detail is not an object")
+    rds_event_id = detail.get("EventID")
+    kind = EVENT_KINDS.get(rds_event_id) if isinstance(rds_event_id, str) else None
+    if kind is None:
+        return f"RDS event {rds_event_id!r} is not an export event"
+    source_arn = detail.get("SourceArn")
+    if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
+        raise InvalidEventError(f"{rds_event_id} without a SourceArn: {source_arn!r}")
+    return ExportEvent(
+        event_id=rds_event_id,
+        kind=kind,
+        source_arn=source_arn,
+        message=str(detail.get("Message", "")),
+        date=str(detail.get("Date", "")),
+    )

@@ -1,0 +1,137 @@
+"""Reconcile: RDS events are best effort, so a schedule re-reads our recent export tasks and repairs.
+
+For each recent day (the window, plus any day whose task started inside the window, i.e. backfills), the
+latest attempt decides: COMPLETE without manifest or active run -> start the Glue run now; STARTING or
+IN_PROGRESS for longer than the limit -> problem; FAILED/CANCELED -> problem (until a later attempt
+fixes it); a past day in the window with no task at all -> problem. Problems go out as one alert per run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from alerts import Alert, publish_alert
+from aws_clients import Clients
+from aws_lambda_powertools import Logger
+from config import Config
+from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
+from publishing import MAX_AUTOMATIC_RUNS, publish_export
+from sources import day_end
+from starting import today_in
+
+logger = Logger(child=True)
+
+DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_STUCK_HOURS = 12.0
+_KEYS = frozenset({"action", "lookback_days", "stuck_hours"})
+
+
+class InvalidReconcileRequestError(ValueError):
+    """A reconcile payload with unknown keys or out-of-range values."""
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    stuck_hours: float = DEFAULT_STUCK_HOURS
+
+
+def is_reconcile(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("action") == "reconcile"
+
+
+def parse_reconcile(event: dict[str, Any]) -> ReconcileRequest:
+    unknown = sorted(set(event) - _KEYS)
+    if unknown:
+        raise InvalidReconcileRequestError(f"unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
+    lookback = event.get("lookback_days", DEFAULT_LOOKBACK_DAYS)
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= 35:
+        raise InvalidReconcileRequestError(f"lookback_days must be an integer from 1 to 35, got {lookback!r}")
+    stuck = event.get("stuck_hours", DEFAULT_STUCK_HOURS)
+    if isinstance(stuck, bool) or not isinstance(stuck, int | float) or not 0 < stuck <= 24 * 35:
+        raise InvalidReconcileRequestError(f"stuck_hours must be a number of hours > 0, got {stuck!r}")
+    return ReconcileRequest(lookback, float(stuck))
+
+
+def _started_at(task: ExportTask, config: Config) -> dt.datetime:
+    # Without TaskStartTime, assume the task started when its day began: that can only alert early, never
+    # let a stuck task go unreported.
+    return task.task_start_time or day_end(task.ingestion_date - dt.timedelta(days=1), config)
+
+
+def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> dict[str, Any]:
+    today = today_in(config, now)
+    first_day = today - dt.timedelta(days=request.lookback_days)
+    window_start = now - dt.timedelta(days=request.lookback_days)
+    tasks = list_our_tasks(clients.rds, config)
+    by_day: dict[dt.date, list[ExportTask]] = {}
+    for task in tasks:
+        by_day.setdefault(task.ingestion_date, []).append(task)
+    days = {d for d in by_day if first_day <= d <= today}
+    days |= {t.ingestion_date for t in tasks if t.task_start_time and t.task_start_time >= window_start}
+
+    actions: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for day in sorted(days):
+        task = max(by_day[day], key=lambda t: t.parsed.attempt)
+        if task.status == COMPLETE:
+            outcome = publish_export(config, clients, task)
+            actions.append(outcome.as_dict())
+            if outcome.action == "gave_up":
+                problems.append(
+                    f"{day}: export {task.export_id} is COMPLETE but Glue ran it {MAX_AUTOMATIC_RUNS} times "
+                    "without publishing; start the job by hand once the cause is fixed"
+                )
+        elif task.status in RUNNING_STATES:
+            hours = (now - _started_at(task, config)).total_seconds() / 3600
+            actions.append({"export_id": task.export_id, "action": "exporting", "hours": round(hours, 1)})
+            if hours > request.stuck_hours:
+                problems.append(
+                    f"{day}: export {task.export_id} is {task.status} for {hours:.1f} h "
+                    f"(limit {request.stuck_hours:g} h); check it in the RDS console (Exports in Amazon S3)"
+                )
+        elif task.status in FAILED_STATES:
+            actions.append({"export_id": task.export_id, "action": task.status.lower()})
+            problems.append(
+                f"{day}: export {task.export_id} is {task.status} ({task.failure_cause or 'no FailureCause'}); "
+                f're-export with {{"ingestion_date": "{day}", "attempt": {task.parsed.attempt + 1}}}'
+            )
+        else:
+            actions.append({"export_id": task.export_id, "action": f"unknown_status_{task.status.lower()}"})
+            problems.append(f"{day}: export {task.export_id} has unexpected status {task.status!r}")
+
+    if tasks:
+        # Nights before the pipeline's first export are not missing, they predate it (fresh deployments).
+        day = max(first_day, min(by_day))
+        while day < today:
+            if day not in by_day:
+                problems.append(
+                    f'{day}: no export task at all; backfill with {{"ingestion_date": "{day}"}} '
+                    "(check start_export's errors and its schedule's dead-letter queue)"
+                )
+            day += dt.timedelta(days=1)
+    else:
+        logger.warning("no export task of this pipeline exists yet", extra={"cluster": config.cluster_identifier})
+
+    if problems:
+        publish_alert(
+            clients.sns,
+            config.alert_topic_arn,
+            Alert(
+                subject=f"aurora-sor: reconcile found {len(problems)} problem(s) for {config.cluster_identifier}",
+                facts=[("Cluster", config.cluster_identifier), ("Window", f"{first_day} .. {today}")]
+                + [("Problem", p) for p in problems],
+                next_steps=[
+                    "Each problem line says what to run; reconcile repeats this alert until the days are fixed "
+                    "or leave the window.",
+                ],
+            ),
+        )
+    return {
+        "status": "reconciled",
+        "window": [first_day.isoformat(), today.isoformat()],
+        "actions": actions,
+        "problems": problems,
+    }

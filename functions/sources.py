@@ -1,0 +1,105 @@
+"""What to export: the day's automated cluster snapshot, the live cluster, or an ARN an operator names.
+
+DescribeDBClusterSnapshots(SnapshotType="automated") lists automated snapshots with SnapshotCreateTime (UTC)
+and Status (`available` when usable) (AWS_FACTS "Events"; botocore rds service-2.json).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from config import Config
+
+_RDS_ARN = re.compile(
+    r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(?P<kind>cluster|cluster-snapshot|snapshot):(?P<name>.+)$"
+)
+
+
+class SourceRefusedError(RuntimeError):
+    """No source fit to publish as this day; alerted, and the invocation fails."""
+
+
+class InvalidSourceError(ValueError):
+    """An operator-supplied source ARN that cannot be this cluster's data."""
+
+
+@dataclass(frozen=True)
+class Source:
+    arn: str
+    kind: str  # cluster | cluster-snapshot | snapshot
+    snapshot_time: dt.datetime | None = None
+
+
+def day_end(day: dt.date, config: Config) -> dt.datetime:
+    """The first instant after `day` in the schedule's time zone, in UTC."""
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=config.schedule_timezone)
+    return midnight.astimezone(dt.UTC)
+
+
+def automated_snapshot_for_day(rds: Any, config: Config, day: dt.date, now: dt.datetime) -> Source:
+    """The newest available automated snapshot taken before the day ended, if it is fresh enough.
+
+    For today that is simply the newest one; for a backfill it is the one that held that day's data.
+    Fresh enough = at most MAX_SNAPSHOT_AGE_HOURS older than min(now, end of day): publishing stale data
+    under a day's date is worse than publishing nothing (the refusal alerts).
+    """
+    reference = min(now, day_end(day, config))
+    candidates: list[tuple[dt.datetime, str]] = []
+    paginator = rds.get_paginator("describe_db_cluster_snapshots")
+    pages = paginator.paginate(DBClusterIdentifier=config.cluster_identifier, SnapshotType="automated")
+    for page in pages:
+        for snap in page.get("DBClusterSnapshots", []):
+            created = snap.get("SnapshotCreateTime")
+            if str(snap.get("Status", "")).lower() != "available" or not isinstance(created, dt.datetime):
+                continue
+            if created <= reference:
+                candidates.append((created, snap["DBClusterSnapshotArn"]))
+    if not candidates:
+        raise SourceRefusedError(
+            f"no available automated snapshot of cluster {config.cluster_identifier} taken before "
+            f"{reference.isoformat()}"
+        )
+    created, arn = max(candidates)
+    age_hours = (reference - created).total_seconds() / 3600
+    if age_hours > config.max_snapshot_age_hours:
+        raise SourceRefusedError(
+            f"newest automated snapshot {arn} was taken {created.isoformat()}, {age_hours:.1f} h before "
+            f"{reference.isoformat()}, more than MAX_SNAPSHOT_AGE_HOURS={config.max_snapshot_age_hours:g}"
+        )
+    return Source(arn, "cluster-snapshot", created)
+
+
+def live_cluster(rds: Any, config: Config) -> Source:
+    clusters = rds.describe_db_clusters(DBClusterIdentifier=config.cluster_identifier)["DBClusters"]
+    return Source(clusters[0]["DBClusterArn"], "cluster")
+
+
+def named_source(rds: Any, config: Config, arn: str) -> Source:
+    """An operator's ARN, checked to be this cluster's data before anything is exported under its id."""
+    match = _RDS_ARN.match(arn)
+    if match is None:
+        raise InvalidSourceError(f"source_arn {arn!r} is not an RDS cluster, cluster snapshot or snapshot ARN")
+    kind, name = match["kind"], match["name"]
+    if kind == "cluster":
+        if name.lower() != config.cluster_identifier.lower():
+            raise InvalidSourceError(f"source_arn {arn!r} is not cluster {config.cluster_identifier}")
+        return Source(arn, kind)
+    if kind == "cluster-snapshot":
+        # DescribeDBClusterSnapshots takes the identifier (ARN's last part) and, for automated snapshots
+        # (ids `rds:...`), SnapshotType="automated" (botocore rds service-2.json, DBClusterSnapshotIdentifier).
+        kwargs = {"DBClusterSnapshotIdentifier": name}
+        if name.startswith("rds:"):
+            kwargs["SnapshotType"] = "automated"
+        snaps = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
+        owner = str(snaps[0].get("DBClusterIdentifier", "")) if snaps else ""
+        if owner.lower() != config.cluster_identifier.lower():
+            raise InvalidSourceError(
+                f"source_arn {arn!r} is a snapshot of {owner or 'an unknown cluster'}, "
+                f"not of {config.cluster_identifier}"
+            )
+        return Source(arn, kind, snaps[0].get("SnapshotCreateTime"))
+    # DB instance snapshots have no cluster to check against; the operator named it on purpose.
+    return Source(arn, kind)

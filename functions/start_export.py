@@ -1,0 +1,40 @@
+"""Lambda: start tonight's (or a named day's) RDS export to S3. Logic lives in starting.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+from aws_clients import Clients
+from config import load_config
+from observability import correlation_id, count, powertools
+from sources import InvalidSourceError, SourceRefusedError
+from start_request import InvalidRequestError
+from starting import start_export
+
+logger, tracer, metrics = powertools()
+_clients: Clients | None = None
+
+
+def clients() -> Clients:
+    global _clients
+    if _clients is None:
+        _clients = Clients()
+    return _clients
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    logger.set_correlation_id(correlation_id(event, context))
+    config = load_config(os.environ)
+    try:
+        result = start_export(config, clients(), event, dt.datetime.now(dt.UTC))
+    except (InvalidRequestError, InvalidSourceError, SourceRefusedError):
+        count(metrics, "ExportRefused")
+        logger.exception("export refused")
+        raise
+    count(metrics, "ExportStarted" if result["status"] == "started" else "ExportSkipped")
+    return result
