@@ -786,6 +786,12 @@ def _arn_parts(source_arn: str) -> tuple[str, str]:
     return parts[3], parts[4]
 
 
+def default_kms_key_id(source_arn: str) -> str:
+    """The KMS key ARN the writer records (and encrypts with) when none is given: same account and Region."""
+    region, account = _arn_parts(source_arn)
+    return f"arn:aws:kms:{region}:{account}:key/00000000-0000-4000-8000-000000000000"
+
+
 def _gb(size: int) -> float:
     return size / 2**30  # GiB; AWS does not say GB or GiB (UNVERIFIED)
 
@@ -836,7 +842,7 @@ def render_export(
         raise ValueError("tables_per_info_file must be >= 1")
     if ":" in s3_prefix:
         raise ValueError("S3Prefix must not contain ':' (AWS_FACTS)")
-    region, account = _arn_parts(source_arn)
+    account = _arn_parts(source_arn)[1]
     root = export_root(s3_prefix, export_id)
     started = task_start_time or snapshot_time + dt.timedelta(minutes=5)
     clock = started + dt.timedelta(minutes=10)  # the restore before the first table (AWS_FACTS: long STARTING)
@@ -887,7 +893,7 @@ def render_export(
         "s3Prefix": s3_prefix,
         "exportedFilesPath": f"s3://{s3_bucket}/{root}",
         "iamRoleArn": iam_role_arn or f"arn:aws:iam::{account}:role/rds-s3-export",
-        "kmsKeyId": kms_key_id or f"arn:aws:kms:{region}:{account}:key/00000000-0000-4000-8000-000000000000",
+        "kmsKeyId": kms_key_id or default_kms_key_id(source_arn),
         "status": export_status,
         "percentProgress": 100,
         "totalExportedDataInGB": _gb(total_bytes),
@@ -945,10 +951,19 @@ def _json_bytes(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def write_export(s3_client: Any, **kwargs: Any) -> str:
-    """Puts every object of `render_export(**kwargs)` into the bucket; returns "s3://bucket/prefix/id/"."""
+def write_export(s3_client: Any, *, sse_kms: bool = False, **kwargs: Any) -> str:
+    """Puts every object of `render_export(**kwargs)` into the bucket; returns "s3://bucket/prefix/id/".
+
+    RDS encrypts what it exports with the task's KMS key (AWS_FACTS "IAM and KMS": readers need kms:Decrypt);
+    `sse_kms=True` does the same (SSE-KMS with `kms_key_id`, or `default_kms_key_id`), so a reader's copy
+    path meets SSE-KMS sources. Off by default: the bucket's default encryption applies.
+    """
     objects = render_export(**kwargs)
     bucket = kwargs["s3_bucket"]
+    encryption: dict[str, str] = {}
+    if sse_kms:
+        key_id = kwargs.get("kms_key_id") or default_kms_key_id(kwargs["source_arn"])
+        encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id}
     for key, body in objects.items():
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+        s3_client.put_object(Bucket=bucket, Key=key, Body=body, **encryption)
     return f"s3://{bucket}/{export_root(kwargs['s3_prefix'], kwargs['export_id'])}"

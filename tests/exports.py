@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import random
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "SOURCE_ARN",
     "export_kwargs",
     "exported_table",
+    "make_large_table",
     "make_table",
     "mysql_sample_tables",
     "pg_sample_tables",
@@ -76,6 +78,24 @@ def make_table(
         rows=list(rows or []),
         **options,
     )
+
+
+LARGE_ROW_BYTES = 256 * 1024
+
+
+def make_large_table(
+    name: str, min_file_bytes: int, *, seed: int = 0, files_per_batch: int = 1, **options: Any
+) -> SourceTable:
+    """A table whose every part file is at least `min_file_bytes` (random bytea, so gzip cannot shrink it).
+
+    For the multipart-copy path: S3 parts must be >= 5 MiB except the last, so a copy test with a small
+    threshold needs files of a few MiB. Deterministic from `seed`.
+    """
+    rng = random.Random(seed)
+    files = files_per_batch * options.get("batches", 1)
+    rows_per_file = -(-min_file_bytes // LARGE_ROW_BYTES)
+    rows = [(n, rng.randbytes(LARGE_ROW_BYTES)) for n in range(rows_per_file * files)]
+    return make_table(name, {"id": "bigint", "payload": "bytea"}, rows, files_per_batch=files_per_batch, **options)
 
 
 def export_kwargs(**overrides: Any) -> dict[str, Any]:

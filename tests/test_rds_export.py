@@ -38,6 +38,7 @@ from tests.exports import (
     MY,
     PG,
     export_kwargs,
+    make_large_table,
     make_table,
     mysql_sample_tables,
     pg_sample_tables,
@@ -745,3 +746,24 @@ def test_write_export_without_prefix_and_extra_objects(emulator: Any, aws: Any) 
     assert uri == f"s3://{EXPORT_BUCKET}/{EXPORT_ID}/"
     body = s3.get_object(Bucket=EXPORT_BUCKET, Key=f"{EXPORT_ID}/shop/public.orders/1/notes.txt")["Body"].read()
     assert body == b"not parquet"
+
+
+def test_write_export_can_encrypt_like_rds_with_the_task_kms_key(emulator: Any, aws: Any) -> None:
+    s3 = aws.client("s3")
+    key_arn = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    write_sample_export(s3, sse_kms=True, kms_key_id=key_arn, tables=[make_table("t", {"id": "bigint"}, [(1,)])])
+    head = s3.head_object(Bucket=EXPORT_BUCKET, Key=f"{ROOT}export_info_{EXPORT_ID}.json")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == key_arn
+    info = json.loads(s3.get_object(Bucket=EXPORT_BUCKET, Key=f"{ROOT}export_info_{EXPORT_ID}.json")["Body"].read())
+    assert info["kmsKeyId"] == key_arn
+
+
+def test_large_table_files_are_at_least_the_requested_size() -> None:
+    minimum = 5 * 2**20 + 1
+    table = make_large_table("big", minimum, files_per_batch=2)
+    objects = render([table])
+    sizes = [len(objects[k]) for k in parts_of(objects, "shop/public.big")]
+    assert len(sizes) == 2
+    assert min(sizes) >= minimum
+    assert make_large_table("big", 1000, seed=3).rows == make_large_table("big", 1000, seed=3).rows
