@@ -12,6 +12,18 @@ What AWS does not document, and what this module therefore chose, is marked UNVE
 AWS_FACTS, `_SUCCESS` placement, what an empty table writes). Readers of exports must not depend on those.
 
 The core is pure: `render_export` returns {S3 key: bytes}; `write_export` only puts those objects.
+
+Fidelity limits (what real RDS does that this writer does not, or may do differently):
+- Files are written by pyarrow (footer `created_by` "parquet-cpp-arrow ..."), not by RDS's own writer; no
+  Spark row metadata in the footer, one row group per file, files are tiny instead of ~20-200 GB.
+- Rows are spread evenly over part files in input order, not by ranges of a numeric key; which files
+  exist (gaps) is chosen by `partition_indexes`, not by where the data falls.
+- Text forms of PostgreSQL values exported as STRING (timestamps, intervals, money, arrays, json, numeric)
+  follow PostgreSQL's own output with TimeZone=UTC, DateStyle ISO, IntervalStyle postgres: UNVERIFIED.
+- The JSON documents carry only the keys AWS_FACTS quotes from a real export; time formats, GB units,
+  `from_<n>_to_<m>` numbering, `warningMessage` placement and skipped-table reasons are UNVERIFIED.
+- Nothing of an export in progress (no partial objects while "IN_PROGRESS"), no export-wide failure,
+  no LOB >= 500 MB / row >= 2 GB behaviour, no `ExportOnly` filtering (the caller passes the tables).
 """
 
 from __future__ import annotations
@@ -67,6 +79,7 @@ class SourceColumn:
 
     name: str
     source_type: str
+    not_null: bool = False  # written as a REQUIRED Parquet field (UNVERIFIED that RDS does; Spark would)
 
 
 @dataclass
@@ -232,9 +245,9 @@ def _fraction(microsecond: int) -> str:
 
 
 def _pg_date(value: Any) -> str:
+    if isinstance(value, str):
+        return value  # "infinity", BC dates: only the server's text can say them
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        if isinstance(value, str):
-            return value
         raise _type_error("date column", value)
     return _pg_date_text(value)
 
@@ -322,9 +335,6 @@ def _pg_uuid(value: Any) -> str:
     raise _type_error("uuid column", value)
 
 
-_NETWORKS = (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface, ipaddress.IPv6Interface)
-
-
 def _pg_inet(value: Any) -> str:
     # PostgreSQL prints a host inet without its /32 (/128) and a network with its prefix.
     if isinstance(value, str):
@@ -332,9 +342,7 @@ def _pg_inet(value: Any) -> str:
     if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
         full = value.network.max_prefixlen
         return str(value.ip) if value.network.prefixlen == full else value.with_prefixlen
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network)):
-        return str(value)
-    if isinstance(value, ipaddress.IPv6Network):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Network, ipaddress.IPv6Network)):
         return str(value)
     raise _type_error("network address column", value)
 
@@ -690,19 +698,25 @@ def default_partition_indexes(count: int) -> tuple[int, ...]:
 def exported_table(engine: str, table: SourceTable) -> pa.Table:
     """All rows of `table` converted as the export writes them (the truth tests compare against)."""
     names = [c.name for c in table.columns]
+    if not names:
+        raise ValueError(f"table {table.name!r} has no columns (what RDS exports for it is unknown)")
     if len(set(names)) != len(names):
         raise ValueError(f"table {table.name!r} declares a column twice: {names}")
     width = len(table.columns)
     for number, row in enumerate(table.rows):
         if len(row) != width:
             raise ValueError(f"table {table.name!r} row #{number} has {len(row)} values for {width} columns")
-    arrays = []
+    arrays, fields = [], []
     for position, column in enumerate(table.columns):
         try:
-            arrays.append(to_exported_values(engine, column.source_type, (r[position] for r in table.rows)))
+            array = to_exported_values(engine, column.source_type, (r[position] for r in table.rows))
         except ValueError as error:
             raise ValueError(f"table {table.name!r} column {column.name!r}: {error}") from error
-    return pa.Table.from_arrays(arrays, names=names)
+        if column.not_null and array.null_count:
+            raise ValueError(f"table {table.name!r} column {column.name!r} is NOT NULL but has nulls")
+        arrays.append(array)
+        fields.append(pa.field(column.name, array.type, nullable=not column.not_null))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -142,9 +142,13 @@ MYSQL_PHYSICAL = {
     "smallint": ("INT32", "NONE"),
     "tinyint": ("INT32", "NONE"),
     "tinyint(1)": ("INT32", "NONE"),
+    "tinyint unsigned": ("INT32", "NONE"),
+    "smallint(5) unsigned zerofill": ("INT32", "NONE"),
     "year": ("INT32", "NONE"),
     "float": ("DOUBLE", "NONE"),
     "double": ("DOUBLE", "NONE"),
+    "float(7,4)": ("DOUBLE", "NONE"),
+    "double unsigned": ("DOUBLE", "NONE"),
     "date": STRING,
     "time": STRING,
     "time(6)": STRING,
@@ -767,3 +771,20 @@ def test_large_table_files_are_at_least_the_requested_size() -> None:
     assert len(sizes) == 2
     assert min(sizes) >= minimum
     assert make_large_table("big", 1000, seed=3).rows == make_large_table("big", 1000, seed=3).rows
+
+
+def test_not_null_columns_are_required_fields_and_refuse_nulls() -> None:
+    table = SourceTable(
+        "shop", "public", "t", [SourceColumn("id", "bigint", not_null=True), SourceColumn("v", "text")], [(1, None)]
+    )
+    (key,) = parts_of(render([table]), "shop/public.t")
+    schema = pq.ParquetFile(io.BytesIO(render([table])[key])).schema
+    assert [schema.column(i).max_definition_level for i in range(2)] == [0, 1]  # 0 = REQUIRED
+    table.rows = [(None, "x")]
+    with pytest.raises(ValueError, match="NOT NULL"):
+        render([table])
+
+
+def test_a_table_without_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match="no columns"):
+        render([make_table("t", {})])
