@@ -6,10 +6,17 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 GLUE5_VENV := .venv-glue5
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
+# sam build needs the functions' runtime (python3.13) on PATH. A pyenv shim can exist while the version is not
+# active, so ask the interpreter itself, then fall back to the newest 3.13 under pyenv's versions folder.
+PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null \
+	|| ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin 2>/dev/null | sort -V | tail -n 1)
+# The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
+SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv glue5-venv lint format test test-fast clean
+.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,9 +32,16 @@ $(GLUE5_VENV)/.installed: pyproject.toml
 	$(GLUE5_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[glue5-runtime]"
 	@touch $@
 
+$(CHECKOV_VENV)/.installed: pyproject.toml
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[checkov]"
+	@touch $@
+
 venv: $(VENV)/.installed ## create .venv from pyproject.toml
 
 glue5-venv: $(GLUE5_VENV)/.installed ## create .venv-glue5 with the Glue 5.0 runtime's boto3/pyarrow
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## create .venv-checkov (checkov's pins conflict with .venv)
 
 lint: venv ## ruff lint + format check
 	$(VENV)/bin/ruff check .
@@ -37,7 +51,22 @@ format: venv ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint glue5-venv ## lint, the whole suite, then the Glue job tests again under the Glue 5.0 runtime pins
+template-check: venv checkov-venv ## sam validate --lint, cfn-lint and checkov on template.yaml
+	$(SAM_ENV) $(VENV)/bin/sam validate --lint --template-file template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+
+build: venv ## sam build (python3.13 from PATH or pyenv; skipped with a message only outside CI when none exists)
+	@if [ -n "$(PY313_BIN)" ]; then \
+		echo "sam build with $(PY313_BIN)/python3.13"; \
+		PATH="$(PY313_BIN):$$PATH" $(SAM_ENV) $(VENV)/bin/sam build --template-file template.yaml; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "sam build needs a python3.13 interpreter (PATH or pyenv) and CI must not skip it" >&2; exit 1; \
+	else \
+		echo "SKIPPED sam build: no python3.13 interpreter on PATH or under pyenv (the functions' runtime)"; \
+	fi
+
+test: lint glue5-venv template-check build ## lint, template checks, sam build, the whole suite, then the Glue job tests again under the Glue 5.0 runtime pins
 	$(VENV)/bin/pytest
 	SOR_JOB_PYTHON=$(abspath $(GLUE5_VENV))/bin/python $(VENV)/bin/pytest -m glue_job -q
 
@@ -45,4 +74,4 @@ test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 	$(VENV)/bin/pytest -x -q
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(GLUE5_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache
