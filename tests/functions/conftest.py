@@ -1,0 +1,212 @@
+"""Fixtures for the Lambda tests: the pipeline's resources in the emulator, and ways to look at them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config as BotoConfig
+from moto.backends import get_backend
+
+from aws_clients import Clients
+from config import Config, load_config
+from export_id import export_id
+from local.aws_emulator import Emulator
+
+ACCOUNT = "123456789012"
+REGION = "sa-east-1"
+CLUSTER = "mycluster"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+ENV = {
+    "CLUSTER_IDENTIFIER": CLUSTER,
+    "EXPORT_SOURCE": "latest-automated-snapshot",
+    "EXPORT_BUCKET": "aurora-sor-exports",
+    "EXPORT_PREFIX": "exports",
+    "EXPORT_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/aurora-sor-export",
+    "EXPORT_KMS_KEY_ARN": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b6f5a4e-1111-4222-8333-944455556666",
+    "EXPORT_ONLY": "",
+    "SCHEDULE_TIMEZONE": "America/Sao_Paulo",
+    "MAX_SNAPSHOT_AGE_HOURS": "26",
+    "GLUE_JOB_NAME": "sor_job",
+    "SOR_BUCKET": "aurora-sor-sor",
+    "CATALOG_DATABASE": "sor",
+    "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:aurora-sor-alerts",
+}
+
+
+@dataclass
+class FakeContext:
+    """The attributes Powertools' inject_lambda_context reads from a Lambda context."""
+
+    function_name: str = "aurora-sor-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:aurora-sor-test"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+
+@dataclass
+class Stack:
+    """The pipeline's resources in the emulator plus helpers that read or arrange state."""
+
+    emulator: Emulator
+    session: boto3.Session
+    config: Config
+    clients: Clients
+    queue_url: str
+    cluster_arn: str
+    snapshot_arn: str
+    snapshot_time: dt.datetime
+    _alerts: list[dict[str, str]] = field(default_factory=list)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    def no_retry_clients(self) -> Clients:
+        """Clients that give up at the first error, for fault tests (the real ones retry 5 times)."""
+        once = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+        return Clients(_made={s: self.session.client(s, config=once) for s in ("rds", "glue", "s3", "sns")})
+
+    # -- alerts ---------------------------------------------------------------------------------------
+    def alerts(self) -> list[dict[str, str]]:
+        """Every SNS message delivered to the test queue so far: [{"Subject", "Message"}]."""
+        sqs = self.client("sqs")
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = got.get("Messages", [])
+            if not messages:
+                return list(self._alerts)
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self._alerts.append({"Subject": envelope.get("Subject", ""), "Message": envelope["Message"]})
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    # -- export tasks ---------------------------------------------------------------------------------
+    def start_task(
+        self,
+        day: dt.date,
+        *,
+        attempt: int = 1,
+        identifier: str | None = None,
+        source_arn: str | None = None,
+        bucket: str | None = None,
+        **attributes: Any,
+    ) -> str:
+        """Starts an export task in moto and sets what moto cannot (status, times, messages) on its model."""
+        identifier = identifier or export_id(CLUSTER, day, attempt)
+        self.client("rds").start_export_task(
+            ExportTaskIdentifier=identifier,
+            SourceArn=source_arn or self.snapshot_arn,
+            S3BucketName=bucket or self.config.export_bucket,
+            S3Prefix=self.config.export_prefix,
+            IamRoleArn=self.config.export_role_arn,
+            KmsKeyId=self.config.export_kms_key_arn,
+        )
+        if attributes:
+            self.set_task(identifier, **attributes)
+        return identifier
+
+    @staticmethod
+    def set_task(identifier: str, **attributes: Any) -> None:
+        """moto's ExportTask is always `complete` with no start time; real tasks move, so tests move them.
+
+        Attribute names are moto's (status, task_start_time, failure_cause, warning_message); moto
+        serialises them as the API's Status, TaskStartTime, FailureCause, WarningMessage.
+        """
+        task = get_backend("rds")[ACCOUNT][REGION].export_tasks[identifier]
+        for name, value in attributes.items():
+            setattr(task, name, value)
+
+    def tasks(self) -> list[dict[str, Any]]:
+        return self.client("rds").describe_export_tasks()["ExportTasks"]
+
+    # -- glue -----------------------------------------------------------------------------------------
+    def hold_glue_runs(self) -> None:
+        """Keep job runs in STARTING (moto's default finishes them the moment they are read)."""
+        self._transition({"progression": "manual", "times": 10_000})
+
+    def _transition(self, transition: dict[str, Any] | None) -> None:
+        url = f"{self.emulator.endpoint_url}/moto-api/state-manager/"
+        body: dict[str, Any] = {"model_name": "glue::job_run"}
+        if transition is None:
+            requests.post(url + "unset-transition", data=json.dumps(body), timeout=10).raise_for_status()
+        else:
+            body["transition"] = transition
+            requests.post(url + "set-transition", data=json.dumps(body), timeout=10).raise_for_status()
+
+    def job_runs(self) -> list[dict[str, Any]]:
+        return self.client("glue").get_job_runs(JobName=self.config.glue_job_name)["JobRuns"]
+
+    def write_manifest(self, day: dt.date, export_id_: str, status: str = "SUCCEEDED") -> None:
+        key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
+        body = {"manifest_version": 1, "status": status, "export_id": export_id_, "ingestion_date": day.isoformat()}
+        self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
+
+    # -- events ---------------------------------------------------------------------------------------
+    @staticmethod
+    def event(name: str, source_arn: str | None = None) -> dict[str, Any]:
+        """A fixture from tests/events, pointed at a source of this test when given."""
+        event = json.loads((EVENTS / name).read_text())
+        if source_arn is not None:
+            event["resources"] = [source_arn]
+            event["detail"]["SourceArn"] = source_arn
+            event["detail"]["SourceIdentifier"] = source_arn.split(":", 6)[-1]
+        return event
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    return dict(ENV)
+
+
+@pytest.fixture
+def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterator[Stack]:
+    s3 = aws.client("s3")
+    for bucket in (env["EXPORT_BUCKET"], env["SOR_BUCKET"]):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="aurora-sor-alerts")["TopicArn"]
+    assert topic == env["ALERT_TOPIC_ARN"]
+    queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    aws.client("glue").create_job(
+        Name=env["GLUE_JOB_NAME"],
+        Role=f"arn:aws:iam::{ACCOUNT}:role/aurora-sor-glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://aurora-sor-artifacts/sor_job.py", "PythonVersion": "3"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+    )
+    rds = aws.client("rds")
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="x" * 12
+    )["DBCluster"]
+    # moto takes an automated snapshot when the cluster is created, like RDS's first backup.
+    snap = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="automated")[
+        "DBClusterSnapshots"
+    ][0]
+    stack = Stack(
+        emulator=emulator,
+        session=aws,
+        config=load_config(env),
+        clients=Clients(session=aws),
+        queue_url=queue_url,
+        cluster_arn=cluster["DBClusterArn"],
+        snapshot_arn=snap["DBClusterSnapshotArn"],
+        snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),
+    )
+    yield stack
+    stack._transition(None)
+
+
+@pytest.fixture
+def context() -> FakeContext:
+    return FakeContext()
