@@ -509,8 +509,35 @@ def plan_export(
         if status == "UNKNOWN":
             warnings.append(f"{database}.{folder} has data but is not listed in export_tables_info")
         tables.append(SourceTable(database, folder, f"{root_prefix}{database}/{folder}/", files, status, types))
+    warnings += export_warnings((export_info or {}).get("warningMessage"))
     snapshot_time = (export_info or {}).get("snapshotTime")
     return ExportPlan(tuple(tables), str(snapshot_time) if snapshot_time else None, tuple(warnings), ignored)
+
+
+def export_warnings(message: Any) -> list[str]:
+    """Skipped tables and general warnings, from a WarningMessage-shaped text [FACTS "DescribeExportTasks"].
+
+    Where export_info carries it is UNVERIFIED: read it when present, in any of the shapes seen, never fail on it.
+    """
+    if not message:
+        return []
+    try:
+        document = json.loads(message) if isinstance(message, str) else message
+    except ValueError:
+        return [f"export warning: {message}"]
+    if not isinstance(document, dict):
+        return [f"export warning: {message}"]
+    warnings = []
+    for entry in document.get("skippedTables") or []:
+        if isinstance(entry, dict):
+            target, reason = entry.get("target", entry), entry.get("reason", "no reason given")
+            warnings.append(f"the export skipped {target}: {reason}")
+        else:
+            warnings.append(f"the export skipped {entry}")
+    for entry in document.get("general") or []:
+        reason = entry.get("reason", entry) if isinstance(entry, dict) else entry
+        warnings.append(f"export warning: {reason}")
+    return warnings
 
 
 def destination_key(config: JobConfig, table_name: str, source: SourceTable, obj: S3Object) -> str:

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 
 class _QuietHandler(MotoRequestHandler):

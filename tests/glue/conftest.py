@@ -1,0 +1,127 @@
+"""Harness for running glue/sor_job.py for real (a subprocess) against the embedded emulator.
+
+SOR_JOB_PYTHON picks the interpreter: `make test` runs these tests a second time with the Glue 5.0
+runtime's boto3/pyarrow (.venv-glue5) so what passes here runs in Glue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.athena_duckdb import connect
+from local.aws_emulator import Emulator
+from local.rds_export import SourceTable, write_export
+from tests.exports import export_kwargs
+
+JOB = Path(__file__).resolve().parents[2] / "glue" / "sor_job.py"
+SOR_BUCKET = "aurora-sor-sor"
+DATABASE = "sor"
+DAY = "2026-11-26"
+
+
+@dataclass
+class JobRun:
+    code: int
+    summary: dict[str, Any]
+    stderr: str
+    manifest: dict[str, Any]
+
+    def table(self, name: str) -> dict[str, Any]:
+        return next(t for t in self.manifest["tables"] if t["name"] == name)
+
+
+class SorWorld:
+    """An export bucket, a SOR bucket and a catalog database in the emulator, and the job to run on them."""
+
+    def __init__(self, session: boto3.Session, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.s3 = session.client("s3")
+        self.glue = session.client("glue")
+        self._buckets: set[str] = set()
+        self.bucket(SOR_BUCKET)
+        self.glue.create_database(DatabaseInput={"Name": DATABASE})
+
+    def bucket(self, name: str) -> str:
+        if name not in self._buckets:
+            self.s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "sa-east-1"})
+            self._buckets.add(name)
+        return name
+
+    def export(self, tables: list[SourceTable] | None = None, **overrides: Any) -> str:
+        kwargs = export_kwargs(**({"tables": tables} if tables is not None else {}), **overrides)
+        self.bucket(kwargs["s3_bucket"])
+        return write_export(self.s3, **kwargs)
+
+    def command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
+        python = os.environ.get("SOR_JOB_PYTHON", sys.executable)
+        return [
+            python, str(JOB), "--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable",
+            "--export_uri", export_uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
+            "--ingestion_date", day, *extra,
+        ]  # fmt: skip
+
+    def start(self, export_uri: str, day: str = DAY, *extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(export_uri, day, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
+        done = subprocess.run(self.command(export_uri, day, *extra), capture_output=True, text=True, timeout=300)
+        lines = done.stdout.strip().splitlines()
+        assert lines, f"no summary line; stderr:\n{done.stderr[-3000:]}"
+        summary = json.loads(lines[-1])
+        return JobRun(done.returncode, summary, done.stderr, self.manifest(day))
+
+    def manifest(self, day: str = DAY) -> dict[str, Any]:
+        key = f"_manifests/{DATABASE}/ingestion_date={day}/manifest.json"
+        try:
+            return json.loads(self.s3.get_object(Bucket=SOR_BUCKET, Key=key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return {}
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Athena-style SQL over what the catalog describes (local/athena_duckdb.py)."""
+        con, _ = connect(self.glue, self.s3, DATABASE)
+        return con.execute(sql).fetchall()
+
+    def state(self, days: tuple[str, ...] = (DAY,)) -> dict[str, Any]:
+        """Everything a run leaves behind for these days: objects (key, size, source ETag) and catalog."""
+        objects = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=SOR_BUCKET, Prefix=f"{DATABASE}/"):
+            for item in page.get("Contents", []):
+                if any(f"ingestion_date={d}/" in item["Key"] for d in days):
+                    head = self.s3.head_object(Bucket=SOR_BUCKET, Key=item["Key"])
+                    objects[item["Key"]] = (item["Size"], head["Metadata"].get("sor-source-etag"))
+        catalog = {}
+        for page in self.glue.get_paginator("get_tables").paginate(DatabaseName=DATABASE):
+            for table in page["TableList"]:
+                partitions = self.glue.get_partitions(DatabaseName=DATABASE, TableName=table["Name"])["Partitions"]
+                catalog[table["Name"]] = {
+                    "columns": table["StorageDescriptor"]["Columns"],
+                    "location": table["StorageDescriptor"]["Location"],
+                    "parameters": table["Parameters"],
+                    "partitions": sorted(
+                        (
+                            p["Values"][0],
+                            p["StorageDescriptor"]["Location"],
+                            json.dumps(p["Parameters"], sort_keys=True),
+                        )
+                        for p in partitions
+                        if p["Values"][0] in days
+                    ),
+                }
+        return {"objects": objects, "catalog": catalog}
+
+
+@pytest.fixture
+def world(aws: boto3.Session, emulator: Emulator) -> SorWorld:
+    return SorWorld(aws, emulator)

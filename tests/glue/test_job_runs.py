@@ -1,0 +1,352 @@
+"""glue/sor_job.py run for real against the emulator, its output read back through the catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from sor_job import base_table_name
+
+from local.aws_emulator import Fault, Request, wait_for
+from local.rds_export import exported_table, skip_reason, table_folder
+from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables
+from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
+
+pytestmark = pytest.mark.glue_job
+NEXT_DAY = "2026-11-27"
+
+
+def export_id(day: str) -> str:
+    return f"aurora-sor-shop-{day}"
+
+
+def normalized(value: Any) -> Any:
+    """DuckDB hands back naive UTC timestamps; the fixture keeps the time zone."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def rows_of(table: pa.Table) -> list[tuple[Any, ...]]:
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return sorted((tuple(normalized(v) for v in row) for row in zip(*columns, strict=True)), key=repr)
+
+
+def published_rows(world: SorWorld, name: str, day: str = DAY) -> tuple[list[str], list[tuple[Any, ...]]]:
+    con_rows = world.query(
+        f"SELECT * EXCLUDE (ingestion_date) FROM {DATABASE}.{name} WHERE ingestion_date = DATE '{day}'"
+    )
+    columns = [c[0] for c in world.query(f"DESCRIBE {DATABASE}.{name}") if c[0] != "ingestion_date"]
+    return columns, sorted((tuple(normalized(v) for v in row) for row in con_rows), key=repr)
+
+
+@pytest.mark.parametrize(("engine", "tables"), [(PG, pg_sample_tables), (MY, mysql_sample_tables)])
+def test_every_exported_table_is_published_and_every_row_reads_back_through_the_catalog(world, engine, tables):
+    sample = tables()
+    uri = world.export(sample, engine=engine, export_id=export_id(DAY))
+    run = world.run(uri)
+
+    assert run.code == 0, run.stderr[-3000:]
+    exported = [t for t in sample if skip_reason(engine, t) is None]
+    assert run.summary["status"] == "SUCCEEDED"
+    assert run.summary["tables"] == len(exported)
+    assert run.summary["rows"] == sum(len(t.rows) for t in exported)
+    assert run.summary["failed_tables"] == []
+    for table in exported:
+        name = base_table_name(table_folder(engine, table).split("/", 1)[1])
+        expected = exported_table(engine, table)
+        columns, rows = published_rows(world, name)
+        assert columns == [c.lower() for c in expected.column_names], name
+        assert rows == rows_of(expected), name
+        catalog = world.glue.get_table(DatabaseName=DATABASE, Name=name)["Table"]
+        assert catalog["Parameters"]["sor.source"] == table_folder(engine, table).replace("/", ".")
+        assert catalog["StorageDescriptor"]["Location"] == f"s3://{SOR_BUCKET}/{DATABASE}/{name}/"
+    assert run.manifest["status"] == "SUCCEEDED"
+    assert run.manifest["export_id"] == export_id(DAY)
+    assert run.manifest["totals"]["rows"] == run.summary["rows"]
+
+
+def test_skipped_tables_and_the_manifest_live_outside_every_table_location(world):
+    uri = world.export(export_id=export_id(DAY))
+    run = world.run(uri)
+    assert run.code == 0
+    keys = [o["Key"] for o in world.s3.list_objects_v2(Bucket=SOR_BUCKET)["Contents"]]
+    assert all(k.startswith((f"{DATABASE}/", "_manifests/")) for k in keys)
+    assert all(k.endswith(".gz.parquet") and "/ingestion_date=" in k for k in keys if k.startswith(f"{DATABASE}/"))
+    assert any("bad_columns" in w and "skipped" in w for w in run.manifest["warnings"])
+
+
+def test_running_again_changes_nothing_and_copies_nothing(world):
+    uri = world.export(export_id=export_id(DAY))
+    assert world.run(uri).code == 0
+    before = world.state()
+    world.emulator.requests.clear()
+
+    again = world.run(uri)
+
+    assert again.code == 0
+    assert world.state() == before
+    assert world.emulator.calls("s3", "CopyObject") == []
+    assert world.emulator.calls("glue", "UpdateTable") == []
+    assert all(t["copied"] == 0 for t in again.manifest["tables"])
+
+
+def test_a_run_killed_mid_copy_then_run_again_converges_to_a_clean_run(world):
+    uri = world.export(export_id=export_id(DAY))
+    gate, reached = threading.Event(), threading.Event()
+
+    def hold_the_fifth_copy(request: Request) -> None:
+        if request.operation == "CopyObject" and len(world.emulator.calls("s3", "CopyObject")) == 5:
+            reached.set()
+            gate.wait(30)
+
+    world.emulator.hooks.append(hold_the_fifth_copy)
+    process = world.start(uri, DAY, "--copy_concurrency", "1", "--table_concurrency", "1")
+    assert wait_for(reached.is_set, timeout=60), "the job never reached its fifth copy"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(30)
+    gate.set()
+    world.emulator.hooks.clear()
+    assert world.manifest() == {}  # nothing was registered as done
+    # A file left by an even earlier attempt, not part of this export, must not survive.
+    stray = f"{DATABASE}/public_orders/ingestion_date={DAY}/9_part-99999-stray.gz.parquet"
+    world.s3.put_object(Bucket=SOR_BUCKET, Key=stray, Body=b"PAR1junkPAR1")
+
+    resumed = world.run(uri)
+    assert resumed.code == 0, resumed.stderr[-3000:]
+    assert sum(t["skipped"] for t in resumed.manifest["tables"]) >= 4  # copies done before the kill were kept
+    assert resumed.table("public_orders")["removed"] == 1
+    converged = world.state()
+
+    for page in world.s3.get_paginator("list_objects_v2").paginate(Bucket=SOR_BUCKET):
+        for item in page.get("Contents", []):
+            world.s3.delete_object(Bucket=SOR_BUCKET, Key=item["Key"])
+    for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
+        world.glue.delete_table(DatabaseName=DATABASE, Name=table["Name"])
+    assert world.run(uri).code == 0
+    assert world.state() == converged
+
+
+def test_large_files_are_copied_with_multipart_upload_part_copy(world):
+    rng = random.Random(7)
+    blobs = [(i, rng.randbytes(3 * 1024 * 1024)) for i in range(4)]  # incompressible: ~12 MiB per file
+    table = make_table("blobs", {"id": "bigint", "payload": "bytea"}, blobs, files_per_batch=1)
+    uri = world.export([table], export_id=export_id(DAY))
+
+    run = world.run(uri, DAY, "--multipart_threshold_mb", "5", "--multipart_chunksize_mb", "5")
+
+    assert run.code == 0, run.stderr[-3000:]
+    assert len(world.emulator.calls("s3", "UploadPartCopy")) >= 3
+    assert world.emulator.calls("s3", "CopyObject") == []
+    assert published_rows(world, "public_blobs")[1] == rows_of(exported_table(PG, table))
+
+
+def test_the_job_reads_footers_not_table_data(world):
+    rng = random.Random(3)
+    rows = [(i, rng.randbytes(256 * 1024)) for i in range(16)]
+    tables = [make_table(f"big_{n}", {"id": "bigint", "payload": "bytea"}, rows, files_per_batch=2) for n in range(2)]
+    uri = world.export(tables, export_id=export_id(DAY))
+
+    run = world.run(uri)
+
+    assert run.code == 0
+    data_gets = [
+        r for r in world.emulator.calls("s3", "GetObject")
+        if r.bucket_key[0] == EXPORT_BUCKET and r.bucket_key[1].endswith(".parquet")
+    ]  # fmt: skip
+    read = sum(r.response_bytes for r in data_gets)
+    assert len(data_gets) == 4  # one ranged GET per file
+    assert all("range" in r.headers for r in data_gets)
+    assert read <= 4 * 64 * 1024
+    assert run.summary["bytes"] > 30 * read  # ~8 MiB published for < 256 KiB read
+
+
+def test_a_type_change_fails_only_that_table_and_leaves_earlier_days_untouched(world):
+    day1 = [
+        make_table("orders", {"id": "bigint", "total": "bigint"}, [(1, 10), (2, 20)]),
+        make_table("customers", {"id": "bigint", "name": "text"}, [(1, "Ana")]),
+    ]
+    assert world.run(world.export(day1, export_id=export_id(DAY))).code == 0
+    before = world.state()
+    day2 = [
+        make_table("orders", {"id": "bigint", "total": "numeric(12,2)"}, [(3, Decimal("1.50"))]),
+        make_table("customers", {"id": "bigint", "name": "text", "email": "text"}, [(1, "Ana", "a@x")]),
+    ]
+    run = world.run(world.export(day2, export_id=export_id(NEXT_DAY)), NEXT_DAY)
+
+    assert run.code == 1
+    assert [f["name"] for f in run.summary["failed_tables"]] == ["public_orders"]
+    assert "total: bigint -> string" in run.summary["failed_tables"][0]["error"]
+    after = world.state(days=(DAY, NEXT_DAY))
+    assert after["catalog"]["public_orders"] == before["catalog"]["public_orders"]
+    assert {k: v for k, v in after["objects"].items() if "public_orders" in k} == {
+        k: v for k, v in before["objects"].items() if "public_orders" in k
+    }
+    assert [c["Name"] for c in after["catalog"]["public_customers"]["columns"]] == ["id", "name", "email"]
+    assert world.query(f"SELECT name, email FROM {DATABASE}.public_customers ORDER BY ingestion_date") == [
+        ("Ana", None),
+        ("Ana", "a@x"),
+    ]
+    assert world.query(f"SELECT sum(total) FROM {DATABASE}.public_orders") == [(30,)]
+
+
+def test_a_table_the_export_failed_is_reported_and_the_rest_published(world):
+    tables = [
+        make_table("good", {"id": "bigint"}, [(1,), (2,)]),
+        make_table("broken", {"id": "bigint"}, [(1,), (2,)], status="FAILED", failed_files_written=1),
+    ]
+    run = world.run(world.export(tables, export_id=export_id(DAY)))
+
+    assert run.code == 1
+    assert run.summary["status"] == "FAILED"
+    assert run.summary["failed_tables"] == [
+        {"name": "public_broken", "source": "shop.public.broken", "error": "the export reports this table as FAILED"}
+    ]
+    assert run.summary["tables"] == 1
+    assert world.query(f"SELECT count(*) FROM {DATABASE}.public_good") == [(2,)]
+    assert "public_broken" not in world.state()["catalog"]
+
+
+def test_a_day_run_again_from_a_new_export_replaces_its_partition_exactly(world):
+    first = [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)]
+    assert world.run(world.export(first, export_id=export_id(DAY))).code == 0
+    second = [make_table("orders", {"id": "bigint"}, [(7,)])]
+    uri = world.export(second, export_id="aurora-sor-shop-2026-11-26-rerun", seed=5)
+
+    run = world.run(uri)
+
+    assert run.code == 0
+    assert run.table("public_orders")["removed"] == 2
+    assert world.query(f"SELECT id FROM {DATABASE}.public_orders") == [(7,)]
+    partition = world.glue.get_partition(DatabaseName=DATABASE, TableName="public_orders", PartitionValues=[DAY])
+    assert partition["Partition"]["Parameters"]["sor.export_id"] == "aurora-sor-shop-2026-11-26-rerun"
+
+
+def test_without_metadata_files_the_job_says_so_and_publishes_the_folders(world):
+    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=export_id(DAY))
+    prefix = uri.split("/", 3)[3]
+    for item in world.s3.list_objects_v2(Bucket=EXPORT_BUCKET, Prefix=prefix)["Contents"]:
+        if item["Key"].endswith(".json"):
+            world.s3.delete_object(Bucket=EXPORT_BUCKET, Key=item["Key"])
+
+    run = world.run(uri)
+
+    assert run.code == 0
+    assert any("metadata unavailable" in w for w in run.manifest["warnings"])
+    assert "export metadata" in run.stderr
+
+
+def test_corrupt_metadata_is_reported_and_the_folders_still_publish(world):
+    uri = world.export(
+        [make_table("orders", {"id": "bigint"}, [(1,)])],
+        export_id=export_id(DAY),
+        extra_objects={f"export_tables_info_{export_id(DAY)}_from_1_to_1.json": b"{not json"},
+    )
+    run = world.run(uri)
+    assert run.code == 0
+    assert any("unreadable" in w for w in run.manifest["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("body", "words"), [(b"", "0 bytes"), (b"PAR1 this is not parquet at all PAR1", "not a readable Parquet"),
+                        (b"a CSV file, really: id\n1\n2\n", "not a readable Parquet")],
+)  # fmt: skip
+def test_objects_that_are_not_parquet_fail_their_table_by_name(world, body, words):
+    tables = [make_table("orders", {"id": "bigint"}, [(1,)]), make_table("fine", {"id": "bigint"}, [(1,)])]
+    uri = world.export(
+        tables, export_id=export_id(DAY), extra_objects={"shop/public.orders/9/part-bad.gz.parquet": body}
+    )
+
+    run = world.run(uri)
+
+    assert run.code == 1
+    failure = run.summary["failed_tables"][0]
+    assert failure["name"] == "public_orders"
+    assert "part-bad.gz.parquet" in failure["error"]
+    assert words in failure["error"]
+    assert world.query(f"SELECT count(*) FROM {DATABASE}.public_fine") == [(1,)]
+
+
+def test_files_of_one_table_with_different_schemas_fail_that_table(world):
+    other = exported_table(PG, make_table("orders", {"id": "integer"}, [(1,)]))
+    import io
+
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(other, buffer, compression="gzip")
+    uri = world.export(
+        [make_table("orders", {"id": "bigint"}, [(1,)])],
+        export_id=export_id(DAY),
+        extra_objects={"shop/public.orders/2/part-00000-odd.gz.parquet": buffer.getvalue()},
+    )
+    run = world.run(uri)
+    assert run.code == 1
+    assert "disagree" in run.summary["failed_tables"][0]["error"]
+    assert "id: bigint vs int" in run.summary["failed_tables"][0]["error"]
+
+
+def test_sources_whose_names_collide_land_in_distinct_tables(world):
+    tables = [make_table("Orders", {"id": "bigint"}, [(1,)]), make_table("orders", {"id": "bigint"}, [(2,), (3,)])]
+    run = world.run(world.export(tables, export_id=export_id(DAY)))
+    assert run.code == 0
+    names = sorted(t["name"] for t in run.manifest["tables"])
+    assert names[0] == "public_orders"
+    assert names[1].startswith("public_orders_")
+    counts = {n: world.query(f"SELECT count(*) FROM {DATABASE}.{n}")[0][0] for n in names}
+    assert sorted(counts.values()) == [1, 2]
+
+
+def test_an_export_without_tables_is_a_failure_not_a_silent_success(world):
+    run = world.run(world.export([], export_id=export_id(DAY)))
+    assert run.code == 1
+    assert run.summary["failed_tables"][0]["error"] == "the export holds no tables"
+
+
+def test_a_missing_export_or_catalog_database_stops_the_run_with_exit_2(world):
+    missing = world.run(f"s3://{SOR_BUCKET}/exports/nothing-here/")
+    assert missing.code == 2
+    assert "nothing under" in missing.summary["error"]
+    world.glue.delete_database(Name=DATABASE)
+    no_db = world.run(world.export(export_id=export_id(DAY)))
+    assert no_db.code == 2
+    assert "does not exist" in no_db.summary["error"]
+
+
+def test_throttling_and_server_errors_are_retried_by_botocore(world):
+    uri = world.export(
+        [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)], export_id=export_id(DAY)
+    )
+    world.emulator.add_fault(Fault(lambda r: r.operation == "CopyObject", status=503, code="SlowDown", times=3))
+    world.emulator.add_fault(
+        Fault(lambda r: r.operation == "GetObject" and "range" in r.headers, 500, "InternalError", 2)
+    )
+    world.emulator.add_fault(Fault(lambda r: r.operation == "CreatePartition", 400, "ThrottlingException", 2))
+
+    run = world.run(uri)
+
+    assert run.code == 0, run.stderr[-3000:]
+    assert all(f.hits == f.times for f in world.emulator.faults)
+    assert world.query(f"SELECT count(*) FROM {DATABASE}.public_orders") == [(2,)]
+
+
+def test_copies_are_encrypted_with_the_given_kms_key_and_metrics_are_emitted(world, aws):
+    key = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=export_id(DAY))
+
+    assert world.run(uri, DAY, "--sor_kms_key_arn", key).code == 0
+
+    listed = world.s3.list_objects_v2(Bucket=SOR_BUCKET)["Contents"]
+    for item in listed:
+        head = world.s3.head_object(Bucket=SOR_BUCKET, Key=item["Key"])
+        assert head["ServerSideEncryption"] == "aws:kms", item["Key"]
+        assert head["SSEKMSKeyId"] == key
+    metrics = aws.client("cloudwatch").list_metrics(Namespace="aurora-sor")["Metrics"]
+    assert {"PublishSucceeded", "TablesPublished", "BytesPublished"} <= {m["MetricName"] for m in metrics}
