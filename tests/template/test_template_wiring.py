@@ -1,0 +1,393 @@
+"""Wiring of template.yaml: schedules, event rules, environment, job arguments, functions, alarms, outputs."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import re
+import tomllib
+from typing import Any
+
+import pytest
+from config import EXPORT_SOURCES, load_config
+from glue_runs import job_arguments
+from moto.events.models import EventPattern, EventPatternParser
+from sor_job import parse_args
+
+from tests.template.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements
+
+# The Lambda contract (issue 3): exactly these variables configure both functions.
+CONTRACT_ENV = {
+    "CLUSTER_IDENTIFIER",
+    "EXPORT_SOURCE",
+    "EXPORT_BUCKET",
+    "EXPORT_PREFIX",
+    "EXPORT_ROLE_ARN",
+    "EXPORT_KMS_KEY_ARN",
+    "EXPORT_ONLY",
+    "SCHEDULE_TIMEZONE",
+    "MAX_SNAPSHOT_AGE_HOURS",
+    "GLUE_JOB_NAME",
+    "SOR_BUCKET",
+    "CATALOG_DATABASE",
+    "ALERT_TOPIC_ARN",
+}
+# Export outcome events of issue 3 (USER_Events.Messages.html): completed, failed/canceled, table failed.
+EXPORT_EVENT_IDS = {f"RDS-EVENT-{n}" for n in ("0164", "0236", "0161", "0162", "0163", "0234", "0235", "0159", "0160")}
+EXPORT_EVENT_IDS.add("RDS-EVENT-0489")
+EVENTS = ROOT / "tests" / "events"
+FUNCTIONS = {"StartExportFunction": "start_export", "OnExportEventFunction": "on_export_event"}
+
+
+def _targeting(stack: Stack, type_: str, function: str) -> list[dict[str, Any]]:
+    function_arn = stack.get_att(function, "Arn")
+    found = []
+    for name in stack.of_type(type_):
+        props = stack.props(name)
+        targets = [props["Target"]] if "Target" in props else props.get("Targets", [])
+        if any(t["Arn"] == function_arn for t in targets):
+            found.append(props)
+    return found
+
+
+def _env(stack: Stack, function: str) -> dict[str, str]:
+    return stack.props(function)["Environment"]["Variables"]
+
+
+# -- schedules ------------------------------------------------------------------------------------------
+def test_nightly_schedule_runs_start_export_at_3am_sao_paulo_with_retries_and_dlq(stack: Stack) -> None:
+    (schedule,) = _targeting(stack, "AWS::Scheduler::Schedule", "StartExportFunction")
+    assert schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == "America/Sao_Paulo"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert target["DeadLetterConfig"]["Arn"] == stack.get_att("FailedInvocationsQueue", "Arn")
+    assert json.loads(target["Input"]) == {}
+    # A fixed name would clash between two stacks in one account (default and prod environments).
+    assert "Name" not in schedule
+
+
+def test_schedule_role_may_invoke_only_its_function_and_write_its_dlq(stack: Stack) -> None:
+    (schedule,) = _targeting(stack, "AWS::Scheduler::Schedule", "StartExportFunction")
+    role = schedule["Target"]["RoleArn"].rsplit("/", 1)[-1]
+    (logical,) = [n for n in stack.of_type("AWS::IAM::Role") if stack.ref(n) == role]
+    statements = role_statements(stack, logical)
+    assert {a for s in statements for a in s.actions} == {"lambda:InvokeFunction", "sqs:SendMessage"}
+    assert allows(statements, "lambda:InvokeFunction", stack.get_att("StartExportFunction", "Arn"))
+    assert allows(statements, "sqs:SendMessage", stack.get_att("FailedInvocationsQueue", "Arn"))
+
+
+def test_reconcile_schedule_invokes_on_export_event_with_the_reconcile_action(stack: Stack) -> None:
+    (schedule,) = _targeting(stack, "AWS::Scheduler::Schedule", "OnExportEventFunction")
+    assert json.loads(schedule["Target"]["Input"]) == {"action": "reconcile"}
+    assert schedule["ScheduleExpression"].startswith(("rate(", "cron("))
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"] == stack.get_att("FailedInvocationsQueue", "Arn")
+
+
+# -- event rules, matched with moto's implementation of EventBridge event patterns ------------------------
+@pytest.fixture
+def rds_rule(stack: Stack) -> dict[str, Any]:
+    (rule,) = _targeting(stack, "AWS::Events::Rule", "OnExportEventFunction")
+    return rule
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    # moto's server does not implement TestEventPattern, but its rule engine does the matching for PutEvents;
+    # the parser also rejects what EventBridge rejects (empty arrays, scalars instead of arrays).
+    raw = json.dumps(pattern)
+    return EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event)
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    ["rds-event-0164-cluster-snapshot-export-completed.json", "rds-event-0236-cluster-export-completed.json"],
+)
+def test_rds_rule_matches_the_documented_completion_events(rds_rule: dict[str, Any], fixture: str) -> None:
+    assert _matches(rds_rule["EventPattern"], _fixture(fixture))
+
+
+def test_rds_rule_ignores_the_automated_snapshot_created_event(rds_rule: dict[str, Any]) -> None:
+    event = _fixture("rds-event-0169-automated-cluster-snapshot-created.json")
+    assert event["detail"]["EventID"] == "RDS-EVENT-0169"
+    assert not _matches(rds_rule["EventPattern"], event)
+
+
+def test_rds_rule_matches_every_export_event_fixture_and_nothing_else(rds_rule: dict[str, Any]) -> None:
+    seen = set()
+    for path in sorted(EVENTS.glob("*.json")):
+        event = json.loads(path.read_text())
+        if "detail" not in event:  # schedule payloads and manual invocations are not EventBridge events
+            continue
+        expected = event["source"] == "aws.rds" and event["detail"].get("EventID") in EXPORT_EVENT_IDS
+        assert _matches(rds_rule["EventPattern"], event) is expected, path.name
+        if expected:
+            seen.add(event["detail"]["EventID"])
+    assert seen == EXPORT_EVENT_IDS, "every export event of the contract has a fixture that the rule matches"
+
+
+def test_rds_rule_lists_exactly_the_contract_event_ids(stack: Stack, rds_rule: dict[str, Any]) -> None:
+    assert rds_rule["EventPattern"]["source"] == ["aws.rds"]
+    assert set(rds_rule["EventPattern"]["detail"]["EventID"]) == EXPORT_EVENT_IDS
+    (target,) = rds_rule["Targets"]
+    assert target["DeadLetterConfig"]["Arn"] == stack.get_att("FailedInvocationsQueue", "Arn")
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_glue_failure_rule_alerts_on_failed_timeout_error_of_our_job_only(stack: Stack) -> None:
+    rule = stack.props("GlueJobFailedRule")
+    job = stack.ref("SorJob")
+
+    def glue_event(state: str, job_name: str = job) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": "1",
+            "detail-type": "Glue Job State Change",
+            "source": "aws.glue",
+            "account": ACCOUNT,
+            "time": "2026-11-26T09:00:00Z",
+            "region": REGION,
+            "resources": [],
+            "detail": {"jobName": job_name, "state": state, "jobRunId": "jr_1", "message": "boom"},
+        }
+
+    for state in ("FAILED", "TIMEOUT", "ERROR"):
+        assert _matches(rule["EventPattern"], glue_event(state)), state
+    for state in ("SUCCEEDED", "STOPPED", "RUNNING"):
+        assert not _matches(rule["EventPattern"], glue_event(state)), state
+    assert not _matches(rule["EventPattern"], glue_event("FAILED", "someone-elses-job"))
+    assert not _matches(rule["EventPattern"], _fixture("glue-job-state-change-foreign.json"))
+    (target,) = rule["Targets"]
+    assert target["Arn"] == stack.ref("AlertTopic")
+
+
+def test_topic_policy_lets_the_glue_rule_and_alarms_publish(stack: Stack) -> None:
+    policy = stack.props("AlertTopicPolicy")["PolicyDocument"]["Statement"]
+    by_service = {
+        s["Principal"]["Service"]: s for s in policy if s["Effect"] == "Allow" and "Service" in s.get("Principal", {})
+    }
+    assert by_service["events.amazonaws.com"]["Condition"]["ArnEquals"]["aws:SourceArn"] == stack.get_att(
+        "GlueJobFailedRule", "Arn"
+    )
+    assert by_service["cloudwatch.amazonaws.com"]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+    key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
+    services = {svc for s in key_policy for svc in _services(s)}
+    assert {"events.amazonaws.com", "cloudwatch.amazonaws.com"} <= services, "they must be able to use the topic key"
+
+
+def _services(statement: dict[str, Any]) -> list[str]:
+    service = statement.get("Principal", {}).get("Service", [])
+    return service if isinstance(service, list) else [service]
+
+
+# -- environment and job arguments -------------------------------------------------------------------------
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_contract_variable_is_set_and_accepted_by_the_functions_config(
+    either_stack: Stack, function: str
+) -> None:
+    env = _env(either_stack, function)
+    assert set(env) >= CONTRACT_ENV
+    config = load_config(env)  # the functions' own validation: a value it would refuse fails here
+
+    assert config.export_bucket == either_stack.ref("ExportBucket")
+    assert config.export_role_arn == either_stack.get_att("ExportRole", "Arn")
+    assert config.export_kms_key_arn == either_stack.get_att("DataKey", "Arn")
+    assert config.glue_job_name == either_stack.ref("SorJob")
+    assert config.catalog_database == either_stack.ref("CatalogDatabase")
+    assert config.alert_topic_arn == either_stack.ref("AlertTopic")
+    assert config.sor_bucket == _sor_bucket(either_stack)
+    assert config.cluster_identifier == CLUSTER
+    assert env["POWERTOOLS_SERVICE_NAME"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "aurora-sor"
+
+
+def _sor_bucket(stack: Stack) -> str:
+    existing = stack.values["ExistingSorBucketName"]
+    if existing:
+        assert "SorBucket" not in stack.resources, "an existing bucket replaces the stack's own"
+        return existing
+    return stack.ref("SorBucket")
+
+
+def test_export_source_choices_are_the_ones_the_functions_know(raw_template: dict[str, Any]) -> None:
+    assert tuple(raw_template["Parameters"]["ExportSource"]["AllowedValues"]) == EXPORT_SOURCES
+
+
+def test_export_prefix_is_where_the_export_role_writes_and_the_glue_role_reads(either_stack: Stack) -> None:
+    config = load_config(_env(either_stack, "StartExportFunction"))
+    export_object = config.export_uri("aurora-sor-mycluster-2026-11-26").removeprefix("s3://") + "x.parquet"
+    arn = f"arn:aws:s3:::{export_object}"
+    assert allows(role_statements(either_stack, "ExportRole"), "s3:PutObject", arn)
+    assert allows(role_statements(either_stack, "GlueJobRole"), "s3:GetObject", arn)
+    outside = f"arn:aws:s3:::{config.export_bucket}/elsewhere/x.parquet"
+    assert not allows(role_statements(either_stack, "ExportRole"), "s3:PutObject", outside)
+    assert not allows(role_statements(either_stack, "GlueJobRole"), "s3:GetObject", outside)
+
+
+def test_glue_run_arguments_parse_into_the_stack_resources(either_stack: Stack) -> None:
+    """DefaultArguments + what on_export_event passes per run = a command line the job accepts."""
+    config = load_config(_env(either_stack, "OnExportEventFunction"))
+    export_uri = config.export_uri("aurora-sor-mycluster-2026-11-26")
+    per_run = job_arguments(config, export_uri, dt.date(2026, 11, 26))
+    arguments = {**either_stack.props("SorJob")["DefaultArguments"], **per_run}
+    argv = [part for pair in arguments.items() for part in pair]
+
+    job = parse_args(argv)
+    assert job.export_bucket == either_stack.ref("ExportBucket")
+    assert job.sor_bucket == _sor_bucket(either_stack)
+    assert job.catalog_database == either_stack.ref("CatalogDatabase")
+    assert job.sor_kms_key_arn == either_stack.get_att("DataKey", "Arn")
+    assert job.metrics_namespace == "aurora-sor"
+
+
+def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
+    raw = raw_template["Resources"]["SorJob"]["Properties"]
+    assert raw["Command"]["ScriptLocation"] == "glue/sor_job.py", "a local path, so sam package uploads it"
+    assert (ROOT / raw["Command"]["ScriptLocation"]).is_file()
+    job = stack.props("SorJob")
+    assert job["Command"]["Name"] == "glueetl"
+    assert job["Command"]["PythonVersion"] == "3"
+    assert job["GlueVersion"].startswith("5.")
+    assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.1X", "2")
+    assert job["ExecutionClass"] == "FLEX"
+    assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 1
+    assert job["MaxRetries"] == 1
+    assert int(job["Timeout"]) > 0
+    args = job["DefaultArguments"]
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    assert args["--enable-continuous-cloudwatch-log"] == "true"
+    assert args["--enable-metrics"] == "true"
+    assert args["--continuous-log-logGroup"] == stack.ref("SorJobLogGroup")
+    assert job["Role"] == stack.get_att("GlueJobRole", "Arn")
+
+
+# -- functions ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("function", "module"), sorted(FUNCTIONS.items()))
+def test_function_runtime_handler_layer_logs_and_failure_destination(stack: Stack, function: str, module: str) -> None:
+    props = stack.props(function)
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == f"{module}.handler"
+    source = ROOT / "functions" / f"{module}.py"
+    tree = ast.parse(source.read_text())
+    assert any(isinstance(node, ast.FunctionDef) and node.name == "handler" for node in tree.body), source
+    (layer,) = props["Layers"]
+    assert layer.startswith(f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:")
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    log_group = props["LoggingConfig"]["LogGroup"]
+    (logical,) = [n for n in stack.of_type("AWS::Logs::LogGroup") if stack.ref(n) == log_group]
+    assert int(stack.props(logical)["RetentionInDays"]) > 0
+    assert props["Role"] == stack.get_att(_role(function), "Arn")
+
+    (invoke_config,) = [
+        stack.props(n)
+        for n in stack.of_type("AWS::Lambda::EventInvokeConfig")
+        if stack.props(n)["FunctionName"] == stack.ref(function)
+    ]
+    destination = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == stack.get_att("FailedInvocationsQueue", "Arn")
+    assert allows(role_statements(stack, _role(function)), "sqs:SendMessage", destination)
+
+
+def _role(function: str) -> str:
+    return f"{function.removesuffix('Function')}Role"
+
+
+def test_lambda_error_alarms_and_no_publish_alarm_reach_the_topic(stack: Stack) -> None:
+    alarms = {name: stack.props(name) for name in stack.of_type("AWS::CloudWatch::Alarm")}
+    topic = stack.ref("AlertTopic")
+    assert all(topic in a["AlarmActions"] for a in alarms.values())
+    errors = {d["Value"] for a in alarms.values() if a["MetricName"] == "Errors" for d in a["Dimensions"]}
+    assert errors == {stack.ref(f) for f in FUNCTIONS}
+
+    (publish,) = [a for a in alarms.values() if a["MetricName"] == "PublishSucceeded"]
+    assert publish["Namespace"] == "aurora-sor"
+    assert publish["Dimensions"] == [{"Name": "CatalogDatabase", "Value": stack.ref("CatalogDatabase")}]
+    assert publish["Statistic"] == "Maximum"
+    assert (publish["ComparisonOperator"], float(publish["Threshold"])) == ("LessThanThreshold", 1.0)
+    assert publish["TreatMissingData"] == "breaching"
+    window = int(publish["Period"]) * int(publish["EvaluationPeriods"])
+    assert window == 26 * 3600
+    assert int(publish["DatapointsToAlarm"]) == int(publish["EvaluationPeriods"])
+    # PutMetricAlarm: Period x EvaluationPeriods <= 7 days, and <= 1 day for periods under an hour.
+    assert window <= 7 * 24 * 3600
+    assert int(publish["Period"]) >= 3600
+
+
+def test_athena_workgroup_enforces_encrypted_results_and_a_scan_limit(stack: Stack) -> None:
+    config = stack.props("AthenaWorkGroup")["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert int(config["BytesScannedCutoffPerQuery"]) > 0
+    results = config["ResultConfiguration"]
+    assert results["OutputLocation"].startswith(f"s3://{stack.ref('AthenaResultsBucket')}/")
+    assert results["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": stack.get_att("DataKey", "Arn"),
+    }
+    queries = [stack.props(n) for n in stack.of_type("AWS::Athena::NamedQuery")]
+    assert len(queries) >= 3
+    assert all(q["WorkGroup"] == stack.ref("AthenaWorkGroup") and q["Database"] == "sor" for q in queries)
+
+
+def test_email_subscription_only_when_an_address_is_given(translated: dict[str, Any]) -> None:
+    without = Stack(translated, {"ClusterIdentifier": CLUSTER})
+    with_mail = Stack(translated, {"ClusterIdentifier": CLUSTER, "AlertEmail": "ops@example.com"})
+    assert not without.of_type("AWS::SNS::Subscription")
+    (subscription,) = [with_mail.props(n) for n in with_mail.of_type("AWS::SNS::Subscription")]
+    assert subscription == {"TopicArn": with_mail.ref("AlertTopic"), "Protocol": "email", "Endpoint": "ops@example.com"}
+
+
+def test_outputs_name_what_operators_need(raw_template: dict[str, Any]) -> None:
+    outputs = set(raw_template["Outputs"])
+    assert {
+        "ExportBucketName",
+        "SorBucketName",
+        "AthenaResultsBucketName",
+        "CatalogDatabaseName",
+        "AthenaWorkGroupName",
+        "AlertTopicArn",
+        "SorJobName",
+    } <= outputs
+
+
+def test_template_parameters_are_documented_in_the_deploy_section(raw_template: dict[str, Any]) -> None:
+    # The Deploy section is written in docs/_readme_deploy.md and merged into README.md.
+    sources = [ROOT / "docs" / "_readme_deploy.md", ROOT / "README.md"]
+    text = "\n".join(p.read_text() for p in sources if p.is_file())
+    assert "sam deploy --guided" in text
+    missing = [name for name in raw_template["Parameters"] if f"`{name}`" not in text]
+    assert not missing, f"undocumented parameters: {missing}"
+
+
+def test_samconfig_environments_override_only_real_parameters(raw_template: dict[str, Any]) -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    parameters = raw_template["Parameters"]
+    required = {name for name, spec in parameters.items() if "Default" not in spec}
+    for env in ("default", "prod"):
+        deploy = config[env]["deploy"]["parameters"]
+        overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
+        assert set(overrides) <= set(parameters), env
+        assert required <= set(overrides), env
+        assert deploy["resolve_s3"] is True
+        assert "CAPABILITY_NAMED_IAM" in deploy["capabilities"].split()
+        assert config[env]["global"]["parameters"]["stack_name"]
+        for name, value in overrides.items():
+            pattern = parameters[name].get("AllowedPattern")
+            allowed = parameters[name].get("AllowedValues")
+            if pattern:
+                assert re.fullmatch(pattern, value), (env, name)
+            if allowed:
+                assert value in [str(v) for v in allowed], (env, name)
+
+
+def test_named_roles_fit_iam_limits_for_the_sample_stack_names() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    for env in ("default", "prod"):
+        name = config[env]["global"]["parameters"]["stack_name"]
+        # RoleName is <stack>-<region>-on-export-event (the longest); IAM allows 64 characters.
+        assert len(f"{name}-ap-southeast-2-on-export-event") <= 64
