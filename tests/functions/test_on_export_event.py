@@ -1,0 +1,298 @@
+"""on_export_event for RDS events: completion starts one Glue run, failures alert, everything else is ignored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import on_export_event
+from event_handling import handle_rds_event
+from export_id import export_id
+from local.aws_emulator import Fault
+from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError
+from rds_events import InvalidEventError
+from tests.functions.conftest import CLUSTER, FakeContext, Stack
+from tests.functions.test_start_export import emf_metrics
+
+DAY = dt.date(2026, 11, 25)
+COMPLETED_0164 = "rds-event-0164-cluster-snapshot-export-completed.json"
+
+
+def expected_arguments(stack: Stack, identifier: str, day: dt.date = DAY) -> dict[str, str]:
+    return {
+        "--export_uri": f"s3://aurora-sor-exports/exports/{identifier}/",
+        "--ingestion_date": day.isoformat(),
+        "--sor_bucket": "aurora-sor-sor",
+        "--catalog_database": "sor",
+    }
+
+
+def test_completed_export_starts_the_glue_job_with_the_contract_arguments(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    [run] = stack.job_runs()
+    assert run["Arguments"] == expected_arguments(stack, identifier)
+    assert result == {
+        "status": "handled",
+        "event": "RDS-EVENT-0164",
+        "kind": "completed",
+        "tasks": [
+            {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": "started", "job_run_id": run["Id"]}
+        ],
+    }
+    assert stack.alerts() == []
+
+
+def test_duplicate_events_start_one_run_while_it_runs(stack: Stack) -> None:
+    stack.hold_glue_runs()
+    stack.start_task(DAY)
+    event = stack.event(COMPLETED_0164, stack.snapshot_arn)
+    actions = [handle_rds_event(stack.config, stack.clients, event)["tasks"][0]["action"] for _ in range(3)]
+    assert actions == ["started", "already_running", "already_running"]
+    assert len(stack.job_runs()) == 1
+
+
+def test_duplicate_event_after_publication_starts_nothing(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)
+    stack.write_manifest(DAY, identifier, status="FAILED")  # whatever its status: an operator decides
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "already_published"
+    assert stack.job_runs() == []
+
+
+def test_a_manifest_of_an_earlier_attempt_does_not_block_a_re_export(stack: Stack) -> None:
+    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 1))
+    identifier = stack.start_task(DAY, attempt=2)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+    assert stack.job_runs()[0]["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
+
+
+def test_skipped_tables_alert_but_the_day_is_still_published(stack: Stack) -> None:
+    warning = json.dumps(
+        {"skippedTables": ["mydb.public.weird table"], "skippedObjectives": [], "general": [{"reason": "X"}]}
+    )
+    stack.hold_glue_runs()  # the duplicate arrives while the run is on, as it would in AWS
+    identifier = stack.start_task(DAY, warning_message=warning)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+    assert len(stack.job_runs()) == 1
+    [alert] = stack.alerts()
+    assert alert["Subject"] == f"aurora-sor: export {identifier} completed with warnings"
+    assert f"Export id: {identifier}" in alert["Message"]
+    assert "Skipped tables: mydb.public.weird table" in alert["Message"]
+    assert 'general: [{"reason": "X"}]' in alert["Message"]
+    # The duplicate event neither starts a second run nor repeats the alert.
+    handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert stack.alerts() == [alert]
+
+
+def test_live_cluster_export_completion(stack: Stack) -> None:
+    # moto cannot export a live cluster; a snapshot named like the cluster lets the cluster ARN through.
+    stack.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier=CLUSTER)
+    identifier = stack.start_task(DAY, source_arn=stack.cluster_arn)
+    event = stack.event("rds-event-0236-cluster-export-completed.json", stack.cluster_arn)
+    result = handle_rds_event(stack.config, stack.clients, event)
+    assert result["tasks"][0]["action"] == "started"
+    assert stack.job_runs()[0]["Arguments"] == expected_arguments(stack, identifier)
+
+
+def test_instance_snapshot_export_completion(stack: Stack) -> None:
+    rds = stack.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="myinstance", DBInstanceClass="db.t3.micro", Engine="postgres")
+    arn = rds.create_db_snapshot(DBInstanceIdentifier="myinstance", DBSnapshotIdentifier="inst-snap")["DBSnapshot"][
+        "DBSnapshotArn"
+    ]
+    stack.start_task(DAY, source_arn=arn)
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0161-snapshot-export-completed.json", arn)
+    )
+    assert result["tasks"][0]["action"] == "started"
+
+
+def test_completion_event_before_the_task_reads_complete_waits_for_reconcile(stack: Stack) -> None:
+    stack.start_task(DAY, status="in_progress")
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "not_complete"
+    assert stack.job_runs() == []
+
+
+FAILURES = [
+    ("rds-event-0162-cluster-snapshot-export-failed.json", "failed", "snapshot"),
+    ("rds-event-0163-cluster-snapshot-export-canceled.json", "canceled", "snapshot"),
+    ("rds-event-0234-cluster-export-failed.json", "failed", "cluster"),
+    ("rds-event-0235-cluster-export-canceled.json", "canceled", "cluster"),
+    ("rds-event-0159-snapshot-export-failed.json", "failed", "instance"),
+    ("rds-event-0160-snapshot-export-canceled.json", "canceled", "instance"),
+]
+
+
+def source_for(stack: Stack, kind: str) -> str:
+    rds = stack.client("rds")
+    if kind == "cluster":
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier=CLUSTER)
+        return stack.cluster_arn
+    if kind == "instance":
+        rds.create_db_instance(DBInstanceIdentifier="myinstance", DBInstanceClass="db.t3.micro", Engine="postgres")
+        snap = rds.create_db_snapshot(DBInstanceIdentifier="myinstance", DBSnapshotIdentifier="inst-snap")
+        return snap["DBSnapshot"]["DBSnapshotArn"]
+    return stack.snapshot_arn
+
+
+@pytest.mark.parametrize(("fixture", "status", "kind"), FAILURES)
+def test_failed_or_canceled_export_alerts_and_never_starts_glue(
+    stack: Stack, fixture: str, status: str, kind: str
+) -> None:
+    source = source_for(stack, kind)
+    cause = "The IAM role arn:aws:iam::123456789012:role/aurora-sor-export is missing s3:PutObject."
+    identifier = stack.start_task(DAY, source_arn=source, status=status, failure_cause=cause)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture, source))
+    assert result["tasks"] == [{"export_id": identifier, "action": "alerted"}]
+    assert stack.emulator.calls("glue", "StartJobRun") == []
+    [alert] = stack.alerts()
+    assert alert["Subject"] == f"aurora-sor: export {identifier} {status}, {DAY} not published"
+    body = alert["Message"]
+    assert f"Export id: {identifier}" in body
+    assert f"Source: {source}" in body
+    assert f"FailureCause: {cause}" in body
+    assert "What to do next:" in body
+    assert f'{{"ingestion_date": "{DAY}", "attempt": 2}}' in body
+
+
+def test_failure_event_for_a_task_that_is_not_failed_is_left_to_reconcile(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)  # complete
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn)
+    )
+    assert result["tasks"] == [{"export_id": identifier, "action": "status_complete"}]
+    assert stack.alerts() == [] and stack.job_runs() == []
+
+
+def test_table_extraction_failure_alerts(stack: Stack) -> None:
+    identifier = stack.start_task(DAY, status="in_progress")
+    event = stack.event("rds-event-0489-table-extraction-failed.json", stack.snapshot_arn)
+    result = handle_rds_event(stack.config, stack.clients, event)
+    assert result["tasks"] == [{"export_id": identifier, "action": "alerted"}]
+    [alert] = stack.alerts()
+    assert identifier in alert["Subject"]
+    assert "RDS-EVENT-0489 Table extraction failed for table mydb.public.big_blobs." in alert["Message"]
+    assert stack.job_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        ("glue-job-state-change-foreign.json", "is not aws.rds"),
+        ("rds-event-0169-automated-cluster-snapshot-created.json", "is not an export event"),
+    ],
+)
+def test_foreign_and_unknown_events_are_ignored_quietly(stack: Stack, fixture: str, reason: str) -> None:
+    stack.start_task(DAY)
+    stack.emulator.clear()
+    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture))
+    assert result["status"] == "ignored" and reason in result["reason"]
+    assert stack.emulator.calls() == []
+
+
+def test_exports_that_are_not_ours_are_ignored(stack: Stack) -> None:
+    stack.start_task(DAY, identifier="someone-elses-export")
+    stack.start_task(DAY, identifier=export_id("othercluster", DAY))
+    stack.start_task(DAY, attempt=2, bucket="another-bucket")
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["status"] == "ignored"
+    assert "no export task of this pipeline" in result["reason"]
+    assert stack.job_runs() == [] and stack.alerts() == []
+
+
+def test_describe_export_tasks_asks_aws_for_this_source_and_bucket_only(stack: Stack) -> None:
+    stack.start_task(DAY)
+    sent: list[dict[str, Any]] = []
+    stack.clients.rds.meta.events.register(
+        "provide-client-params.rds.DescribeExportTasks", lambda params, **_: sent.append(dict(params))
+    )
+    handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert sent == [
+        {"SourceArn": stack.snapshot_arn, "Filters": [{"Name": "s3-bucket", "Values": ["aurora-sor-exports"]}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "not an event",
+        {"source": "aws.rds"},
+        {"source": "aws.rds", "detail-type": "RDS DB Cluster Snapshot Event", "detail": ["x"]},
+        {"source": "aws.rds", "detail-type": "RDS DB Cluster Snapshot Event", "detail": {"EventID": "RDS-EVENT-0164"}},
+        {
+            "source": "aws.rds",
+            "detail-type": "RDS DB Cluster Snapshot Event",
+            "detail": {"EventID": "RDS-EVENT-0164", "SourceArn": "mycluster"},
+        },
+    ],
+)
+def test_malformed_events_are_errors(stack: Stack, event: Any) -> None:
+    with pytest.raises(InvalidEventError):
+        handle_rds_event(stack.config, stack.clients, event)
+
+
+def test_glue_busy_with_another_day_is_a_retryable_error(stack: Stack) -> None:
+    stack.hold_glue_runs()
+    other = DAY - dt.timedelta(days=1)
+    stack.client("glue").start_job_run(JobName="sor_job", Arguments={"--ingestion_date": other.isoformat()})
+    stack.start_task(DAY)
+    with pytest.raises(GlueBusyError, match="running another day"):
+        handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+
+
+def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)
+    glue = stack.client("glue")
+    for _ in range(MAX_AUTOMATIC_RUNS):  # moto finishes each at once; none wrote a manifest
+        glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "gave_up"
+    assert len(stack.job_runs()) == MAX_AUTOMATIC_RUNS
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [("rds", "DescribeExportTasks"), ("s3", "GetObject"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
+)
+def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str, operation: str) -> None:
+    stack.start_task(DAY)
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.service == service and r.operation == operation, status=500, code="InternalError", times=None)
+    )
+    with pytest.raises(ClientError):
+        handle_rds_event(stack.config, stack.no_retry_clients(), stack.event(COMPLETED_0164, stack.snapshot_arn))
+    stack.emulator.clear()
+    # The retry (Lambda's, or reconcile's) then finishes the job: nothing was lost.
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+    assert len(stack.job_runs()) == 1
+
+
+def test_an_alert_that_cannot_be_published_fails_the_invocation(stack: Stack) -> None:
+    stack.start_task(DAY, status="failed", failure_cause="x")
+    stack.emulator.add_fault(Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None))
+    with pytest.raises(ClientError):
+        handle_rds_event(
+            stack.config,
+            stack.no_retry_clients(),
+            stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn),
+        )
+
+
+def test_handler_counts_outcomes(
+    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(on_export_event, "_clients", stack.clients)
+    stack.start_task(DAY)
+    on_export_event.handler(stack.event(COMPLETED_0164, stack.snapshot_arn), context)
+    assert emf_metrics(capsys.readouterr().out) == {"GlueRunStarted": 1.0}
+    on_export_event.handler(stack.event("glue-job-state-change-foreign.json"), context)
+    assert emf_metrics(capsys.readouterr().out) == {"EventsIgnored": 1.0}
