@@ -1,0 +1,169 @@
+"""Reconcile: lost or duplicated events never lose or double a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+import on_export_event
+import start_export
+from event_handling import handle_rds_event
+from export_id import export_id
+from reconcile import InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
+from tests.functions.conftest import CLUSTER, FakeContext, Stack
+from tests.functions.test_start_export import emf_metrics
+
+# 15:00 in Sao Paulo on 2026-11-26: "today" for reconcile, so the window is 11-23 .. 11-26.
+NOW = dt.datetime(2026, 11, 26, 18, 0, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 11, 26)
+
+
+def day(offset: int) -> dt.date:
+    return TODAY - dt.timedelta(days=offset)
+
+
+def run(stack: Stack, **request: Any) -> dict[str, Any]:
+    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW)
+
+
+def problems_alert(stack: Stack) -> str:
+    [alert] = stack.alerts()
+    assert alert["Subject"].startswith("aurora-sor: reconcile found")
+    return alert["Message"]
+
+
+def test_a_complete_export_whose_event_was_lost_gets_its_glue_run(stack: Stack) -> None:
+    for offset in (3, 2, 1):
+        stack.write_manifest(day(offset), stack.start_task(day(offset)))
+    identifier = stack.start_task(TODAY)
+    result = run(stack)
+    [glue_run] = stack.job_runs()
+    assert glue_run["Arguments"]["--export_uri"] == f"s3://aurora-sor-exports/exports/{identifier}/"
+    assert glue_run["Arguments"]["--ingestion_date"] == TODAY.isoformat()
+    assert [a["action"] for a in result["actions"]] == ["already_published"] * 3 + ["started"]
+    assert result["problems"] == [] and stack.alerts() == []
+
+
+def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> None:
+    stack.hold_glue_runs()
+    stack.start_task(TODAY)
+    run(stack)
+    late = handle_rds_event(
+        stack.config,
+        stack.clients,
+        stack.event("rds-event-0164-cluster-snapshot-export-completed.json", stack.snapshot_arn),
+    )
+    run(stack)
+    assert late["tasks"][0]["action"] == "already_running"
+    assert len(stack.job_runs()) == 1
+
+
+def test_a_stuck_export_is_reported_and_a_young_one_is_not(stack: Stack) -> None:
+    stuck = stack.start_task(day(1), status="starting", task_start_time=NOW - dt.timedelta(hours=20))
+    stack.start_task(TODAY, status="in_progress", task_start_time=NOW - dt.timedelta(hours=2))
+    result = run(stack)
+    assert len(result["problems"]) == 1
+    message = problems_alert(stack)
+    assert f"export {stuck} is STARTING for 20.0 h (limit 12 h)" in message
+    assert stack.job_runs() == []
+
+
+def test_a_stuck_export_without_a_start_time_is_judged_from_its_day(stack: Stack) -> None:
+    stuck = stack.start_task(day(2), status="in_progress")
+    stack.start_task(day(1), status="in_progress", task_start_time=NOW - dt.timedelta(hours=1))
+    run(stack)
+    assert f"export {stuck} is IN_PROGRESS" in problems_alert(stack)
+
+
+def test_a_failed_night_is_reported_until_a_later_attempt_fixes_it(stack: Stack) -> None:
+    failed = stack.start_task(day(1), status="failed", failure_cause="KMS key not accessible")
+    result = run(stack)
+    message = problems_alert(stack)
+    assert f"export {failed} is FAILED (KMS key not accessible)" in message
+    assert f'{{"ingestion_date": "{day(1)}", "attempt": 2}}' in message
+    assert result["actions"] == [{"export_id": failed, "action": "failed"}]
+
+    retry = stack.start_task(day(1), attempt=2)
+    result = run(stack)
+    assert result["problems"] == []
+    assert stack.job_runs()[0]["Arguments"]["--export_uri"].endswith(f"/{retry}/")
+
+
+def test_a_night_without_any_task_is_reported(stack: Stack) -> None:
+    stack.write_manifest(day(3), stack.start_task(day(3)))
+    stack.write_manifest(day(1), stack.start_task(day(1)))
+    result = run(stack)
+    assert len(result["problems"]) == 1
+    message = problems_alert(stack)
+    assert f"{day(2)}: no export task at all" in message
+    assert f'{{"ingestion_date": "{day(2)}"}}' in message
+
+
+def test_nights_before_the_first_export_and_tonight_are_not_missing(stack: Stack) -> None:
+    stack.write_manifest(day(1), stack.start_task(day(1)))
+    assert run(stack)["problems"] == []  # day(3), day(2): before the pipeline existed; today: not yet due
+    assert stack.alerts() == []
+
+
+def test_no_task_at_all_is_logged_not_alerted(stack: Stack) -> None:
+    assert run(stack) == {
+        "status": "reconciled",
+        "window": [day(3).isoformat(), TODAY.isoformat()],
+        "actions": [],
+        "problems": [],
+    }
+    assert stack.alerts() == []
+
+
+def test_a_backfill_started_recently_is_watched_even_for_an_old_date(stack: Stack) -> None:
+    old = day(30)
+    stack.write_manifest(day(1), stack.start_task(day(1)))
+    stack.start_task(old, task_start_time=NOW - dt.timedelta(hours=3))
+    stack.start_task(day(40), task_start_time=NOW - dt.timedelta(days=20))  # out of the window: left alone
+    result = run(stack)
+    started = [a for a in result["actions"] if a["action"] == "started"]
+    assert [a["ingestion_date"] for a in started] == [old.isoformat()]
+
+
+def test_foreign_tasks_are_not_reconciled(stack: Stack) -> None:
+    stack.start_task(TODAY, identifier=export_id("othercluster", TODAY))
+    stack.start_task(TODAY, identifier=f"manual-{CLUSTER}-export")
+    assert run(stack)["actions"] == []
+    assert stack.job_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"action": "reconcile", "lookback": 3}, "unknown key"),
+        ({"action": "reconcile", "lookback_days": 0}, "lookback_days"),
+        ({"action": "reconcile", "lookback_days": "3"}, "lookback_days"),
+        ({"action": "reconcile", "stuck_hours": -1}, "stuck_hours"),
+        ({"action": "reconcile", "stuck_hours": True}, "stuck_hours"),
+    ],
+)
+def test_bad_reconcile_payloads_are_errors(event: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidReconcileRequestError, match=message):
+        parse_reconcile(event)
+
+
+def test_reconcile_payload_overrides() -> None:
+    assert parse_reconcile({"action": "reconcile", "lookback_days": 10, "stuck_hours": 6}) == ReconcileRequest(10, 6.0)
+
+
+def test_the_night_end_to_end_with_the_event_lost(
+    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Schedule -> start_export; the completion event never arrives; the reconcile schedule publishes the day."""
+    monkeypatch.setattr(start_export, "_clients", stack.clients)
+    monkeypatch.setattr(on_export_event, "_clients", stack.clients)
+    started = start_export.handler({}, context)
+    capsys.readouterr()
+    result = on_export_event.handler({"action": "reconcile"}, context)
+    [glue_run] = stack.job_runs()
+    assert glue_run["Arguments"]["--export_uri"] == started["export_uri"]
+    assert glue_run["Arguments"]["--ingestion_date"] == started["ingestion_date"]
+    assert result["problems"] == []
+    assert emf_metrics(capsys.readouterr().out) == {"ReconcileProblems": 0.0, "GlueRunStarted": 1.0}
