@@ -245,6 +245,17 @@ def test_glue_run_arguments_parse_into_the_stack_resources(either_stack: Stack) 
     assert job.metrics_namespace == "aurora-sor"
 
 
+def test_default_arguments_alone_point_at_the_stack_resources(either_stack: Stack) -> None:
+    """A run started by hand (console, CLI) passes only the export and the date; the rest must be right."""
+    defaults = either_stack.props("SorJob")["DefaultArguments"]
+    export_uri = f"s3://{either_stack.ref('ExportBucket')}/exports/aurora-sor-mycluster-2026-11-26/"
+    argv = [part for pair in defaults.items() for part in pair]
+    job = parse_args([*argv, "--export_uri", export_uri, "--ingestion_date", "2026-11-26"])
+    assert job.sor_bucket == _sor_bucket(either_stack)
+    assert job.catalog_database == either_stack.ref("CatalogDatabase")
+    assert job.sor_kms_key_arn == either_stack.get_att("DataKey", "Arn")
+
+
 def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
     raw = raw_template["Resources"]["SorJob"]["Properties"]
     assert raw["Command"]["ScriptLocation"] == "glue/sor_job.py", "a local path, so sam package uploads it"
