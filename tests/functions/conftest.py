@@ -12,12 +12,12 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from botocore.config import Config as BotoConfig
-from moto.backends import get_backend
-
 from aws_clients import Clients
+from botocore.config import Config as BotoConfig
 from config import Config, load_config
 from export_id import export_id
+from moto.backends import get_backend
+
 from local.aws_emulator import Emulator
 
 ACCOUNT = "123456789012"
@@ -187,7 +187,10 @@ def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterat
     )
     rds = aws.client("rds")
     cluster = rds.create_db_cluster(
-        DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="x" * 12
+        DBClusterIdentifier=CLUSTER,
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="x" * 12,
     )["DBCluster"]
     # moto takes an automated snapshot when the cluster is created, like RDS's first backup.
     snap = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="automated")[

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from config import ConfigError, load_config
 from export_only import InvalidExportOnlyError, parse_export_only_setting, validate_export_only
+
 from tests.functions.conftest import ENV
 
 

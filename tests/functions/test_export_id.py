@@ -6,10 +6,9 @@ import datetime as dt
 import string
 
 import pytest
+from export_id import AWS_ID_RULE, MAX_LENGTH, PREFIX, export_id, parse_export_id, parse_for_cluster
 from hypothesis import given
 from hypothesis import strategies as st
-
-from export_id import AWS_ID_RULE, MAX_LENGTH, PREFIX, export_id, parse_export_id, parse_for_cluster
 
 dates = st.dates(min_value=dt.date(1970, 1, 1), max_value=dt.date(9999, 12, 31))
 attempts = st.integers(min_value=1, max_value=99)
@@ -21,7 +20,8 @@ cluster_ids = st.from_regex(r"\A[a-z](?:-?[a-z0-9]){0,62}\Z", fullmatch=True).fi
 def test_every_cluster_string_gives_a_valid_recognisable_id(cluster: str, day: dt.date, attempt: int) -> None:
     identifier = export_id(cluster, day, attempt)
     assert AWS_ID_RULE.match(identifier), identifier
-    assert "--" not in identifier and not identifier.endswith("-")
+    assert "--" not in identifier
+    assert not identifier.endswith("-")
     assert len(identifier) <= MAX_LENGTH
     assert identifier.startswith(PREFIX)
     assert identifier == export_id(cluster, day, attempt)  # deterministic
@@ -66,14 +66,16 @@ def test_long_or_odd_names_are_shortened_with_a_hash() -> None:
     assert len(identifier) <= MAX_LENGTH
     assert identifier != export_id("a" * 62, day)
     odd = export_id("prod_cluster.v2", day)
-    assert odd.startswith("aurora-sor-prod-cluster-v2-") and odd.endswith("-2026-11-26")
+    assert odd.startswith("aurora-sor-prod-cluster-v2-")
+    assert odd.endswith("-2026-11-26")
     assert export_id("日本", day).startswith(PREFIX)
 
 
 def test_a_cluster_name_that_looks_like_a_date_still_parses() -> None:
     day = dt.date(2026, 11, 26)
     parsed = parse_for_cluster(export_id("x-2025-01-01", day, 3), "x-2025-01-01")
-    assert parsed is not None and (parsed.ingestion_date, parsed.attempt) == (day, 3)
+    assert parsed is not None
+    assert (parsed.ingestion_date, parsed.attempt) == (day, 3)
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,15 @@ import datetime as dt
 import json
 from typing import Any
 
+import on_export_event
 import pytest
 from botocore.exceptions import ClientError
-
-import on_export_event
 from event_handling import handle_rds_event
 from export_id import export_id
-from local.aws_emulator import Fault
 from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError
 from rds_events import InvalidEventError
+
+from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
 from tests.functions.test_start_export import emf_metrics
 
@@ -166,10 +166,13 @@ def test_failed_or_canceled_export_alerts_and_never_starts_glue(
 def test_failure_event_for_a_task_that_is_not_failed_is_left_to_reconcile(stack: Stack) -> None:
     identifier = stack.start_task(DAY)  # complete
     result = handle_rds_event(
-        stack.config, stack.clients, stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn)
+        stack.config,
+        stack.clients,
+        stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn),
     )
     assert result["tasks"] == [{"export_id": identifier, "action": "status_complete"}]
-    assert stack.alerts() == [] and stack.job_runs() == []
+    assert stack.alerts() == []
+    assert stack.job_runs() == []
 
 
 def test_table_extraction_failure_alerts(stack: Stack) -> None:
@@ -194,7 +197,8 @@ def test_foreign_and_unknown_events_are_ignored_quietly(stack: Stack, fixture: s
     stack.start_task(DAY)
     stack.emulator.clear()
     result = handle_rds_event(stack.config, stack.clients, stack.event(fixture))
-    assert result["status"] == "ignored" and reason in result["reason"]
+    assert result["status"] == "ignored"
+    assert reason in result["reason"]
     assert stack.emulator.calls() == []
 
 
@@ -205,7 +209,8 @@ def test_exports_that_are_not_ours_are_ignored(stack: Stack) -> None:
     result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
     assert result["status"] == "ignored"
     assert "no export task of this pipeline" in result["reason"]
-    assert stack.job_runs() == [] and stack.alerts() == []
+    assert stack.job_runs() == []
+    assert stack.alerts() == []
 
 
 def test_describe_export_tasks_asks_aws_for_this_source_and_bucket_only(stack: Stack) -> None:
@@ -265,7 +270,12 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(sta
 def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str, operation: str) -> None:
     stack.start_task(DAY)
     stack.emulator.add_fault(
-        Fault(match=lambda r: r.service == service and r.operation == operation, status=500, code="InternalError", times=None)
+        Fault(
+            match=lambda r: r.service == service and r.operation == operation,
+            status=500,
+            code="InternalError",
+            times=None,
+        )
     )
     with pytest.raises(ClientError):
         handle_rds_event(stack.config, stack.no_retry_clients(), stack.event(COMPLETED_0164, stack.snapshot_arn))
@@ -278,7 +288,9 @@ def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str
 
 def test_an_alert_that_cannot_be_published_fails_the_invocation(stack: Stack) -> None:
     stack.start_task(DAY, status="failed", failure_cause="x")
-    stack.emulator.add_fault(Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None))
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None)
+    )
     with pytest.raises(ClientError):
         handle_rds_event(
             stack.config,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pytest
-
 import on_export_event
+import pytest
 import start_export
 from event_handling import handle_rds_event
 from export_id import export_id
 from reconcile import InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
+
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
 from tests.functions.test_start_export import emf_metrics
 
@@ -43,7 +43,8 @@ def test_a_complete_export_whose_event_was_lost_gets_its_glue_run(stack: Stack) 
     assert glue_run["Arguments"]["--export_uri"] == f"s3://aurora-sor-exports/exports/{identifier}/"
     assert glue_run["Arguments"]["--ingestion_date"] == TODAY.isoformat()
     assert [a["action"] for a in result["actions"]] == ["already_published"] * 3 + ["started"]
-    assert result["problems"] == [] and stack.alerts() == []
+    assert result["problems"] == []
+    assert stack.alerts() == []
 
 
 def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> None:

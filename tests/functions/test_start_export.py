@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
-
 import start_export
-from local.aws_emulator import Fault
+from botocore.exceptions import ClientError
 from sources import InvalidSourceError, SourceRefusedError
 from start_request import InvalidRequestError
 from starting import start_export as run_start
+
+from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
 
 
@@ -76,8 +76,10 @@ def test_backfill_uses_the_snapshot_that_held_that_day(stack: Stack) -> None:
 
 def refusal(stack: Stack) -> dict[str, str]:
     [alert] = stack.alerts()
-    assert "refused" in alert["Subject"] and CLUSTER in alert["Subject"]
-    assert "Reason:" in alert["Message"] and "What to do next:" in alert["Message"]
+    assert "refused" in alert["Subject"]
+    assert CLUSTER in alert["Subject"]
+    assert "Reason:" in alert["Message"]
+    assert "What to do next:" in alert["Message"]
     assert stack.emulator.calls("rds", "StartExportTask") == []
     return alert
 
@@ -131,7 +133,9 @@ def test_a_snapshot_of_another_cluster_is_rejected(stack: Stack) -> None:
     with pytest.raises(InvalidSourceError, match="othercluster"):
         run_start(stack.config, stack.clients, {"source_arn": arn}, stack.snapshot_time)
     with pytest.raises(InvalidSourceError, match="not cluster"):
-        run_start(stack.config, stack.clients, {"source_arn": stack.cluster_arn.replace(CLUSTER, "x")}, stack.snapshot_time)
+        run_start(
+            stack.config, stack.clients, {"source_arn": stack.cluster_arn.replace(CLUSTER, "x")}, stack.snapshot_time
+        )
     with pytest.raises(InvalidSourceError, match="not an RDS"):
         run_start(stack.config, stack.clients, {"source_arn": "arn:aws:s3:::bucket"}, stack.snapshot_time)
     assert stack.emulator.calls("rds", "StartExportTask") == []
@@ -183,7 +187,9 @@ def test_a_persistent_rds_error_fails_the_invocation(stack: Stack, operation: st
 
 
 def test_a_refusal_whose_alert_cannot_be_sent_still_fails(stack: Stack) -> None:
-    stack.emulator.add_fault(Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None))
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None)
+    )
     with pytest.raises(ClientError, match="InternalError"):
         run_start(stack.config, stack.no_retry_clients(), {}, stack.snapshot_time + dt.timedelta(hours=30))
 
@@ -229,9 +235,7 @@ def test_handler_rejects_malformed_payloads_and_starts_nothing(
     assert stack.emulator.calls("rds") == []
 
 
-def test_handler_names_a_missing_variable(
-    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handler_names_a_missing_variable(stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GLUE_JOB_NAME")
     with pytest.raises(ValueError, match="GLUE_JOB_NAME"):
         start_export.handler({}, context)

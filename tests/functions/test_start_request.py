@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import pytest
-
 from start_request import InvalidRequestError, StartRequest, parse_request
 
 TODAY = dt.date(2026, 11, 26)
@@ -32,9 +31,7 @@ def test_operator_payload_is_read_in_full() -> None:
         "export_only": ["mydb.public"],
         "attempt": 2,
     }
-    assert parse_request(event, TODAY) == StartRequest(
-        dt.date(2026, 11, 20), event["source_arn"], ("mydb.public",), 2
-    )
+    assert parse_request(event, TODAY) == StartRequest(dt.date(2026, 11, 20), event["source_arn"], ("mydb.public",), 2)
     assert parse_request({"export_only": []}, TODAY).export_only == ()
 
 
