@@ -350,3 +350,22 @@ def test_copies_are_encrypted_with_the_given_kms_key_and_metrics_are_emitted(wor
         assert head["SSEKMSKeyId"] == key
     metrics = aws.client("cloudwatch").list_metrics(Namespace="aurora-sor")["Metrics"]
     assert {"PublishSucceeded", "TablesPublished", "BytesPublished"} <= {m["MetricName"] for m in metrics}
+
+
+def test_an_empty_table_is_published_as_an_empty_day_only_once_its_schema_is_known(world):
+    never_seen = make_table("ghost", {"id": "bigint"}, [], empty_part_file=False)
+    day1 = [make_table("orders", {"id": "bigint"}, [(1,)]), never_seen]
+    first = world.run(world.export(day1, export_id=export_id(DAY)))
+    assert first.code == 0
+    assert first.summary["empty_tables"] == ["public_ghost"]
+    assert "public_ghost" not in world.state()["catalog"]  # no footer, no schema: nothing guessed
+
+    day2 = [make_table("orders", {"id": "bigint"}, [], empty_part_file=False), never_seen]
+    second = world.run(world.export(day2, export_id=export_id(NEXT_DAY)), NEXT_DAY)
+
+    assert second.code == 0
+    assert second.table("public_orders")["status"] == "EMPTY"
+    days = world.query(f"SELECT ingestion_date::VARCHAR, count(*) FROM {DATABASE}.public_orders GROUP BY 1")
+    assert days == [(DAY, 1)]  # the empty day is registered and reads as no rows
+    partition = world.glue.get_partition(DatabaseName=DATABASE, TableName="public_orders", PartitionValues=[NEXT_DAY])
+    assert partition["Partition"]["Parameters"]["sor.rows"] == "0"
