@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +68,11 @@ class Stack:
     _alerts: list[dict[str, str]] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service)
+        return _cached_client(self.session, service)
 
     def no_retry_clients(self) -> Clients:
         """Clients that give up at the first error, for fault tests (the real ones retry 5 times)."""
-        once = BotoConfig(retries={"mode": "standard", "max_attempts": 1})
-        return Clients(_made={s: self.session.client(s, config=once) for s in ("rds", "glue", "s3", "sns")})
+        return Clients(_made={s: _cached_client(self.session, s, retries=False) for s in ("rds", "glue", "s3", "sns")})
 
     # -- alerts ---------------------------------------------------------------------------------------
     def alerts(self) -> list[dict[str, str]]:
@@ -161,6 +161,30 @@ class Stack:
         return event
 
 
+# Creating a botocore client costs ~80 ms; the emulator's endpoint is fixed for the whole test session and
+# clients hold no state, so each kind is made once and reused by every test.
+_CLIENT_CACHE: dict[tuple[str, str, bool], Any] = {}
+_SESSION: list[boto3.Session] = []
+
+
+def _cached_client(session: boto3.Session, service: str, *, retries: bool = True) -> Any:
+    key = (os.environ["AWS_ENDPOINT_URL"], service, retries)
+    if key not in _CLIENT_CACHE:
+        if not _SESSION:
+            _SESSION.append(session)
+        config = None if retries else BotoConfig(retries={"mode": "standard", "max_attempts": 1})
+        _CLIENT_CACHE[key] = _SESSION[0].client(service, config=config)
+    return _CLIENT_CACHE[key]
+
+
+def _shared_clients(session: boto3.Session) -> Clients:
+    """The code's own Clients (its retry settings), made once per test session."""
+    key = (os.environ["AWS_ENDPOINT_URL"], "<clients>", True)
+    if key not in _CLIENT_CACHE:
+        _CLIENT_CACHE[key] = Clients(session=session)
+    return _CLIENT_CACHE[key]
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, value in ENV.items():
@@ -170,22 +194,22 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterator[Stack]:
-    s3 = aws.client("s3")
+    s3 = _cached_client(aws, "s3")
     for bucket in (env["EXPORT_BUCKET"], env["SOR_BUCKET"]):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    sns, sqs = aws.client("sns"), aws.client("sqs")
+    sns, sqs = _cached_client(aws, "sns"), _cached_client(aws, "sqs")
     topic = sns.create_topic(Name="aurora-sor-alerts")["TopicArn"]
     assert topic == env["ALERT_TOPIC_ARN"]
     queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    aws.client("glue").create_job(
+    _cached_client(aws, "glue").create_job(
         Name=env["GLUE_JOB_NAME"],
         Role=f"arn:aws:iam::{ACCOUNT}:role/aurora-sor-glue",
         Command={"Name": "glueetl", "ScriptLocation": "s3://aurora-sor-artifacts/sor_job.py", "PythonVersion": "3"},
         ExecutionProperty={"MaxConcurrentRuns": 1},
     )
-    rds = aws.client("rds")
+    rds = _cached_client(aws, "rds")
     cluster = rds.create_db_cluster(
         DBClusterIdentifier=CLUSTER,
         Engine="aurora-postgresql",
@@ -200,7 +224,7 @@ def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterat
         emulator=emulator,
         session=aws,
         config=load_config(env),
-        clients=Clients(session=aws),
+        clients=_shared_clients(aws),
         queue_url=queue_url,
         cluster_arn=cluster["DBClusterArn"],
         snapshot_arn=snap["DBClusterSnapshotArn"],

@@ -216,10 +216,16 @@ def test_exports_that_are_not_ours_are_ignored(stack: Stack) -> None:
 def test_describe_export_tasks_asks_aws_for_this_source_and_bucket_only(stack: Stack) -> None:
     stack.start_task(DAY)
     sent: list[dict[str, Any]] = []
-    stack.clients.rds.meta.events.register(
-        "provide-client-params.rds.DescribeExportTasks", lambda params, **_: sent.append(dict(params))
-    )
-    handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    events = stack.clients.rds.meta.events
+    events.register("provide-client-params.rds.DescribeExportTasks", record)
+    try:
+        handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    finally:
+        events.unregister("provide-client-params.rds.DescribeExportTasks", record)
     assert sent == [
         {"SourceArn": stack.snapshot_arn, "Filters": [{"Name": "s3-bucket", "Values": ["aurora-sor-exports"]}]}
     ]
