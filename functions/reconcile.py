@@ -17,7 +17,7 @@ from aws_clients import Clients
 from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
-from publishing import MAX_AUTOMATIC_RUNS, publish_export
+from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, publish_export
 from sources import day_end
 from starting import today_in
 
@@ -77,7 +77,12 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
     for day in sorted(days):
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
         if task.status == COMPLETE:
-            outcome = publish_export(config, clients, task)
+            try:
+                outcome = publish_export(config, clients, task)
+            except GlueBusyError:
+                # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
+                actions.append({"export_id": task.export_id, "action": "glue_busy"})
+                continue
             actions.append(outcome.as_dict())
             if outcome.action == "gave_up":
                 problems.append(

@@ -61,6 +61,17 @@ def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> 
     assert len(stack.job_runs()) == 1
 
 
+def test_several_days_to_publish_while_the_job_is_busy_wait_for_the_next_reconcile(stack: Stack) -> None:
+    stack.hold_glue_runs()
+    stack.start_task(day(2))
+    stack.start_task(day(1))
+    result = run(stack)
+    assert [a["action"] for a in result["actions"]] == ["started", "glue_busy"]
+    assert result["problems"] == []
+    [glue_run] = stack.job_runs()
+    assert glue_run["Arguments"]["--ingestion_date"] == day(2).isoformat()
+
+
 def test_a_stuck_export_is_reported_and_a_young_one_is_not(stack: Stack) -> None:
     stuck = stack.start_task(day(1), status="starting", task_start_time=NOW - dt.timedelta(hours=20))
     stack.start_task(TODAY, status="in_progress", task_start_time=NOW - dt.timedelta(hours=2))
