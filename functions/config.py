@@ -23,7 +23,8 @@ _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$")
 # docs/contracts.md: the catalog database is also the top folder of the SOR bucket.
 _CATALOG_DB = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
-_GLUE_JOB = re.compile(r"^[\w.\- ]{1,255}$")
+# Glue NameString: 1-255 characters of the "single line string" pattern (botocore glue service-2.json).
+_GLUE_JOB = re.compile(r"^[^\x00-\x08\x0a-\x1f]{1,255}$")
 
 
 class ConfigError(ValueError):

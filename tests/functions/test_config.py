@@ -58,7 +58,8 @@ def test_every_required_variable_missing_or_blank_is_named(name: str) -> None:
         ("MAX_SNAPSHOT_AGE_HOURS", "inf"),
         ("SOR_BUCKET", "s3://aurora-sor-sor"),
         ("CATALOG_DATABASE", "Sor-DB"),
-        ("GLUE_JOB_NAME", "job/with/slashes"),
+        ("GLUE_JOB_NAME", "two\nlines"),
+        ("GLUE_JOB_NAME", "x" * 256),
         ("ALERT_TOPIC_ARN", "arn:aws:sqs:sa-east-1:123456789012:queue"),
     ],
 )
