@@ -1,0 +1,315 @@
+"""Reads a real PostgreSQL database into `rds_export.SourceTable`s, as a snapshot export would see it.
+
+`make demo --source postgresql://...` uses this to export the user's own tables instead of the sample.
+Schema comes from the catalog (pg_class, pg_attribute, pg_type), data from COPY, all inside one
+REPEATABLE READ READ ONLY transaction, so the tables are one consistent picture like a snapshot.
+
+Which tables (RDS documents none of this beyond the skip rules; our choices):
+- Ordinary tables (relkind 'r') of every schema except pg_catalog, information_schema and pg_toast*
+  (or of the `schemas` given). Leaf partitions are ordinary tables and are exported each on its own;
+  partitioned parents (relkind 'p') hold no rows and are left out, so no row is exported twice.
+  UNVERIFIED: how RDS names/exports partitions. Views, materialized views and foreign tables are not
+  tables with storage of their own and are left out.
+- relpersistence 'u' / 't' -> SourceTable.persistence "unlogged" / "temporary": the export skips them
+  (AWS_FACTS "The export in S3"). Their rows, like those of any table the export skips
+  (`rds_export.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
+  pg_temp_N schema.
+
+Column types (SourceColumn.source_type) are `format_type(atttypid, atttypmod)`, the spelling
+information_schema and the export's originalTypeMappings use ("timestamp with time zone",
+"numeric(12,2)", "character varying(40)", "text[]"), with:
+- domains replaced by their base type (and its modifier), recursively;
+- enums and composites -> "USER-DEFINED" (as information_schema.columns.data_type says), and ranges
+  whose name rds_export does not know as a range -> "USER-DEFINED";
+- types rds_export does not list (bit, varbit, tsvector, geometric types, pg_lsn, extension types such
+  as hstore or PostGIS geometry, ...): `unsupported="error"` (default) raises PgSourceError naming
+  schema.table.column and the type; `unsupported="text"` exports the column as "text", the server's
+  text form as a STRING, the way AWS_FACTS says the export writes every non-numeric type. The
+  originalType recorded in the export then says "text", not the real type (a documented deviation).
+
+Values: COPY ... TO STDOUT in text format, typed by psycopg (`copy.set_types` + `copy.rows()`):
+- columns the export writes as native Parquet types (smallint, integer, bigint, real, double precision,
+  boolean, bytea, and domains over them) arrive as int / float / bool / bytes; the text form of a float
+  is the shortest exact one (extra_float_digits = 1), so nothing is lost;
+- every column the export writes as STRING arrives as PostgreSQL's own output text, which rds_export's
+  converters keep as is. Chosen over binary COPY and Python objects because those lose what the
+  export's string would say: psycopg turns interval '1 year 2 mons' into 425 days, cannot load
+  'infinity' dates or timestamps, re-serialises json (its whitespace and key order), has no loader for
+  money, and `::text` casts are no substitute (inet::text adds "/32", char(n)::text drops the padding,
+  boolean::text says "true"). The session pins TimeZone=UTC (timestamptz as "...+00", what rds_export
+  assumes), DateStyle ISO, IntervalStyle postgres, bytea_output hex; money follows the database's
+  lc_monetary, as it would for RDS reading its own snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from local.rds_export import POSTGRESQL, SourceColumn, SourceTable, exported_type, skip_reason
+
+UnsupportedPolicy = Literal["error", "text"]
+
+USER_DEFINED = "USER-DEFINED"
+_SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
+_PERSISTENCE = {"p": "permanent", "u": "unlogged", "t": "temporary"}
+# Base types the export writes as native Parquet types; loaded by psycopg into Python values.
+_NATIVE_OIDS = {
+    16: "bool",
+    17: "bytea",
+    20: "int8",
+    21: "int2",
+    23: "int4",
+    700: "float4",
+    701: "float8",
+}
+_SESSION = {
+    "TimeZone": "UTC",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "extra_float_digits": "1",
+    "bytea_output": "hex",
+    "client_encoding": "UTF8",
+}
+
+
+class PgSourceError(ValueError):
+    """The source database cannot be read as asked (connection, unknown schema, unsupported type, ...)."""
+
+
+@dataclass(frozen=True)
+class CatalogType:
+    """A column's type as the catalog gives it: pg_type.typtype ('b' base, 'd' domain, 'e' enum,
+    'c' composite, 'r' range, 'm' multirange, 'p' pseudo) and typcategory ('A' for arrays)."""
+
+    oid: int
+    text: str  # format_type(oid, typmod)
+    typtype: str
+    category: str
+
+
+def describe_dsn(dsn: str) -> str:
+    """The connection string without its password, for messages and logs."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as error:
+        raise PgSourceError(f"not a PostgreSQL connection string: {error}") from None
+    params.pop("password", None)
+    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+@contextlib.contextmanager
+def _connect(dsn: str, connect_timeout: int) -> Iterator[psycopg.Connection[Any]]:
+    try:
+        connection = psycopg.connect(dsn, connect_timeout=connect_timeout)
+    except psycopg.Error as error:
+        raise PgSourceError(f"cannot connect to PostgreSQL ({describe_dsn(dsn)}): {error}".strip()) from None
+    try:
+        # One snapshot for the catalog and every COPY: the tables agree with each other, like a snapshot.
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        connection.read_only = True
+        for name, value in _SESSION.items():
+            connection.execute("SELECT set_config(%s, %s, false)", (name, value))
+        yield connection
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def pg_dsn_database(dsn: str, *, connect_timeout: int = 10) -> str:
+    """The database a connection string lands in (current_database(): libpq defaults apply)."""
+    with _connect(dsn, connect_timeout) as connection:
+        return _scalar(connection, "SELECT current_database()")
+
+
+def _scalar(connection: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
+    row = connection.execute(query, params).fetchone()
+    assert row is not None  # these queries always return one row
+    return row[0]
+
+
+def source_type_of(
+    column_type: CatalogType, domains: Mapping[int, CatalogType], *, where: str, unsupported: UnsupportedPolicy
+) -> tuple[str, int | None]:
+    """(source_type for rds_export, oid of the native base type or None when the value is read as text).
+
+    `domains` maps a domain's oid to its base type (with the domain's modifier). `where` names the column
+    in errors ("schema.table.column").
+    """
+    seen: set[int] = set()
+    resolved = column_type
+    while resolved.typtype == "d":
+        if resolved.oid in seen or resolved.oid not in domains:
+            raise PgSourceError(f"{where}: cannot resolve the base type of domain {resolved.text!r}")
+        seen.add(resolved.oid)
+        resolved = domains[resolved.oid]
+    if resolved.category == "A":
+        return resolved.text, None  # format_type spells arrays "<element>[]"; exported as STRING
+    if resolved.typtype in {"e", "c"}:
+        return USER_DEFINED, None
+    if _export_knows(resolved.text):
+        return resolved.text, resolved.oid if resolved.oid in _NATIVE_OIDS else None
+    if resolved.typtype in {"r", "m"}:
+        return USER_DEFINED, None  # a user-defined range with a name that does not end in "range"
+    if unsupported == "text":
+        return "text", None
+    shown = resolved.text if resolved is column_type else f"{column_type.text} (domain over {resolved.text})"
+    raise PgSourceError(
+        f"{where}: type {shown!r} is not among the export's documented PostgreSQL conversions; "
+        "read with unsupported='text' to export it as its text form"
+    )
+
+
+def _export_knows(source_type: str) -> bool:
+    try:
+        exported_type(POSTGRESQL, source_type)
+    except ValueError:
+        return False
+    return True
+
+
+_TABLES = """
+SELECT c.oid, n.nspname, c.relname, c.relpersistence
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r'
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
+  AND NOT (%(exclude_system)s AND (n.nspname = ANY(%(system)s::text[]) OR n.nspname LIKE 'pg\\_toast%%'))
+ORDER BY n.nspname, c.relname
+"""
+
+_COLUMNS = """
+SELECT a.attrelid, a.attname, a.attnotnull, t.oid, pg_catalog.format_type(a.atttypid, a.atttypmod),
+       t.typtype, t.typcategory
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+
+_DOMAINS = """
+SELECT d.oid, b.oid, pg_catalog.format_type(d.typbasetype, d.typtypmod), b.typtype, b.typcategory
+FROM pg_catalog.pg_type d
+JOIN pg_catalog.pg_type b ON b.oid = d.typbasetype
+WHERE d.typtype = 'd'
+"""
+
+
+@dataclass
+class _Column:
+    name: str
+    source_type: str
+    not_null: bool
+    native_oid: int | None
+
+
+def read_postgres_tables(
+    dsn: str,
+    *,
+    schemas: Sequence[str] | None = None,
+    exclude_system: bool = True,
+    max_rows: int | None = None,
+    batches: int = 1,
+    files_per_batch: int = 1,
+    unsupported: UnsupportedPolicy = "error",
+    connect_timeout: int = 10,
+) -> list[SourceTable]:
+    """Every table of the database `dsn` connects to, with its rows, ready for `rds_export.render_export`.
+
+    `schemas` limits the read to those schemas (each must exist); `exclude_system` leaves out pg_catalog,
+    information_schema and pg_toast*; `max_rows` reads at most that many rows per table (in the order the
+    server returns them, no ORDER BY: a sample, not a key range); `batches` and `files_per_batch` are
+    copied into every SourceTable. Tables come sorted by schema then name, columns in attnum order.
+    """
+    if max_rows is not None and max_rows < 0:
+        raise PgSourceError("max_rows must be >= 0")
+    if unsupported not in {"error", "text"}:
+        raise PgSourceError(f"unsupported must be 'error' or 'text', not {unsupported!r}")
+    if batches < 1 or files_per_batch < 1:
+        raise PgSourceError("batches and files_per_batch must be >= 1")
+    with _connect(dsn, connect_timeout) as connection:
+        database = _scalar(connection, "SELECT current_database()")
+        wanted = list(schemas) if schemas is not None else None
+        if wanted is not None:
+            present = {r[0] for r in connection.execute("SELECT nspname FROM pg_catalog.pg_namespace").fetchall()}
+            missing = [s for s in wanted if s not in present]
+            if missing:
+                raise PgSourceError(f"database {database!r} has no schema {missing}; it has {sorted(present)}")
+        found = connection.execute(
+            _TABLES, {"schemas": wanted, "exclude_system": exclude_system, "system": list(_SYSTEM_SCHEMAS)}
+        ).fetchall()
+        domains = {
+            oid: CatalogType(base, text, typtype, category)
+            for oid, base, text, typtype, category in connection.execute(_DOMAINS).fetchall()
+        }
+        columns_of: dict[int, list[tuple[Any, ...]]] = {}
+        for row in connection.execute(_COLUMNS, ([r[0] for r in found],)).fetchall():
+            columns_of.setdefault(row[0], []).append(row[1:])
+        tables = []
+        for oid, schema, name, persistence in found:
+            table = SourceTable(
+                database=database,
+                schema=schema,
+                name=name,
+                columns=[],
+                batches=batches,
+                files_per_batch=files_per_batch,
+                persistence=_PERSISTENCE.get(persistence, persistence),
+            )
+            catalog_columns = columns_of.get(oid, [])
+            # skip_reason looks at names and persistence only: decide before mapping types and reading rows.
+            table.columns = [SourceColumn(row[0], "text") for row in catalog_columns]
+            skipped = skip_reason(POSTGRESQL, table) is not None
+            columns = _columns(catalog_columns, domains, f"{schema}.{name}", unsupported, skipped)
+            table.columns = [SourceColumn(c.name, c.source_type, c.not_null) for c in columns]
+            if not columns:
+                raise PgSourceError(
+                    f"table {schema}.{name} has no columns (what RDS exports for it is unknown); "
+                    "drop it or pass the other schemas"
+                )
+            if not skipped:
+                table.rows = _copy_rows(connection, schema, name, columns, max_rows)
+            tables.append(table)
+        return tables
+
+
+def _columns(
+    rows: list[tuple[Any, ...]],
+    domains: Mapping[int, CatalogType],
+    where: str,
+    unsupported: UnsupportedPolicy,
+    skipped: bool,
+) -> list[_Column]:
+    out = []
+    for name, not_null, type_oid, text, typtype, category in rows:
+        # A table the export skips writes no data: its odd types must not stop the rest of the export.
+        policy: UnsupportedPolicy = "text" if skipped else unsupported
+        source_type, native = source_type_of(
+            CatalogType(type_oid, text, typtype, category), domains, where=f"{where}.{name}", unsupported=policy
+        )
+        out.append(_Column(name, source_type, bool(not_null), native))
+    return out
+
+
+def _copy_rows(
+    connection: psycopg.Connection[Any], schema: str, name: str, columns: list[_Column], max_rows: int | None
+) -> list[tuple[Any, ...]]:
+    query = sql.SQL("COPY (SELECT {columns} FROM {table}{limit}) TO STDOUT").format(
+        columns=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+        table=sql.Identifier(schema, name),
+        limit=sql.SQL(" LIMIT {}").format(sql.Literal(max_rows)) if max_rows is not None else sql.SQL(""),
+    )
+    types = [_NATIVE_OIDS[c.native_oid] if c.native_oid is not None else "text" for c in columns]
+    try:
+        with connection.cursor() as cursor, cursor.copy(query) as copy:
+            copy.set_types(types)
+            rows = list(copy.rows())
+    except psycopg.Error as error:
+        raise PgSourceError(f"cannot read {schema}.{name}: {error}".strip()) from None
+    return rows
