@@ -16,7 +16,7 @@ PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.ex
 # The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
 SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast clean
+.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ test: lint glue5-venv template-check build ## lint, template checks, sam build, 
 
 test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 	$(VENV)/bin/pytest -x -q
+
+demo: venv ## one night end to end on an embedded AWS emulator (ARGS="--source postgresql://... --verbose")
+	$(PY) -m local.demo $(ARGS)
+
+bench: venv ## job vs naive baseline under a latency model, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full for the big sizes)
+	$(PY) -m local.bench --write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ from glue_runs import job_arguments
 from moto.events.models import EventPattern, EventPatternParser
 from sor_job import parse_args
 
-from tests.template.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements
+from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements
 
 # The Lambda contract (issue 3): exactly these variables configure both functions.
 CONTRACT_ENV = {

@@ -1,0 +1,365 @@
+"""`make demo`: one night of the pipeline, end to end, on an embedded AWS emulator. No AWS account needed.
+
+    python -m local.demo [--source postgresql://user@host:port/db] [--verbose]
+
+1. start the embedded emulator (moto server on a free loopback port; stopped at the end, whatever happens);
+2. create the stack of template.yaml in it (local/deploy.py: translated offline, no second copy of the config);
+3. seed an Aurora PostgreSQL cluster and its automated snapshot;
+4. invoke the real start_export handler with the event the nightly schedule sends;
+5. complete the export with the export emulator (the sample database, or yours with --source);
+6. deliver the documented completion event (RDS-EVENT-0164) to the real on_export_event handler, then run
+   glue/sor_job.py with exactly the arguments that handler gave StartJobRun; deliver the event again (a
+   duplicate) and run the reconcile schedule: neither may start a second run;
+7. query the SOR tables with DuckDB, found only through the emulated Glue catalog.
+
+Each `make demo` starts from an empty emulator, so running it again re-runs the same night from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "sa-east-1"  # the template's evaluator and moto agree on this Region and account
+CLUSTER = "demo-shop"
+SAMPLE_DATABASE = "shop"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+# -- output ---------------------------------------------------------------------------------------------------
+class Console:
+    def __init__(self, total: int, verbose: bool) -> None:
+        self.total, self.verbose, self.started = total, verbose, time.monotonic()
+        self.number = 0
+
+    def step(self, text: str) -> None:
+        self.number += 1
+        print(f"\n[{self.number}/{self.total}] {text}  (+{time.monotonic() - self.started:.1f}s)", flush=True)
+
+    @staticmethod
+    def say(text: str) -> None:
+        print(f"      {text}", flush=True)
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], limit: int = 12) -> None:
+        shown = [[_cell(v) for v in row] for row in rows[:limit]]
+        widths = [max([len(h)] + [len(r[i]) for r in shown]) for i, h in enumerate(headers)]
+        line = "      +" + "+".join("-" * (w + 2) for w in widths) + "+"
+        print(line)
+        print("      | " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+        print(line)
+        for row in shown:
+            print("      | " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        print(line)
+        if len(rows) > limit:
+            print(f"      ({len(rows) - limit} more rows)")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return "0x" + value[:8].hex() + ("..." if len(value) > 8 else "")
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# -- the Lambda handlers, in-process --------------------------------------------------------------------------
+@contextlib.contextmanager
+def lambda_environment(variables: dict[str, str], service: str) -> Iterator[None]:
+    """The function's environment from the template, Powertools quiet (its logs and EMF go to stdout)."""
+    saved = dict(os.environ)
+    os.environ.update(variables)
+    os.environ.update(POWERTOOLS_SERVICE_NAME=service, POWERTOOLS_TRACE_DISABLED="true")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class _Context:
+    function_name = "demo"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:demo"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+
+def invoke(module_name: str, environment: dict[str, str], event: Any, verbose: bool) -> Any:
+    if str(ROOT / "functions") not in sys.path:
+        sys.path.insert(0, str(ROOT / "functions"))
+    output = io.StringIO()
+    with lambda_environment(environment, module_name), contextlib.redirect_stdout(output):
+        module = importlib.import_module(module_name)
+        result = module.handler(event, _Context())
+    if verbose:
+        for line in output.getvalue().splitlines():
+            print(f"      log| {line}")
+    return result
+
+
+# -- events ---------------------------------------------------------------------------------------------------
+def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
+    """RDS-EVENT-0164 as AWS_FACTS "Events" documents it: it names the snapshot, not the export task."""
+    return {
+        "version": "0",
+        "id": "5d8b2e9c-0164-4f1c-9d1e-demo00000001",
+        "detail-type": "RDS DB Cluster Snapshot Event",
+        "source": "aws.rds",
+        "account": "123456789012",
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [snapshot_arn],
+        "detail": {
+            "EventCategories": ["notification"],
+            "SourceType": "CLUSTER_SNAPSHOT",
+            "SourceArn": snapshot_arn,
+            "Date": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "SourceIdentifier": snapshot_arn.split(":", 6)[-1],
+            "Message": "Snapshot export task completed.",
+            "EventID": "RDS-EVENT-0164",
+        },
+    }
+
+
+def rule_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """EventBridge pattern matching by moto's own rule engine (the one PutEvents uses)."""
+    from moto.events.models import EventPattern, EventPatternParser
+
+    raw = json.dumps(pattern)
+    return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))
+
+
+# -- the Glue job -------------------------------------------------------------------------------------------------
+def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
+    """What Glue runs for a job run: the job's DefaultArguments overridden by the run's Arguments."""
+    job = glue.get_job(JobName=job_name)["Job"]
+    run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+    arguments = {**job.get("DefaultArguments", {}), **run.get("Arguments", {})}
+    argv = [sys.executable, str(ROOT / "glue" / "sor_job.py"), "--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    for key, value in arguments.items():
+        argv += [key, value]
+    return argv
+
+
+def run_glue_job(argv: list[str], console: Console) -> dict[str, Any]:
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stderr is not None
+    assert process.stdout is not None
+    for line in process.stderr:
+        message = line.rstrip().split(" ", 4)[-1] if " INFO " in line or " WARNING " in line else line.rstrip()
+        if console.verbose or " INFO " not in line or "table " in line or "plan:" in line:
+            console.say(f"job| {message}")
+    stdout = process.stdout.read()
+    code = process.wait()
+    lines = stdout.strip().splitlines()
+    summary = json.loads(lines[-1]) if lines else {}
+    if code != 0:
+        raise DemoFailed(f"the Glue job exited {code}: {summary}")
+    return summary
+
+
+# -- the night ----------------------------------------------------------------------------------------------------
+def run_demo(source_dsn: str | None, verbose: bool) -> int:
+    from local.athena_duckdb import connect
+    from local.aws_emulator import Emulator
+    from local.deploy import deploy
+    from local.export_emulator import complete_export
+
+    console = Console(total=8, verbose=verbose)
+    console.step("Starting the embedded AWS emulator")
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        del os.environ[name]  # never a real account, whatever the shell has
+    fake = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}  # what the emulator accepts, nothing real
+    os.environ.update(
+        fake, AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )  # fmt: skip
+    with Emulator() as emulator:
+        os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+        console.say(f"moto server on {emulator.endpoint_url} (stopped when the demo ends)")
+        session = boto3.Session(region_name=REGION)
+        s3, glue, rds = session.client("s3"), session.client("glue"), session.client("rds")
+
+        console.step("Deploying template.yaml into the emulator (translated offline, as sam deploy would)")
+        deployment = deploy(session, {"ClusterIdentifier": CLUSTER}, script_location="glue/sor_job.py")
+        kinds: dict[str, int] = {}
+        for logical_id in deployment.created:
+            kind = deployment.stack.resources[logical_id]["Type"]
+            kinds[kind] = kinds.get(kind, 0) + 1
+        console.say(", ".join(f"{n} {k.split('::', 1)[1]}" for k, n in sorted(kinds.items())))
+        skipped = ", ".join(sorted({t.split("::", 1)[1] for t in deployment.not_emulated.values()}))
+        console.say(f"not emulated (the Lambda functions run in-process): {skipped}")
+        start_env = deployment.function_environment("StartExportFunction")
+        event_env = deployment.function_environment("OnExportEventFunction")
+        nightly = deployment.schedules_of("StartExportFunction")
+        reconcile_schedules = deployment.schedules_of("OnExportEventFunction")
+        rds_rules = [r for r in deployment.rules_of("OnExportEventFunction") if "aws.rds" in json.dumps(r)]
+        if not (nightly and reconcile_schedules and rds_rules):
+            raise DemoFailed("the template lost its nightly schedule, reconcile schedule or RDS rule")
+        schedule = nightly[0]
+        console.say(
+            f"nightly schedule: {schedule['ScheduleExpression']} in {schedule['ScheduleExpressionTimezone']}; "
+            f"SOR bucket {start_env['SOR_BUCKET']}, catalog database {start_env['CATALOG_DATABASE']}"
+        )
+
+        console.step(f"Seeding Aurora PostgreSQL cluster '{CLUSTER}' and its automated snapshot")
+        engine, database, tables = _source_tables(source_dsn)
+        rds.create_db_cluster(
+            DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", DatabaseName=database,
+            MasterUsername="demo_admin", MasterUserPassword="not-a-secret-demo-only",
+        )  # fmt: skip
+        snapshots = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="automated")
+        snapshot = snapshots["DBClusterSnapshots"][0]
+        console.say(f"automated snapshot {snapshot['DBClusterSnapshotIdentifier']} ({snapshot['Status']})")
+        console.say(
+            f"source: {len(tables)} tables of database '{database}'"
+            + (f" from {source_dsn}" if source_dsn else " (built-in sample)")
+        )
+
+        console.step("03:00 America/Sao_Paulo: the schedule invokes start_export")
+        schedule_input = json.loads(schedule["Target"].get("Input") or "{}")
+        started = invoke("start_export", start_env, schedule_input, verbose)
+        console.say(f"event {json.dumps(schedule_input)} -> {started['status']}: export {started['export_id']}")
+        console.say(f"source {started['source_arn']}")
+        if started["status"] != "started":
+            raise DemoFailed(f"start_export did not start an export: {started}")
+
+        console.step("RDS exports the snapshot to S3 (export emulator)")
+        written = complete_export(s3, rds, started["export_id"], engine, tables)
+        console.say(f"{written.parquet_files} Parquet files, {written.bytes:,} bytes, {written.objects} objects in all")
+        console.say(f"at {written.uri}")
+
+        console.step("RDS-EVENT-0164 (export completed) reaches on_export_event")
+        event = completion_event(written.source_arn, dt.datetime.now(dt.UTC))
+        if not any(rule_matches(rule["EventPattern"], event) for rule in rds_rules):
+            raise DemoFailed("the template's RDS rule does not match the documented completion event")
+        console.say("the template's EventBridge rule matches the event")
+        handled = invoke("on_export_event", event_env, event, verbose)
+        actions = [(t["export_id"], t["action"]) for t in handled.get("tasks", [])]
+        console.say(f"-> {actions}")
+        runs = glue.get_job_runs(JobName=event_env["GLUE_JOB_NAME"])["JobRuns"]
+        if [a for _, a in actions] != ["started"] or len(runs) != 1:
+            raise DemoFailed(f"expected exactly one Glue run to start, got {actions} and {len(runs)} runs")
+        run = runs[0]
+        defaults = glue.get_job(JobName=event_env["GLUE_JOB_NAME"])["Job"].get("DefaultArguments", {})
+        own = {k: v for k, v in run["Arguments"].items() if defaults.get(k) != v}
+        console.say(f"StartJobRun {run['Id'][:16]}... with {json.dumps(own)} (+ the job's DefaultArguments)")
+
+        console.step("Glue runs glue/sor_job.py with exactly those arguments")
+        summary = run_glue_job(glue_command(glue, event_env["GLUE_JOB_NAME"], run["Id"]), console)
+        console.say(
+            f"{summary['status']}: {summary['tables']} tables, {summary['files']} files, {summary['bytes']:,} bytes, "
+            f"{summary['rows']} rows in {summary['seconds']}s; footer bytes read {summary['footer_bytes_read']:,}"
+        )
+        again = invoke("on_export_event", event_env, event, verbose)
+        reconciled = invoke("on_export_event", event_env, {"action": "reconcile"}, verbose)
+        runs_after = glue.get_job_runs(JobName=event_env["GLUE_JOB_NAME"])["JobRuns"]
+        duplicate = [t["action"] for t in again.get("tasks", [])]
+        console.say(f"duplicate event -> {duplicate}; reconcile -> {[a['action'] for a in reconciled['actions']]}, "
+                    f"{len(reconciled['problems'])} problems")  # fmt: skip
+        if len(runs_after) != 1:
+            raise DemoFailed(f"a duplicate event or reconcile started another Glue run: {len(runs_after)} runs")
+
+        console.step("Athena-style SQL (DuckDB over the tables the Glue catalog describes)")
+        catalog_db = event_env["CATALOG_DATABASE"]
+        con, sor_tables = connect(glue, s3, catalog_db)
+        for title, sql in _queries(
+            deployment, catalog_db, started["ingestion_date"], [t.name for t in sor_tables], session
+        ):
+            console.say(f"-- {title}")
+            console.say(sql.replace("\n", " "))
+            cursor = con.execute(sql)
+            console.table([d[0] for d in cursor.description], cursor.fetchall())
+
+        _where_to_look(console, deployment, start_env, summary)
+    return 0
+
+
+def _source_tables(dsn: str | None) -> tuple[str, str, list[Any]]:
+    if dsn:
+        from local.pg_source import read_postgres_tables
+
+        tables = read_postgres_tables(dsn)
+        if not tables:
+            raise DemoFailed(f"no tables found in {dsn}")
+        return "aurora-postgresql", tables[0].database, tables
+    from local.sample_database import pg_sample_tables
+
+    return "aurora-postgresql", SAMPLE_DATABASE, pg_sample_tables()
+
+
+def _queries(
+    deployment: Any, database: str, day: str, tables: list[str], session: boto3.Session
+) -> list[tuple[str, str]]:
+    """The template's named queries (on a concrete table), and one an analyst would write on day one."""
+    athena = session.client("athena")
+    named = {}
+    workgroup = deployment.stack.ref("AthenaWorkGroup")
+    for query_id in athena.list_named_queries(WorkGroup=workgroup)["NamedQueryIds"]:
+        query = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]
+        named[query["Name"]] = query["QueryString"]
+    example = "public_order_lines" if "public_order_lines" in tables else sorted(tables)[0]
+    queries = [
+        (f"{name} (the template's named query{f', my_table = {example}' if 'my_table' in sql else ''})",
+         sql.replace("my_table", example))
+        for name, sql in sorted(named.items())
+        if "$partitions" not in sql  # Athena's hidden partitions table has no DuckDB twin
+    ]  # fmt: skip
+    if {"public_orders", "public_order_lines"} <= set(tables):
+        queries.append((
+            "revenue per order: PostgreSQL numeric arrives as text (column comment: source type), cast it",
+            f"SELECT o.id, count(l.id) AS lines, sum(CAST(l.price AS DECIMAL(10,2)) * l.qty) AS revenue\n"
+            f"FROM {database}.public_orders o JOIN {database}.public_order_lines l ON l.order_id = o.id\n"
+            f"WHERE o.ingestion_date = DATE '{day}' AND l.ingestion_date = DATE '{day}'\n"
+            f"GROUP BY o.id ORDER BY o.id",
+        ))  # fmt: skip
+    return queries
+
+
+def _where_to_look(console: Console, deployment: Any, env: dict[str, str], summary: dict[str, Any]) -> None:
+    print("\nDone. What the night created (in the emulator, gone when the demo exits):")
+    database = env["CATALOG_DATABASE"]
+    console.say(f"SOR data:        s3://{env['SOR_BUCKET']}/{database}/<table>/ingestion_date=YYYY-MM-DD/")
+    console.say(f"run manifest:    {summary['manifest_uri']}")
+    console.say(
+        f"catalog:         Glue database '{database}', {summary['tables']} tables, partition key ingestion_date"
+    )
+    console.say(
+        f"export staging:  s3://{env['EXPORT_BUCKET']}/{env['EXPORT_PREFIX']}/ (expires after ExportRetentionDays)"
+    )
+    console.say(f"alerts:          {env['ALERT_TOPIC_ARN']}")
+    print("\nNext: README.md (Deploy: sam build && sam deploy --guided; Operations: backfill, re-run, alerts),")
+    print("      docs/sor-job.md (naming and type rules), `make test` (the whole suite), `make demo ARGS=--verbose`.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--source", help="postgresql://... : export this PostgreSQL database instead of the sample")
+    parser.add_argument("--verbose", action="store_true", help="show the Lambda logs and every job log line")
+    args = parser.parse_args(argv)
+    try:
+        return run_demo(args.source, args.verbose)
+    except Exception as error:  # noqa: BLE001 - a demo ends with one clear line, whatever broke
+        print(f"\nDEMO FAILED: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

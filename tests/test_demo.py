@@ -1,0 +1,65 @@
+"""`make demo`: the night end to end, as a newcomer runs it, and the deployer underneath it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.deploy import deploy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_demo_runs_one_night_end_to_end_and_says_what_it_did():
+    done = subprocess.run([sys.executable, "-m", "local.demo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    for step in range(1, 9):
+        assert f"[{step}/8]" in out
+    assert "the template's EventBridge rule matches the event" in out
+    assert "-> [('aurora-sor-demo-shop-" in out
+    assert "'started')]" in out
+    assert "SUCCEEDED: 8 tables, 18 files" in out
+    assert "duplicate event -> ['already_published']" in out
+    assert "| revenue |" in out
+    assert "| 1001 | 3     | 31.93   |" in out  # 3.99*3 + 4.99*4 + 5.99*0, summed through the catalog
+    assert "DEMO FAILED" not in done.stderr
+
+
+def test_the_deployer_creates_what_the_template_declares(aws, emulator):
+    deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
+    s3, glue = aws.client("s3"), aws.client("glue")
+    sor_bucket = deployment.function_environment("StartExportFunction")["SOR_BUCKET"]
+    encryption = s3.get_bucket_encryption(Bucket=sor_bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert s3.get_bucket_versioning(Bucket=sor_bucket)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=sor_bucket)["PublicAccessBlockConfiguration"].values())
+    job_name = deployment.function_environment("OnExportEventFunction")["GLUE_JOB_NAME"]
+    job = glue.get_job(JobName=job_name)["Job"]
+    assert job["Command"]["ScriptLocation"] == "s3://artifacts/sor_job.py"
+    assert job["DefaultArguments"]["--sor_bucket"] == sor_bucket
+    assert job["NumberOfWorkers"] == 2  # a template string, converted as CloudFormation does
+    (nightly,) = deployment.schedules_of("StartExportFunction")
+    assert (nightly["ScheduleExpression"], nightly["ScheduleExpressionTimezone"]) == (
+        "cron(0 3 * * ? *)",
+        "America/Sao_Paulo",
+    )
+    assert "AWS::Lambda::Function" in deployment.not_emulated.values()
+    key_arn = deployment.function_environment("StartExportFunction")["EXPORT_KMS_KEY_ARN"]
+    assert aws.client("kms").describe_key(KeyId=key_arn)["KeyMetadata"]["Arn"] == key_arn  # the real key's id
+
+
+def test_the_tls_only_statement_is_the_only_part_of_a_bucket_policy_left_out(aws, emulator):
+    deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
+    bucket = deployment.function_environment("StartExportFunction")["EXPORT_BUCKET"]
+    s3 = aws.client("s3")
+    with pytest.raises(s3.exceptions.ClientError) as missing:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert missing.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    declared = deployment.stack.props("ExportBucketPolicy")["PolicyDocument"]["Statement"]
+    assert [s["Sid"] for s in declared] == ["DenyInsecureTransport"]
+    assert json.dumps(declared).count("aws:SecureTransport") == 1
