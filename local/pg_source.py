@@ -178,7 +178,7 @@ _TABLES = """
 SELECT c.oid, n.nspname, c.relname, c.relpersistence
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r','p','m')
+WHERE c.relkind = 'r'
   AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
   AND NOT (%(exclude_system)s AND (n.nspname = ANY(%(system)s::text[]) OR n.nspname LIKE 'pg\\_toast%%'))
 ORDER BY n.nspname, c.relname
