@@ -39,6 +39,8 @@ Values: COPY ... TO STDOUT in text format, typed by psycopg (`copy.set_types` + 
   boolean::text says "true"). The session pins TimeZone=UTC (timestamptz as "...+00", what rds_export
   assumes), DateStyle ISO, IntervalStyle postgres, bytea_output hex; money follows the database's
   lc_monetary, as it would for RDS reading its own snapshot.
+
+Rows are held in memory (the demo renders the export in memory too): on a big database pass `max_rows`.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def _connect(dsn: str, connect_timeout: int) -> Iterator[psycopg.Connection[Any]
             connection.execute("SELECT set_config(%s, %s, false)", (name, value))
         yield connection
     finally:
-        connection.rollback()
+        with contextlib.suppress(psycopg.Error):  # a broken connection must not hide the error that broke it
+            connection.rollback()
         connection.close()
 
 
