@@ -176,7 +176,7 @@ def run_glue_job(argv: list[str], console: Console) -> dict[str, Any]:
 
 
 # -- the night ----------------------------------------------------------------------------------------------------
-def run_demo(source_dsn: str | None, verbose: bool) -> int:
+def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = False) -> int:
     from local.athena_duckdb import connect
     from local.aws_emulator import Emulator
     from local.deploy import deploy
@@ -220,7 +220,7 @@ def run_demo(source_dsn: str | None, verbose: bool) -> int:
         )
 
         console.step(f"Seeding Aurora PostgreSQL cluster '{CLUSTER}' and its automated snapshot")
-        engine, database, tables = _source_tables(source_dsn)
+        engine, database, tables = _source_tables(source_dsn, unsupported_as_text)
         rds.create_db_cluster(
             DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", DatabaseName=database,
             MasterUsername="demo_admin", MasterUserPassword="not-a-secret-demo-only",
@@ -230,7 +230,7 @@ def run_demo(source_dsn: str | None, verbose: bool) -> int:
         console.say(f"automated snapshot {snapshot['DBClusterSnapshotIdentifier']} ({snapshot['Status']})")
         console.say(
             f"source: {len(tables)} tables of database '{database}'"
-            + (f" from {source_dsn}" if source_dsn else " (built-in sample)")
+            + (f" from {_shown(source_dsn)}" if source_dsn else " (built-in sample)")
         )
 
         console.step("03:00 America/Sao_Paulo: the schedule invokes start_export")
@@ -292,17 +292,23 @@ def run_demo(source_dsn: str | None, verbose: bool) -> int:
     return 0
 
 
-def _source_tables(dsn: str | None) -> tuple[str, str, list[Any]]:
+def _source_tables(dsn: str | None, unsupported_as_text: bool) -> tuple[str, str, list[Any]]:
     if dsn:
-        from local.pg_source import read_postgres_tables
+        from local.pg_source import describe_dsn, pg_dsn_database, read_postgres_tables
 
-        tables = read_postgres_tables(dsn)
+        tables = read_postgres_tables(dsn, unsupported="text" if unsupported_as_text else "error")
         if not tables:
-            raise DemoFailed(f"no tables found in {dsn}")
-        return "aurora-postgresql", tables[0].database, tables
+            raise DemoFailed(f"no tables found in {describe_dsn(dsn)}")
+        return "aurora-postgresql", pg_dsn_database(dsn), tables
     from local.sample_database import pg_sample_tables
 
     return "aurora-postgresql", SAMPLE_DATABASE, pg_sample_tables()
+
+
+def _shown(dsn: str) -> str:
+    from local.pg_source import describe_dsn
+
+    return describe_dsn(dsn)  # never the password
 
 
 def _queries(
@@ -352,10 +358,15 @@ def _where_to_look(console: Console, deployment: Any, env: dict[str, str], summa
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n")[0])
     parser.add_argument("--source", help="postgresql://... : export this PostgreSQL database instead of the sample")
+    parser.add_argument(
+        "--unsupported-as-text",
+        action="store_true",
+        help="with --source: export columns of types the export emulator does not know as text instead of failing",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the Lambda logs and every job log line")
     args = parser.parse_args(argv)
     try:
-        return run_demo(args.source, args.verbose)
+        return run_demo(args.source, args.verbose, args.unsupported_as_text)
     except Exception as error:  # noqa: BLE001 - a demo ends with one clear line, whatever broke
         print(f"\nDEMO FAILED: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

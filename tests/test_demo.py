@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from local.deploy import deploy
+from tests.pg_server import pg_server  # noqa: F401 - the fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +64,38 @@ def test_the_tls_only_statement_is_the_only_part_of_a_bucket_policy_left_out(aws
     declared = deployment.stack.props("ExportBucketPolicy")["PolicyDocument"]["Statement"]
     assert [s["Sid"] for s in declared] == ["DenyInsecureTransport"]
     assert json.dumps(declared).count("aws:SecureTransport") == 1
+
+
+def test_the_demo_exports_your_own_postgresql_database(pg_server):  # noqa: F811 - the fixture
+    import psycopg
+
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS crm")
+        admin.execute("CREATE DATABASE crm")
+    with psycopg.connect(pg_server.dsn("crm"), autocommit=True) as crm:
+        crm.execute("CREATE SCHEMA vendas")
+        crm.execute(
+            'CREATE TABLE vendas."Clientes" (id bigint PRIMARY KEY, nome text, saldo numeric(12,2), desde date)'
+        )
+        crm.execute("INSERT INTO vendas.\"Clientes\" VALUES (1, 'Ana', 10.50, '2020-01-02'), (2, 'Bia', NULL, NULL)")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--source", pg_server.dsn("crm")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "source: 1 tables of database 'crm'" in done.stdout
+    assert pg_server.password not in done.stdout + done.stderr
+    assert "table 1/1 vendas_clientes (crm.vendas.Clientes): PUBLISHED, 1 files" in done.stdout
+    assert "SUCCEEDED: 1 tables" in done.stdout
+
+
+def test_a_demo_that_cannot_reach_its_source_fails_with_one_clear_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "local.demo", "--source", "postgresql://nobody:secret-pw@127.0.0.1:1/none"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "DEMO FAILED" in done.stderr
+    assert "secret-pw" not in done.stdout + done.stderr
