@@ -95,6 +95,7 @@ class JobConfig:
     footer_read_size: int = 64 * 1024
     metrics_namespace: str | None = "aurora-sor"
     job_run_id: str | None = None
+    progress_seconds: float = 60.0
 
     @property
     def export_uri(self) -> str:
@@ -137,6 +138,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--multipart_chunksize_mb", type=_positive_int, default=512)
     parser.add_argument("--footer_read_kb", type=_positive_int, default=64)
     parser.add_argument("--metrics_namespace", default="aurora-sor")
+    parser.add_argument("--progress_seconds", type=_positive_int, default=60)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     args, _glue_owned = parser.parse_known_args(list(argv))
 
@@ -176,6 +178,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         footer_read_size=args.footer_read_kb * 1024,
         metrics_namespace=args.metrics_namespace or None,
         job_run_id=args.job_run_id,
+        progress_seconds=args.progress_seconds,
     )
 
 
@@ -799,19 +802,62 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
 # ==================================================================================================
 # 7. Copy, clean and verify a day's partition
 # ==================================================================================================
+class Progress:
+    """Counts what is in place in the SOR (copied now or kept from an earlier attempt) for the heartbeat log."""
+
+    def __init__(self, files: int, size: int) -> None:
+        self._lock = threading.Lock()
+        self.planned_files, self.planned_bytes = files, size
+        self.files = self.bytes = 0
+
+    def add(self, files: int, size: int) -> None:
+        with self._lock:
+            self.files += files
+            self.bytes += size
+
+    def line(self, tables_done: int, tables: int, seconds: float) -> str:
+        with self._lock:
+            share = self.bytes / self.planned_bytes if self.planned_bytes else 1.0
+            return (
+                f"progress: {tables_done}/{tables} tables done, {self.files}/{self.planned_files} files and "
+                f"{self.bytes}/{self.planned_bytes} bytes in place ({share:.0%}) after {seconds:.0f}s"
+            )
+
+
+def heartbeat(every: float, line: Callable[[], str], stop: threading.Event) -> threading.Thread:
+    """Logs `line()` every `every` seconds until `stop` is set: a long copy stays visible in CloudWatch."""
+
+    def beat() -> None:
+        while not stop.wait(every):
+            log.info("%s", line())
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    return thread
+
+
 class _KnownSource(BaseSubscriber):
-    """Tells s3transfer the size and ETag we already listed, sparing one HeadObject per copy.
+    """Tells s3transfer the size and ETag we already listed, sparing one HeadObject per copy, and counts
+    the copy in the run's progress once it is done.
 
     s3transfer >= 0.11 wants the ETag too (it pins multipart copies to it); 0.10 (Glue 5.0) only the size.
     """
 
-    def __init__(self, obj: S3Object) -> None:
+    def __init__(self, obj: S3Object, progress: Progress) -> None:
         self._obj = obj
+        self._progress = progress
 
     def on_queued(self, future: Any, **kwargs: Any) -> None:
         future.meta.provide_transfer_size(self._obj.size)
         if hasattr(future.meta, "provide_object_etag"):
             future.meta.provide_object_etag(f'"{self._obj.etag}"')
+
+    def on_done(self, future: Any, **kwargs: Any) -> None:
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001 - a failed copy is reported by Copier.copy; here it just does not count
+            return
+        self._progress.add(1, self._obj.size)
 
 
 @dataclass(frozen=True)
@@ -849,9 +895,10 @@ class Copier:
     UploadPartCopy in parallel parts above it (a single CopyObject stops at 5 GB, [FACTS "The export in S3"]).
     One manager for the whole run bounds concurrency across files and tables."""
 
-    def __init__(self, s3: Any, config: JobConfig) -> None:
+    def __init__(self, s3: Any, config: JobConfig, progress: Progress | None = None) -> None:
         self._s3 = s3
         self._config = config
+        self.progress = progress or Progress(0, 0)
         self._manager = TransferManager(
             s3,
             TransferConfig(
@@ -884,7 +931,7 @@ class Copier:
                     "Metadata": {SOURCE_ETAG_META: step.source.etag},
                     "CopySourceIfMatch": f'"{step.source.etag}"',
                 },
-                subscribers=[_KnownSource(step.source)],
+                subscribers=[_KnownSource(step.source, self.progress)],
             )
             for step in steps
         ]
@@ -1063,6 +1110,8 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
         # Only objects whose size could match are asked about: a first run pays nothing here.
         present = run.copier.source_etags([s.destination for s in steps if sizes.get(s.destination) == s.source.size])
         needed = copy_steps_needed(steps, present)
+        kept = [s for s in steps if s not in needed]
+        run.copier.progress.add(len(kept), sum(s.source.size for s in kept))
         run.copier.copy(needed)
         stale = stale_keys(steps, listed)
         run.copier.delete(stale)
@@ -1227,14 +1276,21 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
     )  # fmt: skip
     plan = dataclasses.replace(plan, warnings=tuple(warnings))
 
-    copier = Copier(clients.s3, config)
+    planned = [o for t in plan.tables for o in t.files]
+    copier = Copier(clients.s3, config, Progress(len(planned), sum(o.size for o in planned)))
     results: list[TableResult] = []
+    stop = threading.Event()
     try:
         with (
             ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
             run = Run(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
+            heartbeat(
+                config.progress_seconds,
+                lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),
+                stop,
+            )
             futures = []
             for table in plan.tables:
                 if table.source in assignment.errors:
@@ -1247,6 +1303,7 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
                 )
             results += [f.result() for f in futures]
     finally:
+        stop.set()
         copier.shutdown()
     results.sort(key=lambda r: r.source)
     summary = summarize(config, warnings, results, time.monotonic() - started)

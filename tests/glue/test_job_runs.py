@@ -369,3 +369,20 @@ def test_an_empty_table_is_published_as_an_empty_day_only_once_its_schema_is_kno
     assert days == [(DAY, 1)]  # the empty day is registered and reads as no rows
     partition = world.glue.get_partition(DatabaseName=DATABASE, TableName="public_orders", PartitionValues=[NEXT_DAY])
     assert partition["Partition"]["Parameters"]["sor.rows"] == "0"
+
+
+def test_a_long_run_logs_a_progress_heartbeat(world):
+    gate = threading.Event()
+
+    def slow_copies(request: Request) -> None:
+        if request.operation == "CopyObject":
+            gate.wait(1.5)  # each copy takes 1.5 s: long enough for a 1 s heartbeat to speak
+
+    world.emulator.hooks.append(slow_copies)
+    tables = [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)]
+    run = world.run(world.export(tables, export_id=export_id(DAY)), DAY, "--progress_seconds", "1")
+    assert run.code == 0
+    beats = [line for line in run.stderr.splitlines() if "progress: " in line]
+    assert beats, run.stderr[-2000:]
+    assert "0/1 tables done" in beats[0]
+    assert "/2 files and " in beats[0]
