@@ -47,6 +47,18 @@ class Clients:
         return self._client("sns")
 
 
+_shared: Clients | None = None
+
+
+def shared_clients() -> Clients:
+    """One Clients per Lambda execution environment, made on the first invocation (not at import) and kept
+    warm for the next ones; tests replace `_shared`."""
+    global _shared
+    if _shared is None:
+        _shared = Clients()
+    return _shared
+
+
 def error_code(error: Exception) -> str:
     """The AWS error code of a botocore ClientError ('' for anything else)."""
     response = getattr(error, "response", None)

@@ -6,14 +6,13 @@ import datetime as dt
 import os
 from typing import Any
 
-from aws_clients import Clients
+from aws_clients import shared_clients
 from config import load_config
 from event_handling import handle_rds_event
 from observability import correlation_id, count, powertools
 from reconcile import is_reconcile, parse_reconcile, reconcile
 
 logger, tracer, metrics = powertools()
-_clients: Clients | None = None
 
 _ACTION_METRICS = {
     "started": "GlueRunStarted",
@@ -24,13 +23,6 @@ _ACTION_METRICS = {
 }
 
 
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
-
-
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(raise_on_empty_metrics=False)
@@ -39,11 +31,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = load_config(os.environ)
     now = dt.datetime.now(dt.UTC)
     if is_reconcile(event):
-        result = reconcile(config, clients(), parse_reconcile(event), now)
+        result = reconcile(config, shared_clients(), parse_reconcile(event), now)
         count(metrics, "ReconcileProblems", len(result["problems"]))
         outcomes = result["actions"]
     else:
-        result = handle_rds_event(config, clients(), event)
+        result = handle_rds_event(config, shared_clients(), event)
         if result["status"] == "ignored":
             count(metrics, "EventsIgnored")
         outcomes = result.get("tasks", [])

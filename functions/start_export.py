@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from typing import Any
 
-from aws_clients import Clients
+from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
 from sources import InvalidSourceError, SourceRefusedError
@@ -14,14 +14,6 @@ from start_request import InvalidRequestError
 from starting import start_export
 
 logger, tracer, metrics = powertools()
-_clients: Clients | None = None
-
-
-def clients() -> Clients:
-    global _clients
-    if _clients is None:
-        _clients = Clients()
-    return _clients
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -31,7 +23,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event, context))
     config = load_config(os.environ)
     try:
-        result = start_export(config, clients(), event, dt.datetime.now(dt.UTC))
+        result = start_export(config, shared_clients(), event, dt.datetime.now(dt.UTC))
     except (InvalidRequestError, InvalidSourceError, SourceRefusedError):
         count(metrics, "ExportRefused")
         logger.exception("export refused")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import aws_clients
 import on_export_event
 import pytest
 from botocore.exceptions import ClientError
@@ -308,7 +309,7 @@ def test_an_alert_that_cannot_be_published_fails_the_invocation(stack: Stack) ->
 def test_handler_counts_outcomes(
     stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(on_export_event, "_clients", stack.clients)
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
     stack.start_task(DAY)
     on_export_event.handler(stack.event(COMPLETED_0164, stack.snapshot_arn), context)
     assert emf_metrics(capsys.readouterr().out) == {"GlueRunStarted": 1.0}

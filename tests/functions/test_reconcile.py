@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import aws_clients
 import on_export_event
 import pytest
 import start_export
@@ -169,8 +170,7 @@ def test_the_night_end_to_end_with_the_event_lost(
     stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Schedule -> start_export; the completion event never arrives; the reconcile schedule publishes the day."""
-    monkeypatch.setattr(start_export, "_clients", stack.clients)
-    monkeypatch.setattr(on_export_event, "_clients", stack.clients)
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
     started = start_export.handler({}, context)
     capsys.readouterr()
     result = on_export_event.handler({"action": "reconcile"}, context)

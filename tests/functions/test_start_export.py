@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import aws_clients
 import pytest
 import start_export
 from botocore.exceptions import ClientError
@@ -212,7 +213,7 @@ def emf_metrics(output: str) -> dict[str, float]:
 def test_handler_returns_the_summary_and_counts_started_then_skipped(
     stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(start_export, "_clients", stack.clients)
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
     result = start_export.handler({}, context)
     assert result["status"] == "started"
     assert emf_metrics(capsys.readouterr().out) == {"ExportStarted": 1.0}
@@ -227,7 +228,7 @@ def test_handler_returns_the_summary_and_counts_started_then_skipped(
 def test_handler_rejects_malformed_payloads_and_starts_nothing(
     stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], event: Any
 ) -> None:
-    monkeypatch.setattr(start_export, "_clients", stack.clients)
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
     stack.emulator.clear()  # forget the fixture's own setup requests
     with pytest.raises(InvalidRequestError):
         start_export.handler(event, context)
