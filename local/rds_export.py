@@ -263,6 +263,10 @@ def _pg_time(value: Any) -> str:
         raise _type_error("time column", value)
     if value.tzinfo is not None:
         raise ValueError(f"time without time zone column got an aware value {value!r}")
+    return _clock_text(value)
+
+
+def _clock_text(value: dt.time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
 
 
@@ -271,8 +275,7 @@ def _pg_timetz(value: Any) -> str:
         return value
     if not isinstance(value, dt.time) or value.tzinfo is None:
         raise _type_error("time with time zone column (aware time required)", value)
-    base = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
-    return base + _pg_offset(value.utcoffset())
+    return _clock_text(value) + _pg_offset(value.utcoffset())
 
 
 def _pg_timestamp(value: Any) -> str:
