@@ -59,6 +59,35 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
         outcome.action = "gave_up"
         return outcome
 
+    # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
+    # events find the run active and stay quiet, while an alert SNS refused fails the invocation before the run
+    # exists, so Lambda's retry alerts again instead of finding the run active and never telling anyone. The
+    # price is a repeated alert when the start itself fails after it (Glue busy with another day).
+    warnings = parse_warning_message(task.warning_message)
+    if warnings:
+        outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
+        publish_alert(
+            clients.sns,
+            config.alert_topic_arn,
+            Alert(
+                subject=f"aurora-sor: export {task.export_id} completed with warnings",
+                facts=[
+                    ("Export id", task.export_id),
+                    ("Source", task.source_arn),
+                    ("Ingestion date", day.isoformat()),
+                    ("Skipped tables", ", ".join(warnings.skipped_tables) or "none"),
+                    ("Other warnings", "; ".join(warnings.other) or "none"),
+                    ("Glue run", f"starting now on {export_uri}"),
+                ],
+                next_steps=[
+                    "The day is being published without the skipped tables; they will be missing from "
+                    "the SOR for this date.",
+                    "Check why RDS skipped them (AWS_FACTS: column names with , ; { } ( ) = or spaces, "
+                    "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
+                    "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
+                ],
+            ),
+        )
     arguments = job_arguments(config, export_uri, day)
     try:
         outcome.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
@@ -74,30 +103,4 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
     outcome.action = "started"
     logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
 
-    # Alert on warnings only when this invocation started the run, so duplicate events do not repeat it.
-    warnings = parse_warning_message(task.warning_message)
-    if warnings:
-        outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
-        publish_alert(
-            clients.sns,
-            config.alert_topic_arn,
-            Alert(
-                subject=f"aurora-sor: export {task.export_id} completed with warnings",
-                facts=[
-                    ("Export id", task.export_id),
-                    ("Source", task.source_arn),
-                    ("Ingestion date", day.isoformat()),
-                    ("Skipped tables", ", ".join(warnings.skipped_tables) or "none"),
-                    ("Other warnings", "; ".join(warnings.other) or "none"),
-                    ("Glue run", outcome.job_run_id),
-                ],
-                next_steps=[
-                    "The day is being published without the skipped tables; they will be missing from "
-                    "the SOR for this date.",
-                    "Check why RDS skipped them (AWS_FACTS: column names with , ; { } ( ) = or spaces, "
-                    "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
-                    "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
-                ],
-            ),
-        )
     return outcome
