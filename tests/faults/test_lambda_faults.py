@@ -1,0 +1,184 @@
+"""The Lambdas under AWS faults: every fault ends in a retry, an alert or a clear error, never a silently lost day.
+
+What tests/functions already proves is not repeated here: persistent 500s on DescribeDBClusterSnapshots and
+StartExportTask (test_start_export.py::test_a_persistent_rds_error_fails_the_invocation), on DescribeExportTasks,
+the manifest GetObject, GetJobRuns and StartJobRun followed by a successful retry
+(test_on_export_event.py::test_aws_faults_on_completion_fail_the_invocation), a transient 503 on StartExportTask
+(test_start_export.py::test_a_transient_rds_error_is_retried). This file adds throttling (botocore's own retry
+succeeding, or the invocation failing for Lambda to retry), faults during reconcile, and SNS failing during every
+kind of alert, each followed by the retry Lambda makes (EventInvokeConfig: 2 retries, then the on-failure queue).
+
+Faults come from the emulator's wire layer; the code under test runs with its own clients (5 attempts, standard
+retry mode) or, where a test needs the first error to surface, clients that do not retry (Stack.no_retry_clients).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aws_clients
+import on_export_event
+import pytest
+import start_export
+from botocore.exceptions import ClientError
+from event_handling import handle_rds_event
+from reconcile import ReconcileRequest, reconcile
+from sources import SourceRefusedError
+from starting import start_export as run_start
+
+from local.aws_emulator import Fault, Request
+from tests.functions.conftest import FakeContext, Stack
+
+DAY = dt.date(2026, 11, 25)
+COMPLETED = "rds-event-0164-cluster-snapshot-export-completed.json"
+FAILED = "rds-event-0162-cluster-snapshot-export-failed.json"
+TABLE_FAILED = "rds-event-0489-table-extraction-failed.json"
+# 15:00 in Sao Paulo on 2026-11-26: reconcile's "today"; DAY is yesterday.
+RECONCILE_NOW = dt.datetime(2026, 11, 26, 18, 0, tzinfo=dt.UTC)
+
+
+def operation(service: str, name: str) -> Callable[[Request], bool]:
+    return lambda r: r.service == service and r.operation == name
+
+
+# -- throttling -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("service", "name", "status", "code"),
+    [
+        ("rds", "DescribeExportTasks", 400, "Throttling"),
+        ("s3", "GetObject", 503, "SlowDown"),  # the run manifest
+        ("glue", "GetJobRuns", 400, "ThrottlingException"),
+        ("glue", "StartJobRun", 400, "ThrottlingException"),
+    ],
+)
+def test_throttling_on_completion_is_retried_by_botocore_and_starts_one_run(
+    stack: Stack, service: str, name: str, status: int, code: str
+) -> None:
+    identifier = stack.start_task(DAY)
+    fault = stack.emulator.add_fault(Fault(operation(service, name), status, code, times=1))
+
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED, stack.snapshot_arn))
+
+    assert fault.hits == 1
+    assert result["tasks"][0]["action"] == "started"
+    [run] = stack.job_runs()
+    assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
+
+
+@pytest.mark.parametrize("name", ["DescribeDBClusterSnapshots", "StartExportTask"])
+def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_until_lambda_retries(
+    stack: Stack, name: str
+) -> None:
+    now = stack.snapshot_time + dt.timedelta(minutes=1)
+    transient = stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
+    assert run_start(stack.config, stack.clients, {}, now)["status"] == "started"
+    assert transient.hits == 1
+
+    # The same night for a second cluster-day would be a new id; here: tomorrow, throttled for good.
+    stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
+    with pytest.raises(ClientError, match="Throttling"):
+        run_start(stack.config, stack.no_retry_clients(), {}, now + dt.timedelta(days=1))
+    assert len(stack.tasks()) == 1  # nothing half-started
+    stack.emulator.faults.clear()
+    # Lambda's retry of the failed invocation starts that night, once.
+    assert run_start(stack.config, stack.clients, {}, now + dt.timedelta(days=1))["status"] == "started"
+    assert run_start(stack.config, stack.clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
+    assert len(stack.tasks()) == 2
+
+
+# -- reconcile under faults ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("service", "name"), [("rds", "DescribeExportTasks"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")]
+)
+def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day(
+    stack: Stack, service: str, name: str
+) -> None:
+    """An error is never read as "nothing to do": the invocation fails (Lambda Errors alarm, retries)."""
+    identifier = stack.start_task(DAY)  # COMPLETE, its event lost, nothing published
+    stack.emulator.add_fault(Fault(operation(service, name), 500, "InternalFailure", times=None))
+
+    with pytest.raises(ClientError, match="InternalFailure"):
+        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), RECONCILE_NOW)
+    assert all(r.status == 500 for r in stack.emulator.calls("glue", "StartJobRun"))  # no run was started
+    assert stack.alerts() == []  # no wrong "missing night" alert either
+
+    stack.emulator.faults.clear()
+    result = reconcile(stack.config, stack.clients, ReconcileRequest(), RECONCILE_NOW)
+    assert [a["action"] for a in result["actions"]] == ["started"]
+    [run] = stack.job_runs()
+    assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
+
+
+# -- SNS failing during an alert ------------------------------------------------------------------------------
+def _failed_export(stack: Stack, clients: Any) -> Any:
+    stack.start_task(DAY, status="failed", failure_cause="KMS key not accessible")
+    return lambda c: handle_rds_event(stack.config, c, stack.event(FAILED, stack.snapshot_arn))
+
+
+def _table_extraction_failed(stack: Stack, clients: Any) -> Any:
+    stack.start_task(DAY, status="in_progress")
+    return lambda c: handle_rds_event(stack.config, c, stack.event(TABLE_FAILED, stack.snapshot_arn))
+
+
+def _completed_with_warnings(stack: Stack, clients: Any) -> Any:
+    stack.hold_glue_runs()  # the run is still going when Lambda retries, as in AWS
+    warning = json.dumps({"skippedTables": ["shop.public.weird table"]})
+    stack.start_task(DAY, warning_message=warning)
+    return lambda c: handle_rds_event(stack.config, c, stack.event(COMPLETED, stack.snapshot_arn))
+
+
+def _reconcile_problem(stack: Stack, clients: Any) -> Any:
+    stack.start_task(DAY, status="canceled")
+    return lambda c: reconcile(stack.config, c, ReconcileRequest(), RECONCILE_NOW)
+
+
+def _stale_snapshot_refusal(stack: Stack, clients: Any) -> Any:
+    return lambda c: run_start(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30))
+
+
+ALERTS = {
+    "export failed": (_failed_export, "failed, 2026-11-25 not published"),
+    "table extraction failed": (_table_extraction_failed, "table extraction failed"),
+    "completed with warnings": (_completed_with_warnings, "completed with warnings"),
+    "reconcile problems": (_reconcile_problem, "reconcile found 1 problem"),
+    "stale snapshot refused": (_stale_snapshot_refusal, "refused"),
+}
+
+
+@pytest.mark.parametrize("kind", list(ALERTS))
+def test_an_alert_sns_cannot_take_fails_the_invocation_and_lambdas_retry_delivers_it(stack: Stack, kind: str) -> None:
+    arrange, subject = ALERTS[kind]
+    invoke = arrange(stack, stack.clients)
+    stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
+
+    with pytest.raises(ClientError, match="InternalError"):
+        invoke(stack.no_retry_clients())
+    assert stack.alerts() == []
+
+    stack.emulator.faults.clear()  # SNS is back by the time Lambda retries the event
+    if kind == "stale snapshot refused":
+        with pytest.raises(SourceRefusedError):  # a refusal raises after alerting, by design
+            invoke(stack.clients)
+    else:
+        invoke(stack.clients)
+    [alert] = stack.alerts()
+    assert subject in alert["Subject"]
+    assert len(stack.job_runs()) == (1 if kind == "completed with warnings" else 0)
+
+
+def test_handlers_let_aws_errors_out_so_lambda_retries_the_event(
+    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Powertools' decorators re-raise: the invocation fails, Lambda retries it (EventInvokeConfig), then the
+    on-failure destination (FailedInvocationsQueue) keeps the event and its alarm speaks."""
+    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients())
+    stack.start_task(DAY, status="failed", failure_cause="x")
+    stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
+    with pytest.raises(ClientError):
+        on_export_event.handler(stack.event(FAILED, stack.snapshot_arn), context)
+    stack.emulator.add_fault(Fault(operation("rds", "StartExportTask"), 400, "Throttling", times=None))
+    with pytest.raises(ClientError, match="Throttling"):
+        start_export.handler({}, context)

@@ -1,0 +1,104 @@
+"""Bad-input cases of docs/reliability.md that no component test covered end to end.
+
+Each runs the real thing (the Glue job as a subprocess, the Lambda handler) against the emulator and checks both
+the outcome and that nothing already published moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import aws_clients
+import boto3
+import pyarrow.parquet as pq
+import pytest
+import start_export
+from start_request import InvalidRequestError
+
+from local.aws_emulator import Emulator
+from local.rds_export import exported_table
+from tests.exports import PG, make_table
+from tests.faults.scenario import day_snapshot
+from tests.functions.conftest import FakeContext, Stack, context, env, stack  # noqa: F401 - fixtures
+from tests.glue.conftest import DATABASE, DAY, SorWorld
+
+EARLIER = "2026-11-25"
+
+
+@pytest.fixture
+def world(aws: boto3.Session, emulator: Emulator) -> SorWorld:
+    return SorWorld(aws, emulator)
+
+
+@pytest.mark.glue_job
+def test_a_truncated_parquet_file_fails_its_table_by_name_and_leaves_earlier_days_alone(world: SorWorld) -> None:
+    def day_tables(day: str) -> list:
+        return [
+            make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2),
+            make_table("fine", {"id": "bigint", "day": "text"}, [(1, day)]),
+        ]
+
+    assert world.run(world.export(day_tables(EARLIER), export_id=f"aurora-sor-shop-{EARLIER}"), EARLIER).code == 0
+    earlier = day_snapshot(world, EARLIER)
+    whole = io.BytesIO()
+    pq.write_table(exported_table(PG, make_table("orders", {"id": "bigint"}, [(3,)] * 500)), whole, compression="gzip")
+    cut = whole.getvalue()[: len(whole.getvalue()) // 2]  # a valid file cut in half: no footer, no end magic
+    uri = world.export(
+        day_tables(DAY),
+        export_id=f"aurora-sor-shop-{DAY}",
+        extra_objects={"shop/public.orders/2/part-00000-cut.gz.parquet": cut},
+    )
+
+    run = world.run(uri)
+
+    assert run.code == 1
+    [failure] = run.summary["failed_tables"]
+    assert failure["name"] == "public_orders"
+    assert "part-00000-cut.gz.parquet is not a readable Parquet file" in failure["error"]
+    assert world.query(f"SELECT day FROM {DATABASE}.public_fine ORDER BY ingestion_date") == [(EARLIER,), (DAY,)]
+    assert world.query(f"SELECT count(*) FROM {DATABASE}.public_orders") == [(2,)]  # the earlier day only
+    assert day_snapshot(world, EARLIER) == earlier
+
+
+ODD = [
+    # (schema, table) -> catalog name: dots, hyphens, spaces (the export writes "_"), upper case, non-ASCII
+    (("public", "orders.v2"), "public_orders_v2"),
+    (("public", "order-items"), "public_order_items"),
+    (("public", "Order Lines"), "public_order_lines"),
+    (("Vendas", "Clientes-ÇÃO"), "vendas_clientes_cao"),
+]
+
+
+@pytest.mark.glue_job
+def test_odd_table_names_publish_end_to_end_under_their_documented_names(world: SorWorld) -> None:
+    tables = [
+        make_table(name, {"id": "bigint", "Label": "text"}, [(i, name) for i in range(n + 1)], schema=schema)
+        for n, ((schema, name), _) in enumerate(ODD)
+    ]
+    run = world.run(world.export(tables, export_id=f"aurora-sor-shop-{DAY}"))
+
+    assert run.code == 0, run.stderr[-3000:]
+    for n, ((_schema, name), catalog_name) in enumerate(ODD):
+        table = world.glue.get_table(DatabaseName=DATABASE, Name=catalog_name)["Table"]
+        source = table["Parameters"]["sor.source"]
+        assert source.startswith("shop."), source
+        assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == ["id", "label"]  # lower-cased
+        rows = world.query(f"SELECT label, count(*) FROM {DATABASE}.{catalog_name} GROUP BY label")
+        assert rows == [(name, n + 1)], catalog_name
+
+
+def test_a_backfill_date_in_the_future_is_refused_and_exports_nothing(
+    stack: Stack,  # noqa: F811 - the fixture imported above
+    context: FakeContext,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
+    tomorrow = (dt.datetime.now(stack.config.schedule_timezone) + dt.timedelta(days=1)).date()
+    stack.emulator.clear()
+
+    with pytest.raises(InvalidRequestError, match="in the future"):
+        start_export.handler({"ingestion_date": tomorrow.isoformat()}, context)
+
+    assert stack.emulator.calls("rds") == []
+    assert stack.tasks() == []
