@@ -120,8 +120,9 @@ def short_retry_s3(world: SorWorld) -> Any:
 def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world: SorWorld, short_retry_s3: Any) -> None:
     """SlowDown that outlasts the retries, through the job's own Copier and footer reader, in-process.
 
-    Throttling backs off from 1 s, so the job's 11 attempts (max_attempts=10 retries) would hold a subprocess run for about a minute; a
-    2-attempt client reaches the same last-attempt failure path in a second (the 500 test above runs it end to end).
+    Throttling backs off from 1 s, so the job's 11 attempts (botocore's max_attempts=10 counts retries) would
+    hold a subprocess run for about a minute; a 2-attempt client reaches the same last-attempt failure path in
+    seconds (the 500 test above runs that path end to end).
     """
     uri = export_day(world, DAY)
     config = sor_job.parse_args(
