@@ -14,10 +14,11 @@ moto itself is not modified: the layer only wraps the WSGI application moto's Th
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -265,6 +266,27 @@ class _Counted:
         close = getattr(self._inner, "close", None)
         if close is not None:
             close()
+
+
+def fake_aws_environment(
+    endpoint_url: str | None = None, base: Mapping[str, str] | None = None, region: str = "sa-east-1"
+) -> dict[str, str]:
+    """`base` (default: this process's environment) without any AWS_* variable, plus fake credentials, a fixed
+    Region, no shared config files and, when given, AWS_ENDPOINT_URL: whatever uses it reaches the emulator
+    and never a real account."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - the emulator's fake credentials
+        AWS_SESSION_TOKEN="testing",  # noqa: S106
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    return env
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02) -> bool:

@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.config import Config
 
-from local.aws_emulator import Emulator, Request
+from local.aws_emulator import Emulator, Request, fake_aws_environment
 from local.latency import LatencyHook, LatencyModel, latency
 from local.rds_export import SourceColumn, SourceTable, export_root, render_export
 
@@ -146,22 +146,6 @@ class Export:
 # ==================================================================================================
 # The world: emulator, clients, buckets
 # ==================================================================================================
-def aws_environment(endpoint_url: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child that must reach the emulator and nothing else (fake credentials)."""
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - the emulator's fake credentials
-        AWS_SESSION_TOKEN="testing",  # noqa: S106
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
-
-
 class World:
     """Clients on the emulator, the export bucket, and a fresh SOR bucket + catalog database per run."""
 
@@ -306,7 +290,7 @@ def run_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: i
         "--catalog_database", database, "--ingestion_date", DAY, "--copy_concurrency", str(copy_concurrency),
         "--metrics_namespace", "aurora-sor-bench", *extra,
     ]  # fmt: skip
-    env = aws_environment(world.emulator.endpoint_url)
+    env = fake_aws_environment(world.emulator.endpoint_url, region=REGION)
     mark, before = len(world.emulator.calls()), hook.seconds
     with latency(world.emulator, hook):
         started = time.perf_counter()
@@ -444,7 +428,9 @@ def handler_modules(template: Path = TEMPLATE) -> list[str]:
 def import_times(modules: Sequence[str], repeats: int, python: str = sys.executable) -> list[ImportTime]:
     """Median import time of each module in a fresh interpreter (OS file cache warm: a best case for Lambda)."""
     results = []
-    env = aws_environment("http://127.0.0.1:9")  # nothing may reach AWS at import time; port 9 discards
+    env = fake_aws_environment(
+        "http://127.0.0.1:9", region=REGION
+    )  # nothing may reach AWS at import time; port 9 discards
     env.update(POWERTOOLS_SERVICE_NAME="bench", POWERTOOLS_TRACE_DISABLED="true")
     for module in modules:
         if not (FUNCTIONS / f"{module.replace('.', '/')}.py").exists():
@@ -972,9 +958,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     config, args = parse_args(argv)
     # Nothing here may reach a real account: the bench's own clients and the job's get fake credentials.
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        del os.environ[name]
-    os.environ.update(aws_environment("http://127.0.0.1:9", {}))
+    environment = fake_aws_environment("http://127.0.0.1:9", region=REGION)
+    os.environ.clear()
+    os.environ.update(environment)
     command = " ".join(["python -m local.bench", *argv])
     with Emulator() as emulator:
         try:

@@ -138,14 +138,6 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
     }
 
 
-def rule_matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    """EventBridge pattern matching by moto's own rule engine (the one PutEvents uses)."""
-    from moto.events.models import EventPattern, EventPatternParser
-
-    raw = json.dumps(pattern)
-    return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))
-
-
 # -- the Glue job -------------------------------------------------------------------------------------------------
 def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
     """What Glue runs for a job run: the job's DefaultArguments overridden by the run's Arguments."""
@@ -178,21 +170,17 @@ def run_glue_job(argv: list[str], console: Console) -> dict[str, Any]:
 # -- the night ----------------------------------------------------------------------------------------------------
 def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = False) -> int:
     from local.athena_duckdb import connect
-    from local.aws_emulator import Emulator
+    from local.aws_emulator import Emulator, fake_aws_environment
     from local.deploy import deploy
     from local.export_emulator import complete_export
 
     console = Console(total=8, verbose=verbose)
     console.step("Starting the embedded AWS emulator")
-    for name in [n for n in os.environ if n.startswith("AWS_")]:
-        del os.environ[name]  # never a real account, whatever the shell has
-    fake = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}  # what the emulator accepts, nothing real
-    os.environ.update(
-        fake, AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )  # fmt: skip
     with Emulator() as emulator:
-        os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+        # Never a real account, whatever the shell has: fake credentials and the emulator's endpoint only.
+        environment = fake_aws_environment(emulator.endpoint_url, region=REGION)
+        os.environ.clear()
+        os.environ.update(environment)
         console.say(f"moto server on {emulator.endpoint_url} (stopped when the demo ends)")
         session = boto3.Session(region_name=REGION)
         s3, glue, rds = session.client("s3"), session.client("glue"), session.client("rds")
@@ -248,6 +236,8 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
 
         console.step("RDS-EVENT-0164 (export completed) reaches on_export_event")
         event = completion_event(written.source_arn, dt.datetime.now(dt.UTC))
+        from local.stack import rule_matches
+
         if not any(rule_matches(rule["EventPattern"], event) for rule in rds_rules):
             raise DemoFailed("the template's RDS rule does not match the documented completion event")
         console.say("the template's EventBridge rule matches the event")

@@ -50,6 +50,16 @@ def translate(raw: Mapping[str, Any]) -> dict[str, Any]:
     return transform(doc, {}, _NoManagedPolicies())
 
 
+def rule_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
+    """EventBridge pattern matching by moto's own rule engine (the one its PutEvents uses): moto's server does
+    not implement TestEventPattern, and the parser also rejects what EventBridge rejects (empty arrays,
+    scalars instead of arrays)."""
+    from moto.events.models import EventPattern, EventPatternParser
+
+    raw = json.dumps(pattern)
+    return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))
+
+
 class UnsupportedIntrinsic(Exception):
     """The evaluator met something it does not model; extend it rather than guess."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from local.aws_emulator import Emulator
+from local.aws_emulator import Emulator, fake_aws_environment
 
 REGION = "sa-east-1"
 
@@ -17,20 +17,8 @@ REGION = "sa-east-1"
 def _fake_aws_environment() -> Iterator[None]:
     """No test may reach a real account: fake credentials, fixed Region, no shared config files."""
     saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-    )
+    os.environ.clear()
+    os.environ.update(fake_aws_environment(region=REGION))
     yield
     os.environ.clear()
     os.environ.update(saved)

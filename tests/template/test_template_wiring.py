@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from config import EXPORT_SOURCES, load_config
 from glue_runs import job_arguments
-from moto.events.models import EventPattern, EventPatternParser
 from sor_job import parse_args
 
-from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements
+from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
 
 # The Lambda contract (issue 3): exactly these variables configure both functions.
 CONTRACT_ENV = {
@@ -93,13 +92,6 @@ def rds_rule(stack: Stack) -> dict[str, Any]:
     return rule
 
 
-def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
-    # moto's server does not implement TestEventPattern, but its rule engine does the matching for PutEvents;
-    # the parser also rejects what EventBridge rejects (empty arrays, scalars instead of arrays).
-    raw = json.dumps(pattern)
-    return EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event)
-
-
 def _fixture(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
@@ -109,13 +101,13 @@ def _fixture(name: str) -> dict[str, Any]:
     ["rds-event-0164-cluster-snapshot-export-completed.json", "rds-event-0236-cluster-export-completed.json"],
 )
 def test_rds_rule_matches_the_documented_completion_events(rds_rule: dict[str, Any], fixture: str) -> None:
-    assert _matches(rds_rule["EventPattern"], _fixture(fixture))
+    assert rule_matches(rds_rule["EventPattern"], _fixture(fixture))
 
 
 def test_rds_rule_ignores_the_automated_snapshot_created_event(rds_rule: dict[str, Any]) -> None:
     event = _fixture("rds-event-0169-automated-cluster-snapshot-created.json")
     assert event["detail"]["EventID"] == "RDS-EVENT-0169"
-    assert not _matches(rds_rule["EventPattern"], event)
+    assert not rule_matches(rds_rule["EventPattern"], event)
 
 
 def test_rds_rule_matches_every_export_event_fixture_and_nothing_else(rds_rule: dict[str, Any]) -> None:
@@ -125,7 +117,7 @@ def test_rds_rule_matches_every_export_event_fixture_and_nothing_else(rds_rule: 
         if "detail" not in event:  # schedule payloads and manual invocations are not EventBridge events
             continue
         expected = event["source"] == "aws.rds" and event["detail"].get("EventID") in EXPORT_EVENT_IDS
-        assert _matches(rds_rule["EventPattern"], event) is expected, path.name
+        assert rule_matches(rds_rule["EventPattern"], event) is expected, path.name
         if expected:
             seen.add(event["detail"]["EventID"])
     assert seen == EXPORT_EVENT_IDS, "every export event of the contract has a fixture that the rule matches"
@@ -157,11 +149,11 @@ def test_glue_failure_rule_alerts_on_failed_timeout_error_of_our_job_only(stack:
         }
 
     for state in ("FAILED", "TIMEOUT", "ERROR"):
-        assert _matches(rule["EventPattern"], glue_event(state)), state
+        assert rule_matches(rule["EventPattern"], glue_event(state)), state
     for state in ("SUCCEEDED", "STOPPED", "RUNNING"):
-        assert not _matches(rule["EventPattern"], glue_event(state)), state
-    assert not _matches(rule["EventPattern"], glue_event("FAILED", "someone-elses-job"))
-    assert not _matches(rule["EventPattern"], _fixture("glue-job-state-change-foreign.json"))
+        assert not rule_matches(rule["EventPattern"], glue_event(state)), state
+    assert not rule_matches(rule["EventPattern"], glue_event("FAILED", "someone-elses-job"))
+    assert not rule_matches(rule["EventPattern"], _fixture("glue-job-state-change-foreign.json"))
     (target,) = rule["Targets"]
     assert target["Arn"] == stack.ref("AlertTopic")
 
