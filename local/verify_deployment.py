@@ -646,7 +646,7 @@ def check_alert_sent(response: Mapping[str, Any] | None, topic: str) -> Result:
             f"message {response['MessageId']} accepted by {topic.rsplit(':', 1)[-1]} "
             "(sent with your credentials: it does not exercise EventBridge's use of the key)",
         )
-    return _fail(check, f"no MessageId from {topic}", "check the topic policy and the key policy for your principal")
+    return _fail(check, f"no MessageId from {topic}", _PUBLISH_ACCESS)
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
@@ -676,18 +676,21 @@ def _expected_max_retries() -> int | None:
     return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
-def _guard(check: str, action: Callable[[], list[Result]]) -> list[Result]:
+_READ_ACCESS = "if it is AccessDenied, give your principal the read access README (Deploy) lists; re-run"
+# Publishing to an SSE-KMS topic needs kms:GenerateDataKey and kms:Decrypt on its key for the publisher
+# (SNS developer guide, "Key management": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+_PUBLISH_ACCESS = (
+    "your principal needs sns:Publish on the topic and, through SNS, kms:GenerateDataKey and kms:Decrypt on the "
+    "stack key (DataKeyArn), which the key policy must also allow; or re-run with --no-test-alert"
+)
+
+
+def _guard(check: str, action: Callable[[], list[Result]], next_step: str = _READ_ACCESS) -> list[Result]:
     """A read the operator is not allowed, or that fails, becomes a FAIL row instead of ending the run."""
     try:
         return action()
     except Exception as error:  # noqa: BLE001 - every failure is reported as a row, the other checks still run
-        return [
-            _fail(
-                check,
-                f"could not read: {type(error).__name__}: {error}",
-                "if it is AccessDenied, give your principal the read access README (Deploy) lists; re-run",
-            )
-        ]
+        return [_fail(check, f"could not read: {type(error).__name__}: {error}", next_step)]
 
 
 def verify(
@@ -830,7 +833,7 @@ def verify(
             )
             return [check_alert_sent(response, topic)]
 
-        results += _guard("test alert", send)
+        results += _guard("test alert", send, _PUBLISH_ACCESS)
     return results
 
 
