@@ -84,7 +84,7 @@ def _validate(value: Mapping[str, Any], shape: Any, what: str) -> None:
     assert not report.has_errors(), f"{what} does not match the botocore model: {report.generate_report()}"
 
 
-def _stack_responses(deployment: Deployment, parameters: Mapping[str, str]) -> Recorded:
+def _stack_responses(deployment: Deployment) -> Recorded:
     stack = deployment.stack
     outputs = [
         {"OutputKey": key, "OutputValue": str(stack.resolve(spec["Value"]))}
@@ -358,7 +358,7 @@ class Harness:
 
     def clients(self, service: str) -> Any:
         if service == "cloudformation":
-            return _stack_responses(self.deployment, {})
+            return _stack_responses(self.deployment)
         if service == "lambda":
             return _lambda_responses(self.deployment, self.layers)
         if service == "iam":
