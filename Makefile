@@ -16,7 +16,7 @@ PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.ex
 # The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
 SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast demo bench clean
+.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast demo bench verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,10 @@ demo: venv ## one night end to end on an embedded AWS emulator (ARGS="--source p
 
 bench: venv ## job vs naive baseline under a latency model, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full for the big sizes)
 	$(PY) -m local.bench --write-docs docs/benchmarks.md $(BENCH_ARGS)
+
+verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])
+	@if [ -z "$(STACK)" ] || [ -z "$(REGION)" ]; then echo "usage: make verify STACK=<stack name> REGION=<region>" >&2; exit 2; fi
+	$(PY) -m local.verify_deployment --stack-name "$(STACK)" --region "$(REGION)" $(if $(PROFILE),--profile "$(PROFILE)") $(ARGS)
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -219,7 +219,9 @@ def _role(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str
 
 
 def _log_group(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
-    client("logs").create_log_group(logGroupName=name)
+    # The key is part of the group's contract (the verifier checks it), so the emulated group carries it too.
+    extra = {"kmsKeyId": props["KmsKeyId"]} if "KmsKeyId" in props else {}
+    client("logs").create_log_group(logGroupName=name, **extra)
     if "RetentionInDays" in props:
         client("logs").put_retention_policy(logGroupName=name, retentionInDays=props["RetentionInDays"])
     return name
