@@ -387,10 +387,3 @@ def test_samconfig_environments_override_only_real_parameters(raw_template: dict
             if allowed:
                 assert value in [str(v) for v in allowed], (env, name)
 
-
-def test_named_roles_fit_iam_limits_for_the_sample_stack_names() -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    for env in ("default", "prod"):
-        name = config[env]["global"]["parameters"]["stack_name"]
-        # RoleName is <stack>-<region>-on-export-event (the longest); IAM allows 64 characters.
-        assert len(f"{name}-ap-southeast-2-on-export-event") <= 64
