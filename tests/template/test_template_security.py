@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -226,3 +227,29 @@ def test_topic_and_log_groups_are_encrypted_with_the_stack_key(stack: Stack) -> 
     assert stack.props("AlertTopic")["KmsMasterKeyId"] == key
     for name in stack.of_type("AWS::Logs::LogGroup"):
         assert stack.props(name)["KmsKeyId"] == key, name
+
+
+@pytest.mark.parametrize(
+    ("identifier", "accepted"),
+    [
+        ("mycluster", True),
+        ("my-cluster-1", True),
+        ("a" * 63, True),
+        ("MyCluster", False),  # RDS stores it as mycluster; ARNs built from MyCluster would not match
+        ("a" * 64, False),
+        ("1cluster", False),
+        ("cluster-", False),
+        ("my--cluster", False),
+    ],
+)
+def test_cluster_identifier_is_an_rds_identifier_in_lower_case(
+    raw_template: dict[str, Any], identifier: str, accepted: bool
+) -> None:
+    # botocore rds CreateDBCluster DBClusterIdentifier: "stored as a lowercase string"; 1 to 63 letters, digits or
+    # hyphens, a letter first, no trailing hyphen, no two consecutive hyphens. The IAM policies build the cluster
+    # and snapshot ARNs from the parameter, so it must be given exactly as RDS stores it.
+    spec = raw_template["Parameters"]["ClusterIdentifier"]
+    fits = re.fullmatch(spec["AllowedPattern"], identifier) is not None
+    fits = fits and len(identifier) <= int(spec.get("MaxLength", 10**6))
+    assert fits is accepted
+    assert "lower case" in spec["ConstraintDescription"]
