@@ -172,6 +172,64 @@ def test_topic_policy_lets_the_glue_rule_and_alarms_publish(stack: Stack) -> Non
     assert {"events.amazonaws.com", "cloudwatch.amazonaws.com"} <= services, "they must be able to use the topic key"
 
 
+# Condition keys EventBridge's KMS request for an encrypted topic does not carry: "Adding the aws:SourceAccount,
+# aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+EVENTBRIDGE_ABSENT_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
+TOPIC_KMS_ACTIONS = {"kms:GenerateDataKey*", "kms:Decrypt"}  # the same page's statement
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {key.lower() for operator in statement.get("Condition", {}).values() for key in operator}
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action if isinstance(action, list) else [action])
+
+
+def test_eventbridge_can_use_the_topic_key_without_conditions_it_cannot_meet(stack: Stack) -> None:
+    key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
+    for_events = [s for s in key_policy if s["Effect"] == "Allow" and "events.amazonaws.com" in _services(s)]
+    assert for_events, "EventBridge cannot deliver to the KMS-encrypted topic without a key-policy statement"
+    for statement in for_events:
+        assert not _condition_keys(statement) & EVENTBRIDGE_ABSENT_KEYS, statement["Sid"]
+        assert _services(statement) == ["events.amazonaws.com"], "shares no condition with another service"
+    assert any(TOPIC_KMS_ACTIONS <= _actions(s) and not s.get("Condition") for s in for_events)
+
+
+def test_alarms_can_use_the_topic_key_through_their_own_statement(stack: Stack) -> None:
+    key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
+    (for_alarms,) = [s for s in key_policy if s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in _services(s)]
+    assert _services(for_alarms) == ["cloudwatch.amazonaws.com"]
+    assert TOPIC_KMS_ACTIONS <= _actions(for_alarms)
+    assert for_alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize("rule", ["GlueJobFailedRule", "OnExportEventFunctionRdsExportEvents"])
+def test_a_rule_whose_deliveries_fail_raises_an_alarm(stack: Stack, rule: str) -> None:
+    # AWS/Events FailedInvocations, dimension RuleName (default bus), sent only when non-zero
+    # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+    assert stack.resources[rule]["Type"] == "AWS::Events::Rule"
+    alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
+    (alarm,) = [
+        a
+        for a in alarms
+        if (a["Namespace"], a["MetricName"]) == ("AWS/Events", "FailedInvocations")
+        and a["Dimensions"] == [{"Name": "RuleName", "Value": stack.ref(rule)}]
+    ]
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["ComparisonOperator"], float(alarm["Threshold"])) == ("GreaterThanOrEqualToThreshold", 1.0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [stack.ref("AlertTopic")]
+
+
+def test_a_glue_failure_alert_that_cannot_be_delivered_is_kept_in_the_failed_invocations_queue(stack: Stack) -> None:
+    (target,) = stack.props("GlueJobFailedRule")["Targets"]
+    assert target["DeadLetterConfig"]["Arn"] == stack.get_att("FailedInvocationsQueue", "Arn")
+    assert int(target["RetryPolicy"]["MaximumRetryAttempts"]) >= 1
+
+
 def _services(statement: dict[str, Any]) -> list[str]:
     service = statement.get("Principal", {}).get("Service", [])
     return service if isinstance(service, list) else [service]
