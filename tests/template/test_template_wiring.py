@@ -321,9 +321,7 @@ def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
     assert int(job["Timeout"]) > 0
     args = job["DefaultArguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
     assert args["--enable-metrics"] == "true"
-    assert args["--continuous-log-logGroup"] == stack.ref("SorJobLogGroup")
     assert job["Role"] == stack.get_att("GlueJobRole", "Arn")
 
 
@@ -445,3 +443,44 @@ def test_samconfig_environments_override_only_real_parameters(raw_template: dict
             if allowed:
                 assert value in [str(v) for v in allowed], (env, name)
 
+
+
+# -- Glue 5 logging ---------------------------------------------------------------------------------------
+# "Logging for AWS Glue jobs" (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html):
+# Glue 5.0 writes driver/executor stdout and stderr to /aws-glue/jobs/output and system logs to /aws-glue/jobs/error,
+# or to <prefix>/output and <prefix>/error with --custom-logGroup-prefix. The continuous-logging arguments are
+# documented for Glue 4.0 and earlier only (monitor-continuous-logging-enable.html).
+GLUE4_LOG_ARGUMENTS = {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup", "--enable-continuous-log-filter"}
+
+
+def _glue_log_groups(stack: Stack) -> dict[str, str]:
+    prefix = stack.props("SorJob")["DefaultArguments"]["--custom-logGroup-prefix"]
+    return {kind: f"{prefix}/{kind}" for kind in ("output", "error")}
+
+
+def test_glue_5_logs_go_to_log_groups_the_stack_creates_encrypted_and_expiring(either_stack: Stack) -> None:
+    args = either_stack.props("SorJob")["DefaultArguments"]
+    assert not GLUE4_LOG_ARGUMENTS & set(args), "Glue 5 ignores these; they only mislead"
+    groups = {either_stack.ref(n): either_stack.props(n) for n in either_stack.of_type("AWS::Logs::LogGroup")}
+    for name in _glue_log_groups(either_stack).values():
+        assert name in groups, f"{name} is not created by the stack (it would be unencrypted and never expire)"
+        assert groups[name]["KmsKeyId"] == either_stack.get_att("DataKey", "Arn")
+        assert groups[name]["RetentionInDays"] == either_stack.ref("LogRetentionDays")
+    # Glue renames the groups when the security configuration encrypts CloudWatch logs itself
+    # (JobRun.LogGroupName: /aws-glue/jobs-<role>-<security configuration>/); the groups above must stay the target.
+    security = either_stack.props("SorJobSecurityConfiguration")["EncryptionConfiguration"]
+    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "DISABLED"
+
+
+def test_glue_role_may_write_only_its_own_log_groups(either_stack: Stack) -> None:
+    statements = role_statements(either_stack, "GlueJobRole")
+    logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group"
+    for name in _glue_log_groups(either_stack).values():
+        stream = f"{logs}:{name}:log-stream:jr_0123-driver"
+        assert allows(statements, "logs:CreateLogStream", stream)
+        assert allows(statements, "logs:PutLogEvents", stream)
+    for other in ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/another-job/output"):
+        assert not allows(statements, "logs:PutLogEvents", f"{logs}:{other}:log-stream:jr_0123-driver"), other
+        assert not allows(statements, "logs:CreateLogGroup", f"{logs}:{other}"), other
+    log_actions = {a for s in statements for a in s.actions if a.startswith("logs:")}
+    assert log_actions <= {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
