@@ -66,7 +66,8 @@ def test_star_resources_only_for_actions_that_cannot_be_scoped(either_stack: Sta
         assert set(s.actions) <= STAR_RESOURCE_ACTIONS, s.describe()
         assert not any(_is_data_action(a) for a in s.actions), s.describe()
         if "cloudwatch:PutMetricData" in s.actions:
-            assert s.condition == {"StringEquals": {"cloudwatch:namespace": "aurora-sor"}}, s.describe()
+            assert set(s.condition) == {"StringEquals"}, s.describe()
+            assert set(s.condition["StringEquals"]) == {"cloudwatch:namespace"}, s.describe()
 
 
 def test_data_actions_are_never_granted_on_star(either_stack: Stack) -> None:
@@ -259,3 +260,35 @@ def test_cluster_identifier_is_an_rds_identifier_in_lower_case(
     fits = fits and len(identifier) <= int(spec.get("MaxLength", 10**6))
     assert fits is accepted
     assert "lower case" in spec["ConstraintDescription"]
+
+
+def _namespaces(statements: list[Any]) -> set[str]:
+    found: set[str] = set()
+    for s in statements:
+        if "cloudwatch:PutMetricData" in s.actions:
+            value = s.condition["StringEquals"]["cloudwatch:namespace"]
+            found.update(value if isinstance(value, list) else [value])
+    return found
+
+
+def test_glue_role_may_put_the_job_metrics_and_glues_own(stack: Stack) -> None:
+    args = stack.props("SorJob")["DefaultArguments"]
+    expected = {args["--metrics_namespace"]}
+    if args.get("--enable-metrics") == "true" or args.get("--enable-observability-metrics") == "true":
+        # Glue job metrics and observability metrics are published under the namespace "Glue"
+        # (https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html,
+        # https://docs.aws.amazon.com/glue/latest/dg/monitor-observability.html) by the job's role.
+        expected.add("Glue")
+    assert _namespaces(role_statements(stack, "GlueJobRole")) == expected
+    assert _namespaces(role_statements(stack, "StartExportRole")) == set()
+
+
+def test_the_glue_job_uses_the_data_key_through_s3_only(either_stack: Stack) -> None:
+    # Like the Lambdas' manifest reads: the job reads exports and writes the SOR (SSE-KMS) through S3; its logs are
+    # encrypted by CloudWatch Logs, not by the role, and bookmarks are off, so nothing else needs the key.
+    key = either_stack.get_att("DataKey", "Arn")
+    kms = [s for s in role_statements(either_stack, "GlueJobRole") if any(a.startswith("kms:") for a in s.actions)]
+    assert kms
+    for s in kms:
+        assert key in s.resources, s.describe()
+        assert s.condition == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}, s.describe()
