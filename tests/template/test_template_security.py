@@ -292,3 +292,15 @@ def test_the_glue_job_uses_the_data_key_through_s3_only(either_stack: Stack) -> 
     for s in kms:
         assert key in s.resources, s.describe()
         assert s.condition == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}, s.describe()
+
+
+def test_sor_delete_markers_expire_once_no_noncurrent_version_remains(stack: Stack) -> None:
+    # Deleting without a VersionId writes a delete marker in a versioned bucket; ExpiredObjectDeleteMarker removes
+    # it once no noncurrent version remains; it "cannot be specified with Days or Date"
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_LifecycleExpiration.html), so it may share a rule with
+    # NoncurrentVersionExpiration but never with ExpirationInDays/ExpirationDate.
+    rules = stack.props("SorBucket")["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("ExpiredObjectDeleteMarker") is True]
+    assert rule["Status"] == "Enabled"
+    assert "ExpirationInDays" not in rule and "ExpirationDate" not in rule
+    assert any("NoncurrentVersionExpiration" in r for r in rules)
