@@ -317,7 +317,9 @@ def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
     assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.1X", "2")
     assert job["ExecutionClass"] == "FLEX"
     assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 1
-    assert job["MaxRetries"] == 1
+    # No Glue retry: a table failing the same way every night must not re-run the whole job, and retries count
+    # against reconcile's automatic-run limit; reconcile re-runs interrupted runs that left no manifest.
+    assert job["MaxRetries"] == 0
     assert int(job["Timeout"]) > 0
     args = job["DefaultArguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
