@@ -329,7 +329,7 @@ def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
 
 # -- functions ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("function", "module"), sorted(FUNCTIONS.items()))
-def test_function_runtime_handler_layer_logs_and_failure_destination(stack: Stack, function: str, module: str) -> None:
+def test_function_runtime_handler_bundle_logs_and_failure_destination(stack: Stack, function: str, module: str) -> None:
     props = stack.props(function)
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
@@ -337,8 +337,8 @@ def test_function_runtime_handler_layer_logs_and_failure_destination(stack: Stac
     source = ROOT / "functions" / f"{module}.py"
     tree = ast.parse(source.read_text())
     assert any(isinstance(node, ast.FunctionDef) and node.name == "handler" for node in tree.body), source
-    (layer,) = props["Layers"]
-    assert layer.startswith(f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:")
+    # Powertools is bundled at the pinned release (functions/requirements.txt, tests/test_pins.py), not layered.
+    assert not props.get("Layers"), "a layer would shadow or diverge from the bundled, tested Powertools"
     assert props["TracingConfig"] == {"Mode": "Active"}
     log_group = props["LoggingConfig"]["LogGroup"]
     (logical,) = [n for n in stack.of_type("AWS::Logs::LogGroup") if stack.ref(n) == log_group]
@@ -486,3 +486,8 @@ def test_glue_role_may_write_only_its_own_log_groups(either_stack: Stack) -> Non
         assert not allows(statements, "logs:CreateLogGroup", f"{logs}:{other}"), other
     log_actions = {a for s in statements for a in s.actions if a.startswith("logs:")}
     assert log_actions <= {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_no_parameter_names_a_powertools_layer(raw_template: dict[str, Any]) -> None:
+    assert "PowertoolsLayerVersion" not in raw_template["Parameters"]
+    assert "Layers" not in raw_template["Globals"]["Function"]
