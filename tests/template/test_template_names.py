@@ -71,9 +71,9 @@ def test_key_policy_names_the_roles_the_stack_creates_whatever_the_stack_name(lo
     assert named == users
 
 
-
 def test_glue_log_group_prefix_fits_the_glue_limit(long_stack: Stack) -> None:
     # "Logging for AWS Glue jobs": the custom prefix is at most 400 characters and matches [^:*]*.
     prefix = long_stack.props("SorJob")["DefaultArguments"]["--custom-logGroup-prefix"]
     assert len(prefix) <= 400
-    assert ":" not in prefix and "*" not in prefix
+    assert ":" not in prefix
+    assert "*" not in prefix

@@ -302,5 +302,6 @@ def test_sor_delete_markers_expire_once_no_noncurrent_version_remains(stack: Sta
     rules = stack.props("SorBucket")["LifecycleConfiguration"]["Rules"]
     (rule,) = [r for r in rules if r.get("ExpiredObjectDeleteMarker") is True]
     assert rule["Status"] == "Enabled"
-    assert "ExpirationInDays" not in rule and "ExpirationDate" not in rule
+    assert "ExpirationInDays" not in rule
+    assert "ExpirationDate" not in rule
     assert any("NoncurrentVersionExpiration" in r for r in rules)

@@ -195,14 +195,14 @@ def test_eventbridge_can_use_the_topic_key_without_conditions_it_cannot_meet(sta
     for statement in for_events:
         assert not _condition_keys(statement) & EVENTBRIDGE_ABSENT_KEYS, statement["Sid"]
         assert _services(statement) == ["events.amazonaws.com"], "shares no condition with another service"
-    assert any(TOPIC_KMS_ACTIONS <= _actions(s) and not s.get("Condition") for s in for_events)
+    assert any(_actions(s) >= TOPIC_KMS_ACTIONS and not s.get("Condition") for s in for_events)
 
 
 def test_alarms_can_use_the_topic_key_through_their_own_statement(stack: Stack) -> None:
     key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
     (for_alarms,) = [s for s in key_policy if s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in _services(s)]
     assert _services(for_alarms) == ["cloudwatch.amazonaws.com"]
-    assert TOPIC_KMS_ACTIONS <= _actions(for_alarms)
+    assert _actions(for_alarms) >= TOPIC_KMS_ACTIONS
     assert for_alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
@@ -446,13 +446,16 @@ def test_samconfig_environments_override_only_real_parameters(raw_template: dict
                 assert value in [str(v) for v in allowed], (env, name)
 
 
-
 # -- Glue 5 logging ---------------------------------------------------------------------------------------
 # "Logging for AWS Glue jobs" (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html):
 # Glue 5.0 writes driver/executor stdout and stderr to /aws-glue/jobs/output and system logs to /aws-glue/jobs/error,
 # or to <prefix>/output and <prefix>/error with --custom-logGroup-prefix. The continuous-logging arguments are
 # documented for Glue 4.0 and earlier only (monitor-continuous-logging-enable.html).
-GLUE4_LOG_ARGUMENTS = {"--enable-continuous-cloudwatch-log", "--continuous-log-logGroup", "--enable-continuous-log-filter"}
+GLUE4_LOG_ARGUMENTS = {
+    "--enable-continuous-cloudwatch-log",
+    "--continuous-log-logGroup",
+    "--enable-continuous-log-filter",
+}
 
 
 def _glue_log_groups(stack: Stack) -> dict[str, str]:
