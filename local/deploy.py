@@ -150,7 +150,8 @@ def _coerce(shape: Any, value: Any) -> Any:
 
 
 def _has_ref(type_: str) -> bool:
-    return type_ not in {"AWS::S3::BucketPolicy", "AWS::Athena::NamedQuery", "AWS::Events::Rule",
+    # A rule's Ref is its (generated) name, which the FailedInvocations alarms use as their RuleName dimension.
+    return type_ not in {"AWS::S3::BucketPolicy", "AWS::Athena::NamedQuery",
                          "AWS::CloudWatch::Alarm", "AWS::KMS::Alias", "AWS::Scheduler::Schedule"}  # fmt: skip
 
 

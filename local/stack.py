@@ -26,6 +26,11 @@ ACCOUNT = "123456789012"
 REGION = "sa-east-1"
 PARTITION = "aws"
 STACK = "aurora-sor"
+# The UUID part of AWS::StackId: arn:<partition>:cloudformation:<region>:<account>:stack/<stack name>/<uuid>
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html#cfn-pseudo-param-stackid).
+STACK_UUID = "51af3dc0-da77-11e4-872e-1234567890ab"
+# CloudFormation accepts stack names of up to 128 characters (CreateStack StackName); tests deploy one this long.
+MAX_STACK_NAME = 128
 CLUSTER = "mycluster"
 
 
@@ -70,6 +75,7 @@ class Stack:
 
     template: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
+    stack_name: str = STACK
 
     def __post_init__(self) -> None:
         declared = self.template.get("Parameters", {})
@@ -101,12 +107,17 @@ class Stack:
         return self.resolve(self.resources[logical_id].get("Properties", {}))
 
     # -- physical ids (made up, deterministic) -----------------------------------------------------
+    @property
+    def stack_id(self) -> str:
+        return f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/{STACK_UUID}"
+
     def ref(self, name: str) -> str:
         pseudo = {
             "AWS::AccountId": ACCOUNT,
             "AWS::Region": REGION,
             "AWS::Partition": PARTITION,
-            "AWS::StackName": STACK,
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.stack_id,
             "AWS::URLSuffix": "amazonaws.com",
         }
         if name in pseudo:
@@ -117,7 +128,7 @@ class Stack:
         if resource is None:
             raise KeyError(f"Ref to {name!r}: no such parameter or (active) resource")
         type_, props = resource["Type"], resource.get("Properties", {})
-        suffix = f"{STACK}-{name.lower()}-0a1b2c"
+        suffix = f"{self.stack_name}-{name.lower()}-0a1b2c"
         if type_ in ("AWS::S3::Bucket", "AWS::Glue::Job", "AWS::Lambda::Function", "AWS::Athena::WorkGroup"):
             explicit = props.get("Name") or props.get("BucketName") or props.get("FunctionName")
             return self.resolve(explicit) if explicit else suffix
@@ -135,12 +146,16 @@ class Stack:
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{suffix}"
         if type_ == "AWS::KMS::Key":
             return "1234abcd-12ab-34cd-56ef-1234567890ab"
+        if type_ == "AWS::Events::Rule":
+            # A rule's Ref is its name; CloudFormation generates one and keeps it within the 64-character limit.
+            return self.resolve(props["Name"]) if "Name" in props else suffix[:64]
         raise UnsupportedIntrinsic(f"Ref to a {type_} ({name})")
 
     def get_att(self, name: str, attribute: str) -> str:
         type_ = self.resources[name]["Type"]
         if type_ == "AWS::Events::Rule":  # a rule has no Ref-able name here: CloudFormation generates it
-            return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{STACK}-{name}" if attribute == "Arn" else ""
+            rule = self.ref(name)
+            return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{rule}" if attribute == "Arn" else ""
         physical = self.ref(name)
         arns = {
             "AWS::S3::Bucket": f"arn:{PARTITION}:s3:::{physical}",
@@ -174,6 +189,15 @@ class Stack:
                 return self.get_att(name, attribute)
             if key == "Fn::Sub":
                 return self._sub(arg)
+            if key == "Fn::Select":
+                index, values = arg
+                return self.resolve(values)[int(self.resolve(index))]
+            if key == "Fn::Split":
+                delimiter, source = arg
+                return str(self.resolve(source)).split(delimiter)
+            if key == "Fn::Join":
+                delimiter, values = arg
+                return delimiter.join(str(v) for v in self.resolve(values))
             if key == "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.conditions[condition] else when_false)

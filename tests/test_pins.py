@@ -5,15 +5,36 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_lambda_bundle_requirements_match_the_lambda_extra():
+def _lambda_extra() -> dict[str, Requirement]:
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["lambda"]
-    bundled = [
-        line.strip()
-        for line in (ROOT / "functions" / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    return {Requirement(line).name: Requirement(line) for line in extra}
+
+
+def _bundled() -> dict[str, Requirement]:
+    lines = (ROOT / "functions" / "requirements.txt").read_text().splitlines()
+    requirements = [Requirement(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+    return {r.name: r for r in requirements}
+
+
+def test_lambda_bundle_requirements_match_the_lambda_extra() -> None:
+    bundled, extra = _bundled(), _lambda_extra()
     assert bundled, "functions/requirements.txt bundles nothing"
-    assert set(bundled) <= set(extra), f"{bundled} not pinned identically in pyproject's lambda extra {extra}"
+    for name, requirement in bundled.items():
+        assert name in extra, f"{name} is bundled but not pinned in pyproject's lambda extra"
+        assert str(requirement.specifier) == str(extra[name].specifier), (requirement, extra[name])
+        assert str(requirement.specifier).startswith("=="), f"{requirement} is not an exact pin"
+
+
+def test_the_powertools_that_runs_is_the_one_tested() -> None:
+    # Bundled by `sam build` at the pinned release, instead of a public layer whose version number counts
+    # publications and maps to no release offline. The tracer extra brings aws-xray-sdk, which Tracer imports.
+    bundled, extra = _bundled(), _lambda_extra()
+    powertools = bundled.get("aws-lambda-powertools")
+    assert powertools is not None, "Powertools must be bundled with the functions"
+    assert "tracer" in powertools.extras
+    assert powertools.specifier == extra["aws-lambda-powertools"].specifier

@@ -172,6 +172,64 @@ def test_topic_policy_lets_the_glue_rule_and_alarms_publish(stack: Stack) -> Non
     assert {"events.amazonaws.com", "cloudwatch.amazonaws.com"} <= services, "they must be able to use the topic key"
 
 
+# Condition keys EventBridge's KMS request for an encrypted topic does not carry: "Adding the aws:SourceAccount,
+# aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+EVENTBRIDGE_ABSENT_KEYS = {"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"}
+TOPIC_KMS_ACTIONS = {"kms:GenerateDataKey*", "kms:Decrypt"}  # the same page's statement
+
+
+def _condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {key.lower() for operator in statement.get("Condition", {}).values() for key in operator}
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action if isinstance(action, list) else [action])
+
+
+def test_eventbridge_can_use_the_topic_key_without_conditions_it_cannot_meet(stack: Stack) -> None:
+    key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
+    for_events = [s for s in key_policy if s["Effect"] == "Allow" and "events.amazonaws.com" in _services(s)]
+    assert for_events, "EventBridge cannot deliver to the KMS-encrypted topic without a key-policy statement"
+    for statement in for_events:
+        assert not _condition_keys(statement) & EVENTBRIDGE_ABSENT_KEYS, statement["Sid"]
+        assert _services(statement) == ["events.amazonaws.com"], "shares no condition with another service"
+    assert any(_actions(s) >= TOPIC_KMS_ACTIONS and not s.get("Condition") for s in for_events)
+
+
+def test_alarms_can_use_the_topic_key_through_their_own_statement(stack: Stack) -> None:
+    key_policy = stack.props("DataKey")["KeyPolicy"]["Statement"]
+    (for_alarms,) = [s for s in key_policy if s["Effect"] == "Allow" and "cloudwatch.amazonaws.com" in _services(s)]
+    assert _services(for_alarms) == ["cloudwatch.amazonaws.com"]
+    assert _actions(for_alarms) >= TOPIC_KMS_ACTIONS
+    assert for_alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize("rule", ["GlueJobFailedRule", "OnExportEventFunctionRdsExportEvents"])
+def test_a_rule_whose_deliveries_fail_raises_an_alarm(stack: Stack, rule: str) -> None:
+    # AWS/Events FailedInvocations, dimension RuleName (default bus), sent only when non-zero
+    # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+    assert stack.resources[rule]["Type"] == "AWS::Events::Rule"
+    alarms = [stack.props(n) for n in stack.of_type("AWS::CloudWatch::Alarm")]
+    (alarm,) = [
+        a
+        for a in alarms
+        if (a["Namespace"], a["MetricName"]) == ("AWS/Events", "FailedInvocations")
+        and a["Dimensions"] == [{"Name": "RuleName", "Value": stack.ref(rule)}]
+    ]
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["ComparisonOperator"], float(alarm["Threshold"])) == ("GreaterThanOrEqualToThreshold", 1.0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [stack.ref("AlertTopic")]
+
+
+def test_a_glue_failure_alert_that_cannot_be_delivered_is_kept_in_the_failed_invocations_queue(stack: Stack) -> None:
+    (target,) = stack.props("GlueJobFailedRule")["Targets"]
+    assert target["DeadLetterConfig"]["Arn"] == stack.get_att("FailedInvocationsQueue", "Arn")
+    assert int(target["RetryPolicy"]["MaximumRetryAttempts"]) >= 1
+
+
 def _services(statement: dict[str, Any]) -> list[str]:
     service = statement.get("Principal", {}).get("Service", [])
     return service if isinstance(service, list) else [service]
@@ -259,19 +317,19 @@ def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
     assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.1X", "2")
     assert job["ExecutionClass"] == "FLEX"
     assert job["ExecutionProperty"]["MaxConcurrentRuns"] == 1
-    assert job["MaxRetries"] == 1
+    # No Glue retry: a table failing the same way every night must not re-run the whole job, and retries count
+    # against reconcile's automatic-run limit; reconcile re-runs interrupted runs that left no manifest.
+    assert job["MaxRetries"] == 0
     assert int(job["Timeout"]) > 0
     args = job["DefaultArguments"]
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
     assert args["--enable-metrics"] == "true"
-    assert args["--continuous-log-logGroup"] == stack.ref("SorJobLogGroup")
     assert job["Role"] == stack.get_att("GlueJobRole", "Arn")
 
 
 # -- functions ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("function", "module"), sorted(FUNCTIONS.items()))
-def test_function_runtime_handler_layer_logs_and_failure_destination(stack: Stack, function: str, module: str) -> None:
+def test_function_runtime_handler_bundle_logs_and_failure_destination(stack: Stack, function: str, module: str) -> None:
     props = stack.props(function)
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
@@ -279,8 +337,8 @@ def test_function_runtime_handler_layer_logs_and_failure_destination(stack: Stac
     source = ROOT / "functions" / f"{module}.py"
     tree = ast.parse(source.read_text())
     assert any(isinstance(node, ast.FunctionDef) and node.name == "handler" for node in tree.body), source
-    (layer,) = props["Layers"]
-    assert layer.startswith(f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:")
+    # Powertools is bundled at the pinned release (functions/requirements.txt, tests/test_pins.py), not layered.
+    assert not props.get("Layers"), "a layer would shadow or diverge from the bundled, tested Powertools"
     assert props["TracingConfig"] == {"Mode": "Active"}
     log_group = props["LoggingConfig"]["LogGroup"]
     (logical,) = [n for n in stack.of_type("AWS::Logs::LogGroup") if stack.ref(n) == log_group]
@@ -388,9 +446,51 @@ def test_samconfig_environments_override_only_real_parameters(raw_template: dict
                 assert value in [str(v) for v in allowed], (env, name)
 
 
-def test_named_roles_fit_iam_limits_for_the_sample_stack_names() -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    for env in ("default", "prod"):
-        name = config[env]["global"]["parameters"]["stack_name"]
-        # RoleName is <stack>-<region>-on-export-event (the longest); IAM allows 64 characters.
-        assert len(f"{name}-ap-southeast-2-on-export-event") <= 64
+# -- Glue 5 logging ---------------------------------------------------------------------------------------
+# "Logging for AWS Glue jobs" (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html):
+# Glue 5.0 writes driver/executor stdout and stderr to /aws-glue/jobs/output and system logs to /aws-glue/jobs/error,
+# or to <prefix>/output and <prefix>/error with --custom-logGroup-prefix. The continuous-logging arguments are
+# documented for Glue 4.0 and earlier only (monitor-continuous-logging-enable.html).
+GLUE4_LOG_ARGUMENTS = {
+    "--enable-continuous-cloudwatch-log",
+    "--continuous-log-logGroup",
+    "--enable-continuous-log-filter",
+}
+
+
+def _glue_log_groups(stack: Stack) -> dict[str, str]:
+    prefix = stack.props("SorJob")["DefaultArguments"]["--custom-logGroup-prefix"]
+    return {kind: f"{prefix}/{kind}" for kind in ("output", "error")}
+
+
+def test_glue_5_logs_go_to_log_groups_the_stack_creates_encrypted_and_expiring(either_stack: Stack) -> None:
+    args = either_stack.props("SorJob")["DefaultArguments"]
+    assert not GLUE4_LOG_ARGUMENTS & set(args), "Glue 5 ignores these; they only mislead"
+    groups = {either_stack.ref(n): either_stack.props(n) for n in either_stack.of_type("AWS::Logs::LogGroup")}
+    for name in _glue_log_groups(either_stack).values():
+        assert name in groups, f"{name} is not created by the stack (it would be unencrypted and never expire)"
+        assert groups[name]["KmsKeyId"] == either_stack.get_att("DataKey", "Arn")
+        assert groups[name]["RetentionInDays"] == either_stack.ref("LogRetentionDays")
+    # Glue renames the groups when the security configuration encrypts CloudWatch logs itself
+    # (JobRun.LogGroupName: /aws-glue/jobs-<role>-<security configuration>/); the groups above must stay the target.
+    security = either_stack.props("SorJobSecurityConfiguration")["EncryptionConfiguration"]
+    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "DISABLED"
+
+
+def test_glue_role_may_write_only_its_own_log_groups(either_stack: Stack) -> None:
+    statements = role_statements(either_stack, "GlueJobRole")
+    logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group"
+    for name in _glue_log_groups(either_stack).values():
+        stream = f"{logs}:{name}:log-stream:jr_0123-driver"
+        assert allows(statements, "logs:CreateLogStream", stream)
+        assert allows(statements, "logs:PutLogEvents", stream)
+    for other in ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/another-job/output"):
+        assert not allows(statements, "logs:PutLogEvents", f"{logs}:{other}:log-stream:jr_0123-driver"), other
+        assert not allows(statements, "logs:CreateLogGroup", f"{logs}:{other}"), other
+    log_actions = {a for s in statements for a in s.actions if a.startswith("logs:")}
+    assert log_actions <= {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_no_parameter_names_a_powertools_layer(raw_template: dict[str, Any]) -> None:
+    assert "PowertoolsLayerVersion" not in raw_template["Parameters"]
+    assert "Layers" not in raw_template["Globals"]["Function"]
