@@ -681,7 +681,8 @@ _READ_ACCESS = "if it is AccessDenied, give your principal the read access READM
 # (SNS developer guide, "Key management": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
 _PUBLISH_ACCESS = (
     "your principal needs sns:Publish on the topic and, through SNS, kms:GenerateDataKey and kms:Decrypt on the "
-    "stack key (DataKeyArn), which the key policy must also allow; or re-run with --no-test-alert"
+    "stack key (DataKeyArn) in its IAM policy (the stack's key policy allows account principals through SNS); "
+    "or re-run with --no-test-alert"
 )
 
 

@@ -305,3 +305,18 @@ def test_sor_delete_markers_expire_once_no_noncurrent_version_remains(stack: Sta
     assert "ExpirationInDays" not in rule
     assert "ExpirationDate" not in rule
     assert any("NoncurrentVersionExpiration" in r for r in rules)
+
+
+def test_account_principals_use_the_key_only_through_s3_and_sns(stack: Stack) -> None:
+    """Analysts read through S3; operators publish to the encrypted alert topic through SNS (the verifier's test
+    alert). Neither may call KMS directly with this delegation."""
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    delegations = [
+        s
+        for s in stack.props("DataKey")["KeyPolicy"]["Statement"]
+        if s["Principal"] == root and "kms:Decrypt" in s["Action"] and not s.get("Condition", {}).get("ArnEquals")
+    ]
+    assert len(delegations) == 1, delegations
+    condition = delegations[0]["Condition"]["StringEquals"]
+    assert sorted(condition["kms:ViaService"]) == [f"s3.{REGION}.amazonaws.com", f"sns.{REGION}.amazonaws.com"]
+    assert condition["kms:CallerAccount"] == ACCOUNT
