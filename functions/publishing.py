@@ -8,6 +8,7 @@ ConcurrentRunsExceededException, looks again, and finds the winner's run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from alerts import Alert, publish_alert
@@ -29,11 +30,23 @@ class GlueBusyError(RuntimeError):
     """The job is busy with another day; raised so the invocation is retried (reconcile is the backstop)."""
 
 
+class RunDecision(StrEnum):
+    """What was decided about starting a run for one export (a str, so summaries and logs stay plain JSON)."""
+
+    STARTED = "started"
+    ALREADY_PUBLISHED = "already_published"
+    ALREADY_RUNNING = "already_running"
+    GAVE_UP = "gave_up"
+    NOT_COMPLETE = "not_complete"
+    # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation).
+    NOT_JUDGED = "not_judged"
+
+
 @dataclass
 class PublishOutcome:
     export_id: str
     ingestion_date: str
-    action: str  # started | already_published | already_running | gave_up | not_complete
+    action: RunDecision
     job_run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -42,21 +55,21 @@ class PublishOutcome:
 
 
 def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
-    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), "not_complete")
+    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.NOT_COMPLETE)
     if task.status != COMPLETE:
         return outcome
     day = task.ingestion_date
     if is_published(clients.s3, config.sor_bucket, config.catalog_database, day, task.export_id):
-        outcome.action = "already_published"
+        outcome.action = RunDecision.ALREADY_PUBLISHED
         return outcome
     export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
     runs = runs_for_day(clients.glue, config.glue_job_name, day)
     if any(run.state in ACTIVE_STATES for run in runs):
-        outcome.action = "already_running"
+        outcome.action = RunDecision.ALREADY_RUNNING
         return outcome
     earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri]
     if len(earlier) >= MAX_AUTOMATIC_RUNS:
-        outcome.action = "gave_up"
+        outcome.action = RunDecision.GAVE_UP
         return outcome
 
     # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
@@ -95,12 +108,12 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
         if error_code(error) != "ConcurrentRunsExceededException":
             raise
         if any(r.state in ACTIVE_STATES for r in runs_for_day(clients.glue, config.glue_job_name, day)):
-            outcome.action = "already_running"
+            outcome.action = RunDecision.ALREADY_RUNNING
             return outcome
         raise GlueBusyError(
             f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
         ) from error
-    outcome.action = "started"
+    outcome.action = RunDecision.STARTED
     logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
 
     return outcome

@@ -19,7 +19,7 @@ from config import Config, load_config
 from export_id import export_id
 from moto.backends import get_backend
 
-from local.aws_emulator import Emulator
+from local.aws_emulator import Emulator, Fault, Request
 
 ACCOUNT = "123456789012"
 REGION = "sa-east-1"
@@ -148,6 +148,21 @@ class Stack:
         key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
         body = {"manifest_version": 1, "status": status, "export_id": export_id_, "ingestion_date": day.isoformat()}
         self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
+
+    def deny_reads_of_missing_keys(self) -> Fault:
+        """S3 as it answers a caller without s3:ListBucket: GetObject on a missing key is 403 AccessDenied, not 404
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions")."""
+        buckets = get_backend("s3")[ACCOUNT]["global"].buckets
+
+        def missing(request: Request) -> bool:
+            if request.service != "s3" or request.operation != "GetObject":
+                return False
+            bucket, key = request.bucket_key
+            return bucket in buckets and key not in buckets[bucket].keys
+
+        return self.emulator.add_fault(
+            Fault(match=missing, status=403, code="AccessDenied", message="Access Denied", times=None)
+        )
 
     # -- events ---------------------------------------------------------------------------------------
     @staticmethod

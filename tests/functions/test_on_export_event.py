@@ -272,7 +272,7 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(sta
 
 @pytest.mark.parametrize(
     ("service", "operation"),
-    [("rds", "DescribeExportTasks"), ("s3", "GetObject"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
+    [("rds", "DescribeExportTasks"), ("s3", "ListObjectsV2"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
 )
 def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str, operation: str) -> None:
     stack.start_task(DAY)
@@ -288,6 +288,14 @@ def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str
         handle_rds_event(stack.config, stack.no_retry_clients(), stack.event(COMPLETED_0164, stack.snapshot_arn))
     stack.emulator.clear()
     # The retry (Lambda's, or reconcile's) then finishes the job: nothing was lost.
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+    assert len(stack.job_runs()) == 1
+
+
+def test_a_completion_starts_the_run_where_s3_answers_403_for_the_missing_manifest(stack: Stack) -> None:
+    stack.deny_reads_of_missing_keys()
+    stack.start_task(DAY)
     result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
     assert result["tasks"][0]["action"] == "started"
     assert len(stack.job_runs()) == 1
