@@ -36,6 +36,8 @@ class ExportTask:
     task_start_time: dt.datetime | None
     failure_cause: str
     warning_message: str
+    # TaskEndTime (botocore rds service-2.json, ExportTask): set once the task has ended, whatever its status.
+    task_end_time: dt.datetime | None = None
 
     @property
     def ingestion_date(self) -> dt.date:
@@ -43,7 +45,7 @@ class ExportTask:
 
 
 def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
-    start = raw.get("TaskStartTime")
+    start, end = raw.get("TaskStartTime"), raw.get("TaskEndTime")
     return ExportTask(
         export_id=raw["ExportTaskIdentifier"],
         parsed=parsed,
@@ -54,6 +56,7 @@ def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
         task_start_time=start if isinstance(start, dt.datetime) else None,
         failure_cause=str(raw.get("FailureCause", "") or ""),
         warning_message=str(raw.get("WarningMessage", "") or ""),
+        task_end_time=end if isinstance(end, dt.datetime) else None,
     )
 
 

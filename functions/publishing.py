@@ -15,9 +15,10 @@ from alerts import Alert, publish_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
+from export_id import parse_export_id
 from export_tasks import COMPLETE, ExportTask, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
-from manifests import is_published
+from manifests import published_export_id
 
 logger = Logger(child=True)
 
@@ -40,6 +41,10 @@ class RunDecision(StrEnum):
     NOT_COMPLETE = "not_complete"
     # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation).
     NOT_JUDGED = "not_judged"
+    # The day's manifest names a later attempt of the same day: this older export must never replace it.
+    SUPERSEDED = "superseded"
+    # The job (MaxConcurrentRuns 1) is busy with another day; the next reconcile starts this one.
+    DEFERRED_TO_RECONCILE = "deferred_to_reconcile"
 
 
 @dataclass
@@ -54,13 +59,32 @@ class PublishOutcome:
         return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
 
 
+def _supersedes(published: str | None, task: ExportTask) -> bool:
+    """True when the manifest names a later attempt of the task's own day (docs/contracts.md, Export task id)."""
+    named = parse_export_id(published) if published else None
+    return (
+        named is not None
+        and named.cluster_part == task.parsed.cluster_part
+        and named.ingestion_date == task.ingestion_date
+        and named.attempt > task.parsed.attempt
+    )
+
+
 def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
     outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.NOT_COMPLETE)
     if task.status != COMPLETE:
         return outcome
     day = task.ingestion_date
-    if is_published(clients.s3, config.sor_bucket, config.catalog_database, day, task.export_id):
+    published = published_export_id(clients.s3, config.sor_bucket, config.catalog_database, day)
+    if published == task.export_id:
         outcome.action = RunDecision.ALREADY_PUBLISHED
+        return outcome
+    if _supersedes(published, task):
+        logger.warning(
+            "older attempt than the published one, no run started",
+            extra={"export_id": task.export_id, "published": published},
+        )
+        outcome.action = RunDecision.SUPERSEDED
         return outcome
     export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
     runs = runs_for_day(clients.glue, config.glue_job_name, day)

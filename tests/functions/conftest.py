@@ -25,6 +25,9 @@ ACCOUNT = "123456789012"
 REGION = "sa-east-1"
 CLUSTER = "mycluster"
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+# detail.Date of every RDS event fixture in tests/events: a task that ended then is the one they are about.
+EVENT_TIME = dt.datetime(2026, 11, 26, 8, 14, 7, 512000, tzinfo=dt.UTC)
+_UNENDED = ("starting", "in_progress", "STARTING", "IN_PROGRESS")
 
 ENV = {
     "CLUSTER_IDENTIFIER": CLUSTER,
@@ -99,7 +102,14 @@ class Stack:
         bucket: str | None = None,
         **attributes: Any,
     ) -> str:
-        """Starts an export task in moto and sets what moto cannot (status, times, messages) on its model."""
+        """Starts an export task in moto and sets what moto cannot (status, times, messages) on its model.
+
+        A task that has ended gets TaskEndTime = EVENT_TIME unless the test gives one (None for none).
+        """
+        if attributes.get("status") not in _UNENDED:
+            attributes.setdefault("task_end_time", EVENT_TIME)
+        if attributes.get("task_end_time", "") is None:
+            del attributes["task_end_time"]
         identifier = identifier or export_id(CLUSTER, day, attempt)
         self.client("rds").start_export_task(
             ExportTaskIdentifier=identifier,
@@ -131,6 +141,10 @@ class Stack:
     def hold_glue_runs(self) -> None:
         """Keep job runs in STARTING (moto's default finishes them the moment they are read)."""
         self._transition({"progression": "manual", "times": 10_000})
+
+    def release_glue_runs(self) -> None:
+        """Let held runs finish (moto's default progression) after hold_glue_runs."""
+        self._transition(None)
 
     def _transition(self, transition: dict[str, Any] | None) -> None:
         url = f"{self.emulator.endpoint_url}/moto-api/state-manager/"
@@ -246,7 +260,7 @@ def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterat
         snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),
     )
     yield stack
-    stack._transition(None)
+    stack.release_glue_runs()
 
 
 @pytest.fixture
