@@ -91,7 +91,9 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
     if any(run.state in ACTIVE_STATES for run in runs):
         outcome.action = RunDecision.ALREADY_RUNNING
         return outcome
-    earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri]
+    # Only runs this pipeline started count: Glue's own retries of one of them are part of that run. The job runs
+    # with no Glue retry (MaxRetries 0), and an interrupted run (no manifest) is started again from here.
+    earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri and not run.is_glue_retry]
     if len(earlier) >= MAX_AUTOMATIC_RUNS:
         outcome.action = RunDecision.GAVE_UP
         return outcome

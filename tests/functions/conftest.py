@@ -158,6 +158,13 @@ class Stack:
     def job_runs(self) -> list[dict[str, Any]]:
         return self.client("glue").get_job_runs(JobName=self.config.glue_job_name)["JobRuns"]
 
+    @staticmethod
+    def make_glue_retry(run_id: str, previous_run_id: str) -> None:
+        """Makes a run look like Glue's automatic retry (Attempt 1, PreviousRunId); moto always answers Attempt 0."""
+        run = next(r for r in get_backend("glue")[ACCOUNT][REGION].jobs["sor_job"].job_runs if r.job_run_id == run_id)
+        as_dict = run.as_dict
+        run.as_dict = lambda: {**as_dict(), "Attempt": 1, "PreviousRunId": previous_run_id}  # type: ignore[method-assign]
+
     def write_manifest(self, day: dt.date, export_id_: str, status: str = "SUCCEEDED") -> None:
         key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
         body = {"manifest_version": 1, "status": status, "export_id": export_id_, "ingestion_date": day.isoformat()}

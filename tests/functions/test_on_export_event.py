@@ -274,6 +274,19 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(sta
     assert len(stack.job_runs()) == MAX_AUTOMATIC_RUNS
 
 
+def test_glue_retries_do_not_count_toward_the_automatic_run_limit(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)
+    glue = stack.client("glue")
+    for _ in range(MAX_AUTOMATIC_RUNS - 1):  # runs the pipeline started, none wrote a manifest
+        first = glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))["JobRunId"]
+        for _ in range(2):  # each retried by Glue itself
+            retry = glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))["JobRunId"]
+            stack.make_glue_retry(retry, first)
+    assert [r["Attempt"] for r in stack.job_runs()].count(1) == 2 * (MAX_AUTOMATIC_RUNS - 1)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+
+
 @pytest.mark.parametrize(
     ("service", "operation"),
     [("rds", "DescribeExportTasks"), ("s3", "ListObjectsV2"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
