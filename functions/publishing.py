@@ -56,7 +56,9 @@ class PublishOutcome:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+        # The summary is the invocation's JSON result: the decision goes out as its plain value.
+        plain = {**self.__dict__, "action": self.action.value}
+        return {k: v for k, v in plain.items() if v not in (None, [])}
 
 
 def _supersedes(published: str | None, task: ExportTask) -> bool:

@@ -123,7 +123,7 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
                 continue
             except (ClientError, BotoCoreError) as error:
                 logger.exception("day not judged", extra={"export_id": task.export_id, "day": day.isoformat()})
-                actions.append({"export_id": task.export_id, "action": RunDecision.NOT_JUDGED})
+                actions.append({"export_id": task.export_id, "action": RunDecision.NOT_JUDGED.value})
                 problems.append(not_judged_problem(error, config, day, task.export_id))
                 not_judged += 1
                 continue
