@@ -87,6 +87,16 @@ class ExportWarnings:
         return bool(self.skipped_tables or self.other)
 
 
+def _skipped_table_name(entry: Any) -> str:
+    """A skippedTables entry as the Glue job names it (glue/sor_job.py skipped_table_name; tests/test_contracts.py):
+    the entry itself, its `target` when it is an object with one, else the entry as sorted JSON."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("target"), str):
+        return entry["target"]
+    return json.dumps(entry, sort_keys=True)
+
+
 def parse_warning_message(text: str) -> ExportWarnings:
     """WarningMessage is a JSON string (AWS_FACTS example); anything unexpected is kept verbatim, not dropped."""
     if not text.strip():
@@ -97,7 +107,7 @@ def parse_warning_message(text: str) -> ExportWarnings:
         return ExportWarnings([], [text])
     if not isinstance(data, dict):
         return ExportWarnings([], [text])
-    skipped = [json.dumps(t, sort_keys=True) if not isinstance(t, str) else t for t in data.get("skippedTables") or []]
+    skipped = [_skipped_table_name(t) for t in data.get("skippedTables") or []]
     other: list[str] = []
     for key, value in data.items():
         if key == "skippedTables" or not value:
