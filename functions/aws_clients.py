@@ -65,3 +65,31 @@ def error_code(error: Exception) -> str:
     if isinstance(response, dict):
         return str(response.get("Error", {}).get("Code", ""))
     return ""
+
+
+# The IAM action each API operation of the Lambdas needs (Service Authorization Reference, "Actions defined by"
+# S3 / Glue / RDS / SNS: https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html;
+# ListObjectsV2 is authorised as s3:ListBucket: https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
+_IAM_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "GetObject": "s3:GetObject",
+    "GetJobRuns": "glue:GetJobRuns",
+    "StartJobRun": "glue:StartJobRun",
+    "DescribeExportTasks": "rds:DescribeExportTasks",
+    "Publish": "sns:Publish",
+}
+# S3 answers AccessDenied, the JSON protocols AccessDeniedException (botocore models' error shapes).
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})
+
+
+def operation_name(error: Exception) -> str:
+    """The API operation a botocore ClientError came from ('' for anything else)."""
+    return str(getattr(error, "operation_name", "") or "")
+
+
+def denied_action(error: Exception) -> str | None:
+    """The IAM action an AccessDenied error was about, or None when the error is not a denial."""
+    if error_code(error) not in _ACCESS_DENIED:
+        return None
+    operation = operation_name(error)
+    return _IAM_ACTIONS.get(operation, f"the permission for {operation or 'the call'}")

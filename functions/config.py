@@ -23,6 +23,11 @@ _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\.fifo)?$")
 # docs/contracts.md: the catalog database is also the top folder of the SOR bucket.
 _CATALOG_DB = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+# RDS stores DB cluster identifiers in lower case (botocore rds service-2.json, CreateDBCluster
+# DBClusterIdentifier: "stored as a lowercase string"; 1-63 letters, digits or hyphens, first a letter, no trailing
+# hyphen, no two consecutive hyphens). The IAM ARNs in template.yaml are built from the same text, so an upper-case
+# letter would make them name a cluster that cannot exist.
+_CLUSTER_ID = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$")
 # Glue NameString: 1-255 characters of the "single line string" pattern (botocore glue service-2.json).
 _GLUE_JOB = re.compile(r"^[^\x00-\x08\x0a-\x1f]{1,255}$")
 
@@ -70,6 +75,16 @@ def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str], what:
 
 def load_config(env: Mapping[str, str]) -> Config:
     cluster = _required(env, "CLUSTER_IDENTIFIER")
+    if cluster != cluster.lower():
+        raise ConfigError(
+            f"environment variable CLUSTER_IDENTIFIER={cluster!r} must be lower case ({cluster.lower()!r}): RDS "
+            "stores cluster identifiers in lower case, and the IAM policies are built from this exact text"
+        )
+    if not _CLUSTER_ID.match(cluster):
+        raise ConfigError(
+            f"environment variable CLUSTER_IDENTIFIER={cluster!r} is not a DB cluster identifier (1-63 letters, "
+            "digits or hyphens, starting with a letter, no trailing or double hyphen)"
+        )
     source = _required(env, "EXPORT_SOURCE")
     if source not in EXPORT_SOURCES:
         raise ConfigError(f"environment variable EXPORT_SOURCE={source!r} must be one of {', '.join(EXPORT_SOURCES)}")

@@ -1,18 +1,63 @@
-"""on_export_event's logic for RDS events: event -> our tasks for its source -> Glue run or alert -> summary."""
+"""on_export_event's logic for RDS events: event -> the task it is about -> Glue run or alert -> summary.
+
+An export event names its source (detail.SourceArn), not the export task. With ExportSource=cluster every night
+exports the same cluster ARN, so the source alone would bring back every earlier night and superseded attempt.
+The event is matched to the task by time instead: a completion, failure or cancellation event is about the task of
+that source whose TaskEndTime (botocore rds service-2.json, ExportTask) is closest to the event's time, within
+EVENT_TIME_TOLERANCE; a table-extraction failure (the export goes on) is about the tasks of that source that were
+running at the event's time. Whatever the event path leaves (no match yet, the job busy), reconcile picks up.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from alerts import Alert, publish_alert
 from aws_clients import Clients
 from aws_lambda_powertools import Logger
 from config import Config
-from export_tasks import FAILED_STATES, ExportTask, list_our_tasks
-from publishing import publish_export
+from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
+from publishing import GlueBusyError, PublishOutcome, RunDecision, publish_export
 from rds_events import COMPLETED, TABLE_FAILED, ExportEvent, classify
 
 logger = Logger(child=True)
+
+# How far an export event's time may be from its task's TaskEndTime. RDS stamps both when the task ends, but AWS
+# does not document how close they are, so the margin is wide for that and still far below the distance between
+# two exports of one source that must not be confused: nightly exports are a day apart, and a re-export of a day
+# is started by a person after the previous attempt's failure alert. Should two tasks of one source still end
+# inside the margin, each event takes the task closest to its own time.
+EVENT_TIME_TOLERANCE = dt.timedelta(minutes=15)
+
+
+def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> list[ExportTask]:
+    """The task(s) of the event's source the event reports on (pure; the event's time is set by classify)."""
+    at = event.occurred_at
+    if at is None:
+        return []
+    if event.kind == TABLE_FAILED:
+        return [
+            t
+            for t in tasks
+            if (t.task_start_time is None or t.task_start_time <= at + EVENT_TIME_TOLERANCE)
+            and (t.task_end_time is None or t.task_end_time >= at - EVENT_TIME_TOLERANCE)
+        ]
+    ended = [(abs(t.task_end_time - at), t) for t in tasks if t.task_end_time is not None]
+    near = [(distance, t) for distance, t in ended if distance <= EVENT_TIME_TOLERANCE]
+    if not near:
+        return []
+    return [min(near, key=lambda pair: pair[0])[1]]
+
+
+def _start_run(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
+    try:
+        return publish_export(config, clients, task)
+    except GlueBusyError:
+        # Not an error: failing would send the event through Lambda's retries into the dead-letter queue, while
+        # reconcile starts the day once the job is free (it reads COMPLETE tasks without a manifest).
+        logger.info("glue job busy with another day, deferred to reconcile", extra={"export_id": task.export_id})
+        return PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.DEFERRED_TO_RECONCILE)
 
 
 def failure_alert(task: ExportTask, event: ExportEvent | None) -> Alert:
@@ -56,19 +101,28 @@ def handle_rds_event(config: Config, clients: Clients, event: Any) -> dict[str, 
     if isinstance(classified, str):
         logger.info("event ignored", extra={"reason": classified})
         return {"status": "ignored", "reason": classified}
-    tasks = list_our_tasks(clients.rds, config, source_arn=classified.source_arn)
+    source_tasks = list_our_tasks(clients.rds, config, source_arn=classified.source_arn)
     summary: dict[str, Any] = {"status": "handled", "event": classified.event_id, "kind": classified.kind}
-    if not tasks:
+    if not source_tasks:
         reason = f"no export task of this pipeline for {classified.source_arn}"
         logger.info("event ignored", extra={"reason": reason, "rds_event": classified.event_id})
         return {"status": "ignored", "reason": reason, "event": classified.event_id}
+    tasks = tasks_the_event_is_about(source_tasks, classified)
 
     if classified.kind == COMPLETED:
-        summary["tasks"] = [publish_export(config, clients, task).as_dict() for task in tasks]
-        waiting = [t["export_id"] for t in summary["tasks"] if t["action"] == "not_complete"]
-        if waiting:
-            # DescribeExportTasks may lag the event; reconcile picks these up when they read COMPLETE.
-            logger.warning("completion event but task not COMPLETE yet", extra={"export_ids": waiting})
+        if not tasks:
+            # DescribeExportTasks may lag the event (no TaskEndTime yet); reconcile picks the task up once it
+            # reads COMPLETE.
+            waiting = [t for t in source_tasks if t.status in RUNNING_STATES]
+            if not waiting:
+                return _no_match(classified)
+            logger.warning(
+                "completion event but task not COMPLETE yet", extra={"export_ids": [t.export_id for t in waiting]}
+            )
+            tasks = waiting
+        summary["tasks"] = [_start_run(config, clients, task).as_dict() for task in tasks]
+    elif not tasks:
+        return _no_match(classified)
     elif classified.kind == TABLE_FAILED:
         publish_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, classified))
         summary["tasks"] = [{"export_id": t.export_id, "action": "alerted"} for t in tasks]
@@ -79,7 +133,17 @@ def handle_rds_event(config: Config, clients: Clients, event: Any) -> dict[str, 
                 publish_alert(clients.sns, config.alert_topic_arn, failure_alert(task, classified))
                 summary["tasks"].append({"export_id": task.export_id, "action": "alerted"})
             else:
-                # The task disagrees with the event (an older export of the same source); reconcile judges it.
+                # The task disagrees with the event; reconcile judges it.
                 logger.warning("failure event but task status differs", extra={"export_id": task.export_id})
                 summary["tasks"].append({"export_id": task.export_id, "action": f"status_{task.status.lower()}"})
     return summary
+
+
+def _no_match(event: ExportEvent) -> dict[str, Any]:
+    reason = (
+        f"no export task of this pipeline for {event.source_arn} ended within {EVENT_TIME_TOLERANCE} of "
+        f"{event.occurred_at.isoformat() if event.occurred_at else 'the event'}"
+    )
+    # Not an error: retrying cannot make an old event match, and reconcile judges every recent day anyway.
+    logger.warning("event matches no task", extra={"reason": reason, "rds_event": event.event_id})
+    return {"status": "ignored", "reason": reason, "event": event.event_id}

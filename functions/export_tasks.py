@@ -36,6 +36,8 @@ class ExportTask:
     task_start_time: dt.datetime | None
     failure_cause: str
     warning_message: str
+    # TaskEndTime (botocore rds service-2.json, ExportTask): set once the task has ended, whatever its status.
+    task_end_time: dt.datetime | None = None
 
     @property
     def ingestion_date(self) -> dt.date:
@@ -43,7 +45,7 @@ class ExportTask:
 
 
 def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
-    start = raw.get("TaskStartTime")
+    start, end = raw.get("TaskStartTime"), raw.get("TaskEndTime")
     return ExportTask(
         export_id=raw["ExportTaskIdentifier"],
         parsed=parsed,
@@ -54,6 +56,7 @@ def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
         task_start_time=start if isinstance(start, dt.datetime) else None,
         failure_cause=str(raw.get("FailureCause", "") or ""),
         warning_message=str(raw.get("WarningMessage", "") or ""),
+        task_end_time=end if isinstance(end, dt.datetime) else None,
     )
 
 
@@ -84,6 +87,16 @@ class ExportWarnings:
         return bool(self.skipped_tables or self.other)
 
 
+def _skipped_table_name(entry: Any) -> str:
+    """A skippedTables entry as the Glue job names it (glue/sor_job.py skipped_table_name; tests/test_contracts.py):
+    the entry itself, its `target` when it is an object with one, else the entry as sorted JSON."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("target"), str):
+        return entry["target"]
+    return json.dumps(entry, sort_keys=True)
+
+
 def parse_warning_message(text: str) -> ExportWarnings:
     """WarningMessage is a JSON string (AWS_FACTS example); anything unexpected is kept verbatim, not dropped."""
     if not text.strip():
@@ -94,7 +107,7 @@ def parse_warning_message(text: str) -> ExportWarnings:
         return ExportWarnings([], [text])
     if not isinstance(data, dict):
         return ExportWarnings([], [text])
-    skipped = [json.dumps(t, sort_keys=True) if not isinstance(t, str) else t for t in data.get("skippedTables") or []]
+    skipped = [_skipped_table_name(t) for t in data.get("skippedTables") or []]
     other: list[str] = []
     for key, value in data.items():
         if key == "skippedTables" or not value:

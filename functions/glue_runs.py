@@ -21,6 +21,14 @@ class JobRun:
     run_id: str
     state: str  # upper case
     arguments: dict[str, str]
+    # Attempt counts Glue's own retries of a run (the job's MaxRetries); 0 is a run someone started. A retry also
+    # names the run it retries in PreviousRunId, but so does a run started with StartJobRun's JobRunId, so
+    # Attempt alone decides (botocore glue service-2.json, JobRun).
+    attempt: int = 0
+
+    @property
+    def is_glue_retry(self) -> bool:
+        return self.attempt > 0
 
 
 def job_arguments(config: Config, export_uri: str, ingestion_date: dt.date) -> dict[str, str]:
@@ -40,6 +48,7 @@ def job_runs(glue: Any, job_name: str) -> Iterator[JobRun]:
                 run_id=str(raw.get("Id", "")),
                 state=str(raw.get("JobRunState", "")).upper(),
                 arguments={str(k): str(v) for k, v in (raw.get("Arguments") or {}).items()},
+                attempt=int(raw.get("Attempt") or 0),
             )
 
 

@@ -3,6 +3,16 @@
 "Already published" = s3://<SOR bucket>/_manifests/<catalog db>/ingestion_date=YYYY-MM-DD/manifest.json exists
 and its `export_id` is the export's id, whatever its status (a FAILED run already alerted through the Glue
 job state rule; re-running it is an operator's decision).
+
+The manifest is listed before it is read. S3 answers GetObject on a missing key with 404 NoSuchKey only when the
+caller also has s3:ListBucket on the bucket, and with 403 AccessDenied otherwise
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions"). This role's s3:ListBucket
+is conditioned on `s3:prefix` (template.yaml, ListRunManifests), and a GetObject request carries no `s3:prefix`:
+a condition whose key is absent from the request is false
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
+So "missing" can only be told apart from "denied" by ListObjectsV2 with Prefix = the exact key, which the
+condition `_manifests/<db>/*` allows (ListObjectsV2 needs s3:ListBucket:
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
 """
 
 from __future__ import annotations
@@ -23,16 +33,26 @@ def manifest_key(catalog_database: str, ingestion_date: dt.date) -> str:
     return f"_manifests/{catalog_database}/ingestion_date={ingestion_date.isoformat()}/manifest.json"
 
 
+def _listed(s3: Any, bucket: str, key: str) -> bool:
+    # Keys are listed in UTF-8 binary order and the exact key sorts before every longer key it prefixes, so the
+    # first result is the manifest itself whenever it exists.
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+    return any(entry.get("Key") == key for entry in listing.get("Contents", []))
+
+
 def published_export_id(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date) -> str | None:
     """The export id the day's manifest names, or None when there is no (readable) manifest.
 
-    A missing manifest is normal; any other S3 error is raised so the invocation fails and is retried,
-    because guessing "not published" could double a day and guessing "published" could lose one.
+    A missing manifest is normal; any other S3 error (AccessDenied included) is raised so the invocation fails
+    and is retried, because guessing "not published" could double a day and guessing "published" could lose one.
     """
     key = manifest_key(catalog_database, ingestion_date)
+    if not _listed(s3, sor_bucket, key):
+        return None
     try:
         body = s3.get_object(Bucket=sor_bucket, Key=key)["Body"].read()
     except Exception as error:
+        # Deleted between the listing and the read: the same as never written.
         if error_code(error) in _MISSING:
             return None
         raise

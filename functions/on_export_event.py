@@ -19,6 +19,8 @@ _ACTION_METRICS = {
     "already_published": "GlueRunSkipped",
     "already_running": "GlueRunSkipped",
     "gave_up": "GlueRunGaveUp",
+    "superseded": "GlueRunSkipped",
+    "deferred_to_reconcile": "GlueRunDeferred",
     "alerted": "ExportFailed",
 }
 

@@ -8,15 +8,17 @@ ConcurrentRunsExceededException, looks again, and finds the winner's run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from alerts import Alert, publish_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
+from export_id import parse_export_id
 from export_tasks import COMPLETE, ExportTask, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
-from manifests import is_published
+from manifests import published_export_id
 
 logger = Logger(child=True)
 
@@ -29,34 +31,73 @@ class GlueBusyError(RuntimeError):
     """The job is busy with another day; raised so the invocation is retried (reconcile is the backstop)."""
 
 
+class RunDecision(StrEnum):
+    """What was decided about starting a run for one export (a str, so summaries and logs stay plain JSON)."""
+
+    STARTED = "started"
+    ALREADY_PUBLISHED = "already_published"
+    ALREADY_RUNNING = "already_running"
+    GAVE_UP = "gave_up"
+    NOT_COMPLETE = "not_complete"
+    # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation).
+    NOT_JUDGED = "not_judged"
+    # The day's manifest names a later attempt of the same day: this older export must never replace it.
+    SUPERSEDED = "superseded"
+    # The job (MaxConcurrentRuns 1) is busy with another day; the next reconcile starts this one.
+    DEFERRED_TO_RECONCILE = "deferred_to_reconcile"
+
+
 @dataclass
 class PublishOutcome:
     export_id: str
     ingestion_date: str
-    action: str  # started | already_published | already_running | gave_up | not_complete
+    action: RunDecision
     job_run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, [])}
+        # The summary is the invocation's JSON result: the decision goes out as its plain value.
+        plain = {**self.__dict__, "action": self.action.value}
+        return {k: v for k, v in plain.items() if v not in (None, [])}
+
+
+def _supersedes(published: str | None, task: ExportTask) -> bool:
+    """True when the manifest names a later attempt of the task's own day (docs/contracts.md, Export task id)."""
+    named = parse_export_id(published) if published else None
+    return (
+        named is not None
+        and named.cluster_part == task.parsed.cluster_part
+        and named.ingestion_date == task.ingestion_date
+        and named.attempt > task.parsed.attempt
+    )
 
 
 def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
-    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), "not_complete")
+    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.NOT_COMPLETE)
     if task.status != COMPLETE:
         return outcome
     day = task.ingestion_date
-    if is_published(clients.s3, config.sor_bucket, config.catalog_database, day, task.export_id):
-        outcome.action = "already_published"
+    published = published_export_id(clients.s3, config.sor_bucket, config.catalog_database, day)
+    if published == task.export_id:
+        outcome.action = RunDecision.ALREADY_PUBLISHED
+        return outcome
+    if _supersedes(published, task):
+        logger.warning(
+            "older attempt than the published one, no run started",
+            extra={"export_id": task.export_id, "published": published},
+        )
+        outcome.action = RunDecision.SUPERSEDED
         return outcome
     export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
     runs = runs_for_day(clients.glue, config.glue_job_name, day)
     if any(run.state in ACTIVE_STATES for run in runs):
-        outcome.action = "already_running"
+        outcome.action = RunDecision.ALREADY_RUNNING
         return outcome
-    earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri]
+    # Only runs this pipeline started count: Glue's own retries of one of them are part of that run. The job runs
+    # with no Glue retry (MaxRetries 0), and an interrupted run (no manifest) is started again from here.
+    earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri and not run.is_glue_retry]
     if len(earlier) >= MAX_AUTOMATIC_RUNS:
-        outcome.action = "gave_up"
+        outcome.action = RunDecision.GAVE_UP
         return outcome
 
     # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
@@ -95,12 +136,12 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
         if error_code(error) != "ConcurrentRunsExceededException":
             raise
         if any(r.state in ACTIVE_STATES for r in runs_for_day(clients.glue, config.glue_job_name, day)):
-            outcome.action = "already_running"
+            outcome.action = RunDecision.ALREADY_RUNNING
             return outcome
         raise GlueBusyError(
             f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
         ) from error
-    outcome.action = "started"
+    outcome.action = RunDecision.STARTED
     logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
 
     return outcome

@@ -6,10 +6,17 @@ snapshot 0161 / 0159 / 0160; 0489 table extraction failed. The event names the s
 not the export task. Envelope (EventBridge): {"source": "aws.rds", "detail-type": "RDS DB Cluster Snapshot
 Event" | "RDS DB Cluster Event" | "RDS DB Snapshot Event", "detail": {"EventID", "SourceArn", ...}}
 (https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-rds.html).
+
+When the event happened: the envelope's `time` (RFC 3339, set by the service that emits the event; EventBridge
+event structure, https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html) and RDS's own
+`detail.Date` (ISO 8601 with milliseconds in RDS's samples,
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-cloudwatch-events.sample.html). `detail.Date`
+is preferred for its precision, `time` is the fallback; an export event with neither is refused.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +52,18 @@ class ExportEvent:
     source_arn: str
     message: str
     date: str
+    occurred_at: dt.datetime | None = None  # always set by classify()
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    # RFC 3339 always carries an offset; a naive time cannot be placed against TaskEndTime.
+    return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
 
 
 def classify(event: Any) -> ExportEvent | str:
@@ -64,10 +83,16 @@ def classify(event: Any) -> ExportEvent | str:
     source_arn = detail.get("SourceArn")
     if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
         raise InvalidEventError(f"{rds_event_id} without a SourceArn: {source_arn!r}")
+    occurred_at = _timestamp(detail.get("Date")) or _timestamp(event.get("time"))
+    if occurred_at is None:
+        raise InvalidEventError(
+            f"{rds_event_id} without a usable time: detail.Date={detail.get('Date')!r}, time={event.get('time')!r}"
+        )
     return ExportEvent(
         event_id=rds_event_id,
         kind=kind,
         source_arn=source_arn,
         message=str(detail.get("Message", "")),
         date=str(detail.get("Date", "")),
+        occurred_at=occurred_at,
     )

@@ -4,6 +4,10 @@ For each recent day (the window, plus any day whose task started inside the wind
 latest attempt decides: COMPLETE without manifest or active run -> start the Glue run now; STARTING or
 IN_PROGRESS for longer than the limit -> problem; FAILED/CANCELED -> problem (until a later attempt
 fixes it); a past day in the window with no task at all -> problem. Problems go out as one alert per run.
+
+A day whose manifest or Glue runs cannot be read (an AWS error, AccessDenied included) cannot be judged: reconcile
+goes on with the other days, puts the day in the alert with the error code (and, for a denial, the permission the
+role lacks), and then fails the invocation, so the function's Errors alarm fires as well.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts import Alert, publish_alert
-from aws_clients import Clients
+from aws_clients import Clients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
 from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
-from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, publish_export
+from manifests import manifest_key
+from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, RunDecision, publish_export
 from sources import day_end
 from starting import today_in
 
@@ -30,6 +36,10 @@ _KEYS = frozenset({"action", "lookback_days", "stuck_hours"})
 
 class InvalidReconcileRequestError(ValueError):
     """A reconcile payload with unknown keys or out-of-range values."""
+
+
+class DaysNotJudgedError(RuntimeError):
+    """Some days could not be judged because of AWS errors; raised after the alert went out."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,33 @@ def _started_at(task: ExportTask, config: Config) -> dt.datetime:
     return task.task_start_time or day_end(task.ingestion_date - dt.timedelta(days=1), config)
 
 
+def _resource_of(operation: str, config: Config, day: dt.date) -> str:
+    """What the failed call was about, in the words an operator needs to find the policy statement."""
+    key = manifest_key(config.catalog_database, day)
+    if operation == "ListObjectsV2":
+        return f"bucket {config.sor_bucket} with s3:prefix {key}"
+    if operation == "GetObject":
+        # A manifest encrypted with SSE-KMS also needs kms:Decrypt through S3; S3 reports that as AccessDenied too.
+        return f"object s3://{config.sor_bucket}/{key} (and kms:Decrypt through S3 on the bucket's KMS key)"
+    if operation in ("GetJobRuns", "StartJobRun"):
+        return f"Glue job {config.glue_job_name}"
+    return "its resource"
+
+
+def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id: str) -> str:
+    """One alert line for a day an AWS error kept from being judged: the call, the error code, the fix."""
+    operation = operation_name(error) or type(error).__name__
+    code = error_code(error) or type(error).__name__
+    line = f"{day}: export {export_id} could not be judged: {operation} failed with {code}"
+    action = denied_action(error)
+    if action is not None:
+        return (
+            f"{line}; the on_export_event role lacks {action} on {_resource_of(operation, config, day)} "
+            "(compare its policy with template.yaml, OnExportEventRole)"
+        )
+    return f"{line} ({error}); the next reconcile tries again"
+
+
 def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> dict[str, Any]:
     today = today_in(config, now)
     first_day = today - dt.timedelta(days=request.lookback_days)
@@ -74,6 +111,7 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
 
     actions: list[dict[str, Any]] = []
     problems: list[str] = []
+    not_judged = 0
     for day in sorted(days):
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
         if task.status == COMPLETE:
@@ -82,6 +120,12 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
             except GlueBusyError:
                 # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
                 actions.append({"export_id": task.export_id, "action": "glue_busy"})
+                continue
+            except (ClientError, BotoCoreError) as error:
+                logger.exception("day not judged", extra={"export_id": task.export_id, "day": day.isoformat()})
+                actions.append({"export_id": task.export_id, "action": RunDecision.NOT_JUDGED.value})
+                problems.append(not_judged_problem(error, config, day, task.export_id))
+                not_judged += 1
                 continue
             actions.append(outcome.as_dict())
             if outcome.action == "gave_up":
@@ -133,6 +177,10 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
                     "or leave the window.",
                 ],
             ),
+        )
+    if not_judged:
+        raise DaysNotJudgedError(
+            f"{not_judged} day(s) could not be judged because of AWS errors; the alert lists them: {problems}"
         )
     return {
         "status": "reconciled",

@@ -517,6 +517,15 @@ def plan_export(
     return ExportPlan(tuple(tables), str(snapshot_time) if snapshot_time else None, tuple(warnings), ignored)
 
 
+def skipped_table_name(entry: Any) -> str:
+    """How one skippedTables entry names its table; the Lambdas name it the same way (tests/test_contracts.py)."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("target"), str):
+        return entry["target"]
+    return json.dumps(entry, sort_keys=True)
+
+
 def export_warnings(message: Any) -> list[str]:
     """Skipped tables and general warnings, from a WarningMessage-shaped text [FACTS "DescribeExportTasks"].
 
@@ -532,11 +541,9 @@ def export_warnings(message: Any) -> list[str]:
         return [f"export warning: {message}"]
     warnings = []
     for entry in document.get("skippedTables") or []:
-        if isinstance(entry, dict):
-            target, reason = entry.get("target", entry), entry.get("reason", "no reason given")
-            warnings.append(f"the export skipped {target}: {reason}")
-        else:
-            warnings.append(f"the export skipped {entry}")
+        reason = entry.get("reason") if isinstance(entry, dict) else None
+        name = skipped_table_name(entry)
+        warnings.append(f"the export skipped {name}: {reason}" if reason else f"the export skipped {name}")
     for entry in document.get("general") or []:
         reason = entry.get("reason", entry) if isinstance(entry, dict) else entry
         warnings.append(f"export warning: {reason}")

@@ -235,7 +235,7 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.say(f"at {written.uri}")
 
         console.step("RDS-EVENT-0164 (export completed) reaches on_export_event")
-        event = completion_event(written.source_arn, dt.datetime.now(dt.UTC))
+        event = completion_event(written.source_arn, written.ended_at)
         from local.stack import rule_matches
 
         if not any(rule_matches(rule["EventPattern"], event) for rule in rds_rules):

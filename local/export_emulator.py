@@ -22,6 +22,7 @@ class WrittenExport:
     objects: int
     parquet_files: int
     bytes: int
+    ended_at: dt.datetime  # the task's TaskEndTime, which the completion event's time must match
 
 
 def complete_export(s3: Any, rds: Any, export_id: str, engine: str, tables: list[SourceTable]) -> WrittenExport:
@@ -50,6 +51,7 @@ def complete_export(s3: Any, rds: Any, export_id: str, engine: str, tables: list
     prefix = task.get("S3Prefix", "").strip("/")
     root = f"{prefix}/{export_id}/" if prefix else f"{export_id}/"
     parquet = [body for key, body in objects.items() if key.endswith(".parquet")]
+    ended_at = _end_task(export_id, task["SourceArn"])
     return WrittenExport(
         export_id=export_id,
         uri=f"s3://{task['S3Bucket']}/{root}",
@@ -57,4 +59,18 @@ def complete_export(s3: Any, rds: Any, export_id: str, engine: str, tables: list
         objects=len(objects),
         parquet_files=len(parquet),
         bytes=sum(len(b) for b in parquet),
+        ended_at=ended_at,
     )
+
+
+def _end_task(export_id: str, source_arn: str) -> dt.datetime:
+    """Sets TaskEndTime on moto's task (moto never sets it), as RDS does when an export ends.
+
+    The emulator runs in this process, so its model is at hand; account and Region come from the source ARN.
+    """
+    from moto.backends import get_backend
+
+    _, _, _, region, account, _ = source_arn.split(":", 5)
+    ended_at = dt.datetime.now(dt.UTC)
+    get_backend("rds")[account][region].export_tasks[export_id].task_end_time = ended_at
+    return ended_at

@@ -2,7 +2,7 @@
 
 What tests/functions already proves is not repeated here: persistent 500s on DescribeDBClusterSnapshots and
 StartExportTask (test_start_export.py::test_a_persistent_rds_error_fails_the_invocation), on DescribeExportTasks,
-the manifest GetObject, GetJobRuns and StartJobRun followed by a successful retry
+the manifest listing, GetJobRuns and StartJobRun followed by a successful retry
 (test_on_export_event.py::test_aws_faults_on_completion_fail_the_invocation), a transient 503 on StartExportTask
 (test_start_export.py::test_a_transient_rds_error_is_retried). This file adds throttling (botocore's own retry
 succeeding, or the invocation failing for Lambda to retry), faults during reconcile, and SNS failing during every
@@ -25,7 +25,7 @@ import pytest
 import start_export
 from botocore.exceptions import ClientError
 from event_handling import handle_rds_event
-from reconcile import ReconcileRequest, reconcile
+from reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
 from sources import SourceRefusedError
 from starting import start_export as run_start
 
@@ -49,7 +49,7 @@ def operation(service: str, name: str) -> Callable[[Request], bool]:
     ("service", "name", "status", "code"),
     [
         ("rds", "DescribeExportTasks", 400, "Throttling"),
-        ("s3", "GetObject", 503, "SlowDown"),  # the run manifest
+        ("s3", "ListObjectsV2", 503, "SlowDown"),  # the run manifest is listed before it is read
         ("glue", "GetJobRuns", 400, "ThrottlingException"),
         ("glue", "StartJobRun", 400, "ThrottlingException"),
     ],
@@ -96,14 +96,21 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
 def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day(
     stack: Stack, service: str, name: str
 ) -> None:
-    """An error is never read as "nothing to do": the invocation fails (Lambda Errors alarm, retries)."""
+    """An error is never read as "nothing to do": the invocation fails (Lambda Errors alarm, retries). A day whose
+    Glue runs cannot be read or started is also alerted, with the error code, before the invocation fails."""
     identifier = stack.start_task(DAY)  # COMPLETE, its event lost, nothing published
     stack.emulator.add_fault(Fault(operation(service, name), 500, "InternalFailure", times=None))
 
-    with pytest.raises(ClientError, match="InternalFailure"):
+    expected = ClientError if name == "DescribeExportTasks" else DaysNotJudgedError
+    with pytest.raises(expected, match="InternalFailure"):
         reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), RECONCILE_NOW)
     assert all(r.status == 500 for r in stack.emulator.calls("glue", "StartJobRun"))  # no run was started
-    assert stack.alerts() == []  # no wrong "missing night" alert either
+    if name == "DescribeExportTasks":
+        assert stack.alerts() == []  # no wrong "missing night" alert either
+    else:
+        [alert] = stack.alerts()
+        assert f"{DAY}: export {identifier} could not be judged: {name} failed with InternalFailure" in alert["Message"]
+        assert "no export task at all" not in alert["Message"]
 
     stack.emulator.faults.clear()
     result = reconcile(stack.config, stack.clients, ReconcileRequest(), RECONCILE_NOW)

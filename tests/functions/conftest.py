@@ -19,12 +19,15 @@ from config import Config, load_config
 from export_id import export_id
 from moto.backends import get_backend
 
-from local.aws_emulator import Emulator
+from local.aws_emulator import Emulator, Fault, Request
 
 ACCOUNT = "123456789012"
 REGION = "sa-east-1"
 CLUSTER = "mycluster"
 EVENTS = Path(__file__).resolve().parent.parent / "events"
+# detail.Date of every RDS event fixture in tests/events: a task that ended then is the one they are about.
+EVENT_TIME = dt.datetime(2026, 11, 26, 8, 14, 7, 512000, tzinfo=dt.UTC)
+_UNENDED = ("starting", "in_progress", "STARTING", "IN_PROGRESS")
 
 ENV = {
     "CLUSTER_IDENTIFIER": CLUSTER,
@@ -99,7 +102,14 @@ class Stack:
         bucket: str | None = None,
         **attributes: Any,
     ) -> str:
-        """Starts an export task in moto and sets what moto cannot (status, times, messages) on its model."""
+        """Starts an export task in moto and sets what moto cannot (status, times, messages) on its model.
+
+        A task that has ended gets TaskEndTime = EVENT_TIME unless the test gives one (None for none).
+        """
+        if attributes.get("status") not in _UNENDED:
+            attributes.setdefault("task_end_time", EVENT_TIME)
+        if attributes.get("task_end_time", "") is None:
+            del attributes["task_end_time"]
         identifier = identifier or export_id(CLUSTER, day, attempt)
         self.client("rds").start_export_task(
             ExportTaskIdentifier=identifier,
@@ -132,6 +142,10 @@ class Stack:
         """Keep job runs in STARTING (moto's default finishes them the moment they are read)."""
         self._transition({"progression": "manual", "times": 10_000})
 
+    def release_glue_runs(self) -> None:
+        """Let held runs finish (moto's default progression) after hold_glue_runs."""
+        self._transition(None)
+
     def _transition(self, transition: dict[str, Any] | None) -> None:
         url = f"{self.emulator.endpoint_url}/moto-api/state-manager/"
         body: dict[str, Any] = {"model_name": "glue::job_run"}
@@ -144,10 +158,32 @@ class Stack:
     def job_runs(self) -> list[dict[str, Any]]:
         return self.client("glue").get_job_runs(JobName=self.config.glue_job_name)["JobRuns"]
 
+    @staticmethod
+    def make_glue_retry(run_id: str, previous_run_id: str) -> None:
+        """Makes a run look like Glue's automatic retry (Attempt 1, PreviousRunId); moto always answers Attempt 0."""
+        run = next(r for r in get_backend("glue")[ACCOUNT][REGION].jobs["sor_job"].job_runs if r.job_run_id == run_id)
+        as_dict = run.as_dict
+        run.as_dict = lambda: {**as_dict(), "Attempt": 1, "PreviousRunId": previous_run_id}  # type: ignore[method-assign]
+
     def write_manifest(self, day: dt.date, export_id_: str, status: str = "SUCCEEDED") -> None:
         key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
         body = {"manifest_version": 1, "status": status, "export_id": export_id_, "ingestion_date": day.isoformat()}
         self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
+
+    def deny_reads_of_missing_keys(self) -> Fault:
+        """S3 as it answers a caller without s3:ListBucket: GetObject on a missing key is 403 AccessDenied, not 404
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, "Permissions")."""
+        buckets = get_backend("s3")[ACCOUNT]["global"].buckets
+
+        def missing(request: Request) -> bool:
+            if request.service != "s3" or request.operation != "GetObject":
+                return False
+            bucket, key = request.bucket_key
+            return bucket in buckets and key not in buckets[bucket].keys
+
+        return self.emulator.add_fault(
+            Fault(match=missing, status=403, code="AccessDenied", message="Access Denied", times=None)
+        )
 
     # -- events ---------------------------------------------------------------------------------------
     @staticmethod
@@ -231,7 +267,7 @@ def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterat
         snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),
     )
     yield stack
-    stack._transition(None)
+    stack.release_glue_runs()
 
 
 @pytest.fixture

@@ -85,3 +85,24 @@ def test_export_only_duplicates_and_size_limit() -> None:
     with pytest.raises(InvalidExportOnlyError, match="200 KB"):
         validate_export_only([f"db{i:06d}.{'t' * 100}" for i in range(2100)], origin="test")
     assert parse_export_only_setting("  ", origin="test") == []
+
+
+@pytest.mark.parametrize("cluster", ["MyCluster", "MYCLUSTER", "prod-Aurora"])
+def test_an_upper_case_cluster_identifier_is_refused_with_the_lower_case_form(
+    env: dict[str, str], cluster: str
+) -> None:
+    with pytest.raises(
+        ConfigError, match=f"CLUSTER_IDENTIFIER='{cluster}' must be lower case \\('{cluster.lower()}'\\)"
+    ):
+        load_config({**env, "CLUSTER_IDENTIFIER": cluster})
+
+
+@pytest.mark.parametrize("cluster", ["1cluster", "my--cluster", "cluster-", "my_cluster", "a" * 64])
+def test_an_invalid_cluster_identifier_is_refused(env: dict[str, str], cluster: str) -> None:
+    with pytest.raises(ConfigError, match="is not a DB cluster identifier"):
+        load_config({**env, "CLUSTER_IDENTIFIER": cluster})
+
+
+@pytest.mark.parametrize("cluster", ["a", "my-cluster-1", "a" * 63])
+def test_valid_cluster_identifiers(env: dict[str, str], cluster: str) -> None:
+    assert load_config({**env, "CLUSTER_IDENTIFIER": cluster}).cluster_identifier == cluster

@@ -12,11 +12,12 @@ import pytest
 from botocore.exceptions import ClientError
 from event_handling import handle_rds_event
 from export_id import export_id
-from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError
+from publishing import MAX_AUTOMATIC_RUNS, RunDecision
 from rds_events import InvalidEventError
+from reconcile import ReconcileRequest, reconcile
 
 from local.aws_emulator import Fault
-from tests.functions.conftest import CLUSTER, FakeContext, Stack
+from tests.functions.conftest import CLUSTER, EVENT_TIME, FakeContext, Stack
 from tests.functions.test_start_export import emf_metrics
 
 DAY = dt.date(2026, 11, 25)
@@ -251,13 +252,16 @@ def test_malformed_events_are_errors(stack: Stack, event: Any) -> None:
         handle_rds_event(stack.config, stack.clients, event)
 
 
-def test_glue_busy_with_another_day_is_a_retryable_error(stack: Stack) -> None:
+def test_glue_busy_with_another_day_is_deferred_to_reconcile_not_an_error(stack: Stack) -> None:
     stack.hold_glue_runs()
     other = DAY - dt.timedelta(days=1)
     stack.client("glue").start_job_run(JobName="sor_job", Arguments={"--ingestion_date": other.isoformat()})
-    stack.start_task(DAY)
-    with pytest.raises(GlueBusyError, match="running another day"):
-        handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    identifier = stack.start_task(DAY)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"] == [
+        {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": RunDecision.DEFERRED_TO_RECONCILE}
+    ]
+    assert len(stack.job_runs()) == 1
 
 
 def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(stack: Stack) -> None:
@@ -270,9 +274,22 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(sta
     assert len(stack.job_runs()) == MAX_AUTOMATIC_RUNS
 
 
+def test_glue_retries_do_not_count_toward_the_automatic_run_limit(stack: Stack) -> None:
+    identifier = stack.start_task(DAY)
+    glue = stack.client("glue")
+    for _ in range(MAX_AUTOMATIC_RUNS - 1):  # runs the pipeline started, none wrote a manifest
+        first = glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))["JobRunId"]
+        for _ in range(2):  # each retried by Glue itself
+            retry = glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))["JobRunId"]
+            stack.make_glue_retry(retry, first)
+    assert [r["Attempt"] for r in stack.job_runs()].count(1) == 2 * (MAX_AUTOMATIC_RUNS - 1)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+
+
 @pytest.mark.parametrize(
     ("service", "operation"),
-    [("rds", "DescribeExportTasks"), ("s3", "GetObject"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
+    [("rds", "DescribeExportTasks"), ("s3", "ListObjectsV2"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")],
 )
 def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str, operation: str) -> None:
     stack.start_task(DAY)
@@ -288,6 +305,14 @@ def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str
         handle_rds_event(stack.config, stack.no_retry_clients(), stack.event(COMPLETED_0164, stack.snapshot_arn))
     stack.emulator.clear()
     # The retry (Lambda's, or reconcile's) then finishes the job: nothing was lost.
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    assert result["tasks"][0]["action"] == "started"
+    assert len(stack.job_runs()) == 1
+
+
+def test_a_completion_starts_the_run_where_s3_answers_403_for_the_missing_manifest(stack: Stack) -> None:
+    stack.deny_reads_of_missing_keys()
+    stack.start_task(DAY)
     result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
     assert result["tasks"][0]["action"] == "started"
     assert len(stack.job_runs()) == 1
@@ -315,3 +340,118 @@ def test_handler_counts_outcomes(
     assert emf_metrics(capsys.readouterr().out) == {"GlueRunStarted": 1.0}
     on_export_event.handler(stack.event("glue-job-state-change-foreign.json"), context)
     assert emf_metrics(capsys.readouterr().out) == {"EventsIgnored": 1.0}
+
+
+# -- which task an event is about ------------------------------------------------------------------------------
+
+
+def cluster_source(stack: Stack) -> str:
+    """ExportSource=cluster: every night exports the same cluster ARN (moto needs a snapshot named like it)."""
+    stack.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier=CLUSTER)
+    return stack.cluster_arn
+
+
+def test_a_completion_event_starts_a_run_only_for_the_task_that_just_ended(stack: Stack) -> None:
+    source = cluster_source(stack)
+    for nights_ago in (2, 1):  # earlier nights of the same source, never published (their events were lost)
+        stack.start_task(
+            DAY - dt.timedelta(days=nights_ago),
+            source_arn=source,
+            task_end_time=EVENT_TIME - dt.timedelta(days=nights_ago),
+        )
+    tonight = stack.start_task(DAY, source_arn=source)
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
+    )
+    assert [(t["export_id"], t["action"]) for t in result["tasks"]] == [(tonight, "started")]
+    [run] = stack.job_runs()
+    assert run["Arguments"] == expected_arguments(stack, tonight)
+
+
+def test_an_older_attempt_never_replaces_the_one_the_manifest_names(stack: Stack) -> None:
+    source = cluster_source(stack)
+    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 2))
+    # Attempt 1 of the day ends (late) after attempt 2 was published.
+    older = stack.start_task(DAY, source_arn=source)
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
+    )
+    assert result["tasks"] == [{"export_id": older, "ingestion_date": DAY.isoformat(), "action": "superseded"}]
+    assert stack.job_runs() == []
+
+
+def test_a_failure_event_alerts_only_for_the_task_that_just_failed(stack: Stack) -> None:
+    source = cluster_source(stack)
+    earlier = DAY - dt.timedelta(days=1)
+    stack.start_task(earlier, source_arn=source, status="failed", task_end_time=EVENT_TIME - dt.timedelta(days=1))
+    tonight = stack.start_task(DAY, source_arn=source, status="failed", failure_cause="x")
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0234-cluster-export-failed.json", source)
+    )
+    assert result["tasks"] == [{"export_id": tonight, "action": "alerted"}]
+    [alert] = stack.alerts()
+    assert tonight in alert["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("ended_before_event", "matches"),
+    [
+        (dt.timedelta(0), True),
+        (dt.timedelta(minutes=14), True),
+        (dt.timedelta(minutes=-14), True),
+        (dt.timedelta(minutes=16), False),
+        (dt.timedelta(minutes=-16), False),
+    ],
+)
+def test_the_event_time_tolerance(stack: Stack, ended_before_event: dt.timedelta, matches: bool) -> None:
+    identifier = stack.start_task(DAY, task_end_time=EVENT_TIME - ended_before_event)
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    if matches:
+        assert result["tasks"][0]["export_id"] == identifier
+        assert result["tasks"][0]["action"] == "started"
+    else:
+        assert result["status"] == "ignored"
+        assert "ended within 0:15:00 of 2026-11-26T08:14:07.512000+00:00" in result["reason"]
+        assert stack.job_runs() == []
+
+
+def test_of_two_tasks_ending_close_together_the_event_takes_the_closest(stack: Stack) -> None:
+    source = cluster_source(stack)
+    stack.start_task(DAY - dt.timedelta(days=5), source_arn=source, task_end_time=EVENT_TIME - dt.timedelta(minutes=5))
+    closest = stack.start_task(DAY, source_arn=source, task_end_time=EVENT_TIME + dt.timedelta(seconds=2))
+    result = handle_rds_event(
+        stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
+    )
+    assert [t["export_id"] for t in result["tasks"]] == [closest]
+
+
+def test_the_envelope_time_is_used_when_detail_date_is_absent(stack: Stack) -> None:
+    identifier = stack.start_task(DAY, task_end_time=dt.datetime(2026, 11, 26, 8, 14, 7, tzinfo=dt.UTC))
+    event = stack.event(COMPLETED_0164, stack.snapshot_arn)
+    del event["detail"]["Date"]
+    result = handle_rds_event(stack.config, stack.clients, event)
+    assert result["tasks"][0]["export_id"] == identifier
+
+
+@pytest.mark.parametrize("date", ["yesterday", "2026-11-26T08:14:07", None])
+def test_an_export_event_without_a_usable_time_is_an_error(stack: Stack, date: str | None) -> None:
+    event = stack.event(COMPLETED_0164, stack.snapshot_arn)
+    event["detail"]["Date"] = date
+    event["time"] = date
+    with pytest.raises(InvalidEventError, match="without a usable time"):
+        handle_rds_event(stack.config, stack.clients, event)
+
+
+def test_a_busy_job_on_the_event_path_is_picked_up_by_reconcile(stack: Stack) -> None:
+    stack.hold_glue_runs()
+    other = DAY - dt.timedelta(days=1)
+    stack.client("glue").start_job_run(JobName="sor_job", Arguments={"--ingestion_date": other.isoformat()})
+    identifier = stack.start_task(DAY)
+    event = stack.event(COMPLETED_0164, stack.snapshot_arn)
+    assert handle_rds_event(stack.config, stack.clients, event)["tasks"][0]["action"] == "deferred_to_reconcile"
+    stack.release_glue_runs()  # the other day's run ends
+    now = EVENT_TIME + dt.timedelta(hours=1)
+    result = reconcile(stack.config, stack.clients, ReconcileRequest(), now)
+    assert {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": "started"} == {
+        k: v for k, v in result["actions"][0].items() if k != "job_run_id"
+    }

@@ -11,8 +11,10 @@ import pytest
 import start_export
 from event_handling import handle_rds_event
 from export_id import export_id
-from reconcile import InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
+from manifests import manifest_key
+from reconcile import DaysNotJudgedError, InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
 
+from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
 from tests.functions.test_start_export import emf_metrics
 
@@ -71,6 +73,64 @@ def test_several_days_to_publish_while_the_job_is_busy_wait_for_the_next_reconci
     assert result["problems"] == []
     [glue_run] = stack.job_runs()
     assert glue_run["Arguments"]["--ingestion_date"] == day(2).isoformat()
+
+
+def test_missing_manifests_under_s3_403_still_start_the_runs(stack: Stack) -> None:
+    stack.deny_reads_of_missing_keys()
+    stack.write_manifest(day(1), stack.start_task(day(1)))
+    stack.start_task(TODAY)
+    result = run(stack)
+    assert [a["action"] for a in result["actions"]] == ["already_published", "started"]
+    assert stack.alerts() == []
+
+
+def test_a_day_whose_manifest_listing_is_denied_is_alerted_with_the_permission_then_the_invocation_fails(
+    stack: Stack,
+) -> None:
+    stack.start_task(day(2))
+    stack.start_task(day(1))
+    denied_prefix = manifest_key("sor", day(2))
+    stack.emulator.add_fault(
+        Fault(
+            match=lambda r: r.operation == "ListObjectsV2" and r.query.get("prefix") == [denied_prefix],
+            status=403,
+            code="AccessDenied",
+            times=None,
+        )
+    )
+    with pytest.raises(DaysNotJudgedError, match="1 day"):
+        run(stack)
+    # The other day went on.
+    [glue_run] = stack.job_runs()
+    assert glue_run["Arguments"]["--ingestion_date"] == day(1).isoformat()
+    message = problems_alert(stack)
+    assert (
+        f"{day(2)}: export {export_id(CLUSTER, day(2))} could not be judged: ListObjectsV2 failed with AccessDenied; "
+        f"the on_export_event role lacks s3:ListBucket on bucket aurora-sor-sor with s3:prefix {denied_prefix}"
+    ) in message
+
+
+def test_glue_runs_that_cannot_be_read_are_alerted_with_the_error_code(stack: Stack) -> None:
+    stack.start_task(day(1))
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.operation == "GetJobRuns", status=400, code="AccessDeniedException", times=None)
+    )
+    with pytest.raises(DaysNotJudgedError):
+        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
+    message = problems_alert(stack)
+    assert "GetJobRuns failed with AccessDeniedException" in message
+    assert "lacks glue:GetJobRuns on Glue job sor_job" in message
+
+
+def test_a_day_that_cannot_be_judged_for_a_server_error_names_the_code(stack: Stack) -> None:
+    stack.start_task(day(1))
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.operation == "ListObjectsV2", status=500, code="InternalError", times=None)
+    )
+    with pytest.raises(DaysNotJudgedError):
+        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
+    assert "ListObjectsV2 failed with InternalError" in problems_alert(stack)
+    assert stack.job_runs() == []
 
 
 def test_a_stuck_export_is_reported_and_a_young_one_is_not(stack: Stack) -> None:
