@@ -10,7 +10,7 @@ import re
 
 import pytest
 import sor_job
-from config import _BUCKET, _CATALOG_DB
+from config import _BUCKET, _CATALOG_DB, _CLUSTER_ID
 from export_tasks import parse_warning_message
 from manifests import manifest_key
 from rds_events import EVENT_KINDS
@@ -107,3 +107,14 @@ def test_the_empty_bucket_parameter_means_create_one_and_is_no_bucket_name() -> 
 def test_the_rds_event_ids_handled_are_exactly_those_the_rule_delivers() -> None:
     pattern = load_raw()["Resources"]["OnExportEventFunction"]["Properties"]["Events"]["RdsExportEvents"]
     assert sorted(pattern["Properties"]["Pattern"]["detail"]["EventID"]) == sorted(EVENT_KINDS)
+
+
+CLUSTER_IDS = ["mycluster", "a", "db-1", "a" * 63, "a" * 64, "MyCluster", "1db", "db-", "db--1", "db_1", "-db", ""]
+
+
+@pytest.mark.parametrize("identifier", CLUSTER_IDS)
+def test_the_cluster_identifier_rule_is_the_same_in_the_template_and_the_lambdas(identifier: str) -> None:
+    """The template builds the IAM ARNs from ClusterIdentifier; the Lambdas name the cluster with CLUSTER_IDENTIFIER."""
+    spec = load_raw()["Parameters"]["ClusterIdentifier"]
+    template = bool(_allowed("ClusterIdentifier").match(identifier)) and len(identifier) <= spec["MaxLength"]
+    assert bool(_CLUSTER_ID.match(identifier)) == template
