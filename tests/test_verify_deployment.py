@@ -14,7 +14,6 @@ drift from the real API:
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
@@ -26,7 +25,6 @@ import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
 
-import local.deploy
 from local.access import Call, Names
 from local.deploy import Deployment, deploy
 from local.stack import UnsupportedIntrinsic, load_raw, wildcard_match
@@ -309,46 +307,6 @@ def sample_calls(names: Names) -> list[Call]:
 
 
 # -- the template as this issue's other changes leave it ----------------------------------------------------------
-def as_fixed(raw: dict[str, Any]) -> dict[str, Any]:
-    """template.yaml with the changes the verifier expects from the rest of this work: no layer, Glue 5 logs under
-    a prefix whose two groups the stack creates, and an EventBridge key statement without source conditions.
-    Each change applies only where the template lacks it, so on a template that has them this returns it as is."""
-    raw = copy.deepcopy(raw)
-    raw["Globals"]["Function"].pop("Layers", None)
-    resources = raw["Resources"]
-    arguments = resources["SorJob"]["Properties"]["DefaultArguments"]
-    if "--custom-logGroup-prefix" not in arguments:
-        arguments.pop("--enable-continuous-cloudwatch-log", None)
-        arguments.pop("--continuous-log-logGroup", None)
-        arguments["--custom-logGroup-prefix"] = {"Fn::Sub": "/aws-glue/jobs/${AWS::StackName}-sor"}
-        for stream in ("output", "error"):
-            resources[f"SorJob{stream.title()}LogGroup"] = {
-                "Type": "AWS::Logs::LogGroup",
-                "Properties": {
-                    "LogGroupName": {"Fn::Sub": f"/aws-glue/jobs/${{AWS::StackName}}-sor/{stream}"},
-                    "RetentionInDays": {"Ref": "LogRetentionDays"},
-                    "KmsKeyId": {"Fn::GetAtt": ["DataKey", "Arn"]},
-                },
-            }
-    statements = resources["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
-    for statement in list(statements):
-        services = (
-            statement.get("Principal", {}).get("Service", []) if isinstance(statement.get("Principal"), dict) else []
-        )
-        if "events.amazonaws.com" in services and "aws:SourceAccount" in json.dumps(statement.get("Condition", {})):
-            services.remove("events.amazonaws.com")
-            statements.append(
-                {
-                    "Sid": "EventBridgeDeliversToTheTopic",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "Resource": "*",
-                }
-            )
-    return raw
-
-
 # -- the emulated deployment --------------------------------------------------------------------------------------
 class Harness:
     def __init__(self, session: boto3.Session, deployment: Deployment) -> None:
@@ -371,7 +329,6 @@ class Harness:
 
 @pytest.fixture
 def harness(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    monkeypatch.setattr(local.deploy, "load_raw", lambda: as_fixed(load_raw()))
     deployment = deploy(aws, {"ClusterIdentifier": CLUSTER}, script_location="s3://artifacts/sor_job.py")
     aws.client("rds").create_db_cluster(
         DBClusterIdentifier=CLUSTER,
