@@ -328,7 +328,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Harness:
+def harness(aws: boto3.Session) -> Harness:
     deployment = deploy(aws, {"ClusterIdentifier": CLUSTER}, script_location="s3://artifacts/sor_job.py")
     aws.client("rds").create_db_cluster(
         DBClusterIdentifier=CLUSTER,
