@@ -42,6 +42,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import boto3
@@ -558,7 +559,8 @@ def merge_columns(
     """Schema evolution: keep every existing column in place, append new ones; a type change is an error.
 
     Columns missing from today's files stay (older partitions still hold them; Athena returns NULL for them in
-    newer ones). Comments carry the source type from the export's metadata.
+    newer ones). Comments carry the source type from the export's metadata; a night whose metadata is missing or
+    silent about a column keeps the comment the table has, so the definition does not flip from night to night.
     """
     new_types = dict(new)
     changes = [
@@ -596,14 +598,13 @@ def _storage(location: str, columns: Sequence[Mapping[str, str]]) -> dict[str, A
     }
 
 
-def table_input(
-    name: str,
-    location: str,
-    columns: Sequence[Mapping[str, str]],
-    source: str,
-    export_id: str,
-    snapshot_time: str | None,
-) -> dict[str, Any]:
+def table_input(name: str, location: str, columns: Sequence[Mapping[str, str]], source: str) -> dict[str, Any]:
+    """The table's definition: nothing in it may change from one night to the next unless the schema does.
+
+    Every UpdateTable archives a table version, and Glue stops at 100,000 versions a table and 1,000,000 an account
+    (ResourceNumberLimitExceededException, https://repost.aws/knowledge-center/glue-table-version-errors). Facts of
+    one run (export id, snapshot time, counts) therefore live on the day's partition (`partition_input`), never here.
+    """
     return {
         "Name": name,
         "Description": f"SOR copy of {source}, one partition per ingestion date (managed by aurora-sor)",
@@ -613,8 +614,6 @@ def table_input(
             "classification": "parquet",
             "sor.source": source,
             "sor.managed_by": MANAGED_BY,
-            "sor.last_export_id": export_id,
-            "sor.last_snapshot_time": snapshot_time or "",
         },
         "StorageDescriptor": _storage(location, columns),
         "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "date"}],
@@ -627,16 +626,21 @@ def partition_input(
     columns: Sequence[Mapping[str, str]],
     export_id: str,
     totals: Mapping[str, int],
+    snapshot_time: str | None = None,
 ) -> dict[str, Any]:
+    """The day's partition, which carries every per-run fact (partitions have no version quota)."""
+    parameters = {
+        "sor.export_id": export_id,
+        "sor.files": str(totals["files"]),
+        "sor.bytes": str(totals["bytes"]),
+        "sor.rows": str(totals["rows"]),
+    }
+    if snapshot_time:
+        parameters["sor.snapshot_time"] = snapshot_time
     return {
         "Values": [ingestion_date],
         "StorageDescriptor": _storage(f"{table_location}{PARTITION_KEY}={ingestion_date}/", columns),
-        "Parameters": {
-            "sor.export_id": export_id,
-            "sor.files": str(totals["files"]),
-            "sor.bytes": str(totals["bytes"]),
-            "sor.rows": str(totals["rows"]),
-        },
+        "Parameters": parameters,
     }
 
 
@@ -978,19 +982,41 @@ def catalog_tables(glue: Any, database: str) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> str:
+class TableAction(Enum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"
+    UPDATED_UNARCHIVED = "updated without archiving its previous version (table version quota reached)"
+
+
+def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> TableAction:
+    """CreateTable, or UpdateTable only when the definition differs (a real schema change, or a one-time clean-up
+    of parameters an earlier version kept on the table).
+
+    SkipArchive stays False: with updates only on real changes, the archived versions are the table's schema history
+    (GetTableVersions) and stay few. Should the account or table already be at its version quota (a deployment that
+    updated every table every night before), the update is retried once with SkipArchive=True, which "does not create
+    the archived version" (botocore glue model, UpdateTable SkipArchive), so the night still publishes.
+    """
     if current is None:
         try:
             glue.create_table(DatabaseName=database, TableInput=wanted)
-            return "created"
+            return TableAction.CREATED
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "AlreadyExistsException":
                 raise
             # Another run created it between our listing and now: update it as if we had seen it.
     elif same_definition(as_table_input(current), wanted):
-        return "unchanged"
-    glue.update_table(DatabaseName=database, TableInput=wanted)
-    return "updated"
+        return TableAction.UNCHANGED
+    try:
+        glue.update_table(DatabaseName=database, TableInput=wanted, SkipArchive=False)
+        return TableAction.UPDATED
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNumberLimitExceededException":
+            raise
+        log.warning("table %s: %s; updating without archiving", wanted["Name"], exc)
+    glue.update_table(DatabaseName=database, TableInput=wanted, SkipArchive=True)
+    return TableAction.UPDATED_UNARCHIVED
 
 
 def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
@@ -1124,16 +1150,22 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
         result.columns = day_columns
 
         glue, database = run.clients.glue, config.catalog_database
-        wanted_table = table_input(name, result.location, merged, source.source, config.export_id, run.snapshot_time)
-        table_action = put_table(glue, database, current, wanted_table)
+        table_action = put_table(glue, database, current, table_input(name, result.location, merged, source.source))
+        if table_action is TableAction.UPDATED_UNARCHIVED:
+            result.warnings.append(
+                "the Glue table version quota is reached: the table was updated without archiving its previous "
+                "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
+            )
         totals = {"files": result.files, "bytes": result.bytes, "rows": result.rows}
         partition_action = put_partition(
             glue,
             database,
             name,
-            partition_input(result.location, config.ingestion_date, day_columns, config.export_id, totals),
+            partition_input(
+                result.location, config.ingestion_date, day_columns, config.export_id, totals, run.snapshot_time
+            ),
         )
-        result.catalog = f"table {table_action}, partition {partition_action}"
+        result.catalog = f"table {table_action.value}, partition {partition_action}"
         result.status = "PUBLISHED" if source.files else "EMPTY"
     except (TableError, ClientError, BotoCoreError) as exc:
         result.status, result.error = "FAILED", str(exc)
