@@ -278,19 +278,27 @@ class ParquetColumn:
     precision: int = -1
     scale: int = -1
     nested: bool = False  # repeated or inside a group: not something the export writes
+    path: str = ""  # the dotted ColumnPath, for messages about nested fields (name is the leaf's own name)
 
     @classmethod
     def from_arrow(cls, column: Any) -> ParquetColumn:
-        """From a pyarrow.parquet.ColumnSchema."""
+        """From a pyarrow.parquet.ColumnSchema.
+
+        `column.name` is the leaf field's own name; `column.path` is its ColumnPath joined with "." (Parquet C++
+        `ColumnPath::ToDotString`). A top-level column's path is its name alone, so a flat column named "a.b" has
+        path == name, while a field "b" inside a group "a" has path "a.b" and name "b". Comparing the two, not
+        looking for a ".", is what tells nested from flat; the catalog column takes the field's name.
+        """
         logical = json.loads(column.logical_type.to_json())
         return cls(
-            name=column.path,
+            name=column.name,
             physical=str(column.physical_type),
             logical=logical,
             converted=str(column.converted_type),
             precision=column.precision,
             scale=column.scale,
-            nested=column.max_repetition_level > 0 or "." in column.path,
+            nested=column.max_repetition_level > 0 or column.path != column.name,
+            path=column.path,
         )
 
 
@@ -315,7 +323,7 @@ def athena_type(column: ParquetColumn) -> str:
 
     def unsupported(why: str) -> UnsupportedType:
         return UnsupportedType(
-            f"column {column.name!r}: {physical} {kind if kind != 'None' else column.converted} {why}"
+            f"column {column.path or column.name!r}: {physical} {kind if kind != 'None' else column.converted} {why}"
         )
 
     if column.nested:
@@ -1126,7 +1134,10 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
             day_columns = merged  # an empty day keeps the table's schema
         unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
         if unusual:
-            result.warnings.append(f"columns need double quotes in Athena: {unusual}")
+            # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
+            # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+            # The name cannot be changed: Athena finds a Parquet column by its name.
+            result.warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
 
         steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
         if len({s.destination for s in steps}) != len(steps):

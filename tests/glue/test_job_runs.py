@@ -489,3 +489,14 @@ def test_at_the_table_version_quota_the_update_goes_through_without_archiving(wo
     assert [p["SkipArchive"] for p in sent] == [False, False, True]
     got = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
     assert [c["Name"] for c in got["StorageDescriptor"]["Columns"]] == ["id", "n"]
+
+
+def test_a_column_whose_name_holds_a_dot_is_published_as_that_flat_column(world):
+    table = make_table("dotted", {"id": "bigint", "a.b": "integer"}, [(1, 10), (2, 20)])
+    run = world.run(world.export([table], export_id=export_id(DAY)))
+
+    assert run.code == 0, run.summary
+    columns = world.glue.get_table(DatabaseName=DATABASE, Name="public_dotted")["Table"]["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [("id", "bigint"), ("a.b", "int")]
+    assert world.query(f'SELECT "a.b" FROM {DATABASE}.public_dotted ORDER BY id') == [(10,), (20,)]
+    assert any("a.b" in w for w in run.table("public_dotted")["warnings"])
