@@ -1356,8 +1356,15 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
 
 
 def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+    # force=True: a launcher that configures the root logger before the script runs (Glue's may; AWS does not
+    # document it either way) would otherwise make a plain basicConfig
+    # do nothing (https://docs.python.org/3/library/logging.html#logging.basicConfig), leaving the
+    # job's INFO lines (plan, one per table, heartbeat) under the launcher's level or handler.
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
+        force=True,
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
     started = time.monotonic()
