@@ -1355,7 +1355,40 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
     return summary, 0 if summary["status"] == "SUCCEEDED" else 1
 
 
+def failure_summary(error: str, seconds: float) -> dict[str, Any]:
+    return {"status": "FAILED", "error": error, "tables": 0, "files": 0, "bytes": 0, "rows": 0, "failed_tables": [],
+            "seconds": round(seconds, 3)}  # fmt: skip
+
+
+def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.datetime) -> dict[str, Any]:
+    """The manifest of a run that crashed: FAILED with the error; which tables it reached is not known."""
+    return {
+        "manifest_version": 1,
+        "status": "FAILED",
+        "error": summary["error"],
+        "export_id": config.export_id,
+        "export_uri": config.export_uri,
+        "ingestion_date": config.ingestion_date,
+        "catalog_database": config.catalog_database,
+        "sor_bucket": config.sor_bucket,
+        "snapshot_time": None,
+        "job_run_id": config.job_run_id,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "seconds": summary["seconds"],
+        "totals": {k: summary[k] for k in ("tables", "files", "bytes", "rows")},
+        "tables": [],
+        "warnings": [],
+    }
+
+
 def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+    """Runs the job; returns the exit code (docs/contracts.md "Exit codes and retries").
+
+    0: every table published; 1: at least one table failed (manifest and metrics say which); 2: the run could not
+    start or crashed. The caller turns it into SystemExit, never os._exit, so Python's own exit path (flushing
+    stdout, and whatever the Glue launcher hooks there) runs in every case.
+    """
     # force=True: a launcher that configures the root logger before the script runs (Glue's may; AWS does not
     # document it either way) would otherwise make a plain basicConfig
     # do nothing (https://docs.python.org/3/library/logging.html#logging.basicConfig), leaving the
@@ -1367,18 +1400,28 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients]
         force=True,
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    started = time.monotonic()
+    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
+    config: JobConfig | None = None
+    clients: Clients | None = None
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
-        summary, code = run_job(config, make(config))
+        clients = make(config)
+        summary, code = run_job(config, clients)
     except (ExportError, ClientError, BotoCoreError) as exc:
+        # The run could not start (or lost S3/Glue altogether): nothing is declared done, so a later run may retry.
         log.error("run failed: %s", exc)
-        summary = {"status": "FAILED", "error": str(exc), "tables": 0, "files": 0, "bytes": 0, "rows": 0,
-                   "failed_tables": [], "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
-        code = 2
+        summary, code = failure_summary(str(exc), time.monotonic() - started), 2
+    except Exception as exc:  # a bug: still the summary line, the manifest and exit 2
+        log.exception("run crashed")
+        summary, code = failure_summary(f"{type(exc).__name__}: {exc}", time.monotonic() - started), 2
+        if config is not None and clients is not None:
+            try:
+                write_manifest(clients, config, crash_manifest(config, summary, started_at))
+            except Exception as manifest_exc:  # noqa: BLE001 - must not mask the crash being reported
+                log.error("could not write the run manifest after the crash: %s", manifest_exc)
     print(json.dumps(summary, sort_keys=True), flush=True)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
