@@ -1424,4 +1424,9 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients]
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # A successful run just ends (the ordinary end of a script, success under any launcher); a failed one raises
+    # SystemExit with its code, never os._exit, so stdout is flushed and the launcher sees the exit. Whether Glue 5
+    # ends a glueetl run SUCCEEDED on an explicit sys.exit(0) without a Spark context is not documented.
+    exit_code = main()
+    if exit_code:
+        raise SystemExit(exit_code)
