@@ -42,6 +42,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import boto3
@@ -277,19 +278,27 @@ class ParquetColumn:
     precision: int = -1
     scale: int = -1
     nested: bool = False  # repeated or inside a group: not something the export writes
+    path: str = ""  # the dotted ColumnPath, for messages about nested fields (name is the leaf's own name)
 
     @classmethod
     def from_arrow(cls, column: Any) -> ParquetColumn:
-        """From a pyarrow.parquet.ColumnSchema."""
+        """From a pyarrow.parquet.ColumnSchema.
+
+        `column.name` is the leaf field's own name; `column.path` is its ColumnPath joined with "." (Parquet C++
+        `ColumnPath::ToDotString`). A top-level column's path is its name alone, so a flat column named "a.b" has
+        path == name, while a field "b" inside a group "a" has path "a.b" and name "b". Comparing the two, not
+        looking for a ".", is what tells nested from flat; the catalog column takes the field's name.
+        """
         logical = json.loads(column.logical_type.to_json())
         return cls(
-            name=column.path,
+            name=column.name,
             physical=str(column.physical_type),
             logical=logical,
             converted=str(column.converted_type),
             precision=column.precision,
             scale=column.scale,
-            nested=column.max_repetition_level > 0 or "." in column.path,
+            nested=column.max_repetition_level > 0 or column.path != column.name,
+            path=column.path,
         )
 
 
@@ -314,7 +323,7 @@ def athena_type(column: ParquetColumn) -> str:
 
     def unsupported(why: str) -> UnsupportedType:
         return UnsupportedType(
-            f"column {column.name!r}: {physical} {kind if kind != 'None' else column.converted} {why}"
+            f"column {column.path or column.name!r}: {physical} {kind if kind != 'None' else column.converted} {why}"
         )
 
     if column.nested:
@@ -565,7 +574,8 @@ def merge_columns(
     """Schema evolution: keep every existing column in place, append new ones; a type change is an error.
 
     Columns missing from today's files stay (older partitions still hold them; Athena returns NULL for them in
-    newer ones). Comments carry the source type from the export's metadata.
+    newer ones). Comments carry the source type from the export's metadata; a night whose metadata is missing or
+    silent about a column keeps the comment the table has, so the definition does not flip from night to night.
     """
     new_types = dict(new)
     changes = [
@@ -603,14 +613,13 @@ def _storage(location: str, columns: Sequence[Mapping[str, str]]) -> dict[str, A
     }
 
 
-def table_input(
-    name: str,
-    location: str,
-    columns: Sequence[Mapping[str, str]],
-    source: str,
-    export_id: str,
-    snapshot_time: str | None,
-) -> dict[str, Any]:
+def table_input(name: str, location: str, columns: Sequence[Mapping[str, str]], source: str) -> dict[str, Any]:
+    """The table's definition: nothing in it may change from one night to the next unless the schema does.
+
+    Every UpdateTable archives a table version, and Glue stops at 100,000 versions a table and 1,000,000 an account
+    (ResourceNumberLimitExceededException, https://repost.aws/knowledge-center/glue-table-version-errors). Facts of
+    one run (export id, snapshot time, counts) therefore live on the day's partition (`partition_input`), never here.
+    """
     return {
         "Name": name,
         "Description": f"SOR copy of {source}, one partition per ingestion date (managed by aurora-sor)",
@@ -620,8 +629,6 @@ def table_input(
             "classification": "parquet",
             "sor.source": source,
             "sor.managed_by": MANAGED_BY,
-            "sor.last_export_id": export_id,
-            "sor.last_snapshot_time": snapshot_time or "",
         },
         "StorageDescriptor": _storage(location, columns),
         "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "date"}],
@@ -634,16 +641,21 @@ def partition_input(
     columns: Sequence[Mapping[str, str]],
     export_id: str,
     totals: Mapping[str, int],
+    snapshot_time: str | None = None,
 ) -> dict[str, Any]:
+    """The day's partition, which carries every per-run fact (partitions have no version quota)."""
+    parameters = {
+        "sor.export_id": export_id,
+        "sor.files": str(totals["files"]),
+        "sor.bytes": str(totals["bytes"]),
+        "sor.rows": str(totals["rows"]),
+    }
+    if snapshot_time:
+        parameters["sor.snapshot_time"] = snapshot_time
     return {
         "Values": [ingestion_date],
         "StorageDescriptor": _storage(f"{table_location}{PARTITION_KEY}={ingestion_date}/", columns),
-        "Parameters": {
-            "sor.export_id": export_id,
-            "sor.files": str(totals["files"]),
-            "sor.bytes": str(totals["bytes"]),
-            "sor.rows": str(totals["rows"]),
-        },
+        "Parameters": parameters,
     }
 
 
@@ -985,19 +997,41 @@ def catalog_tables(glue: Any, database: str) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> str:
+class TableAction(Enum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"
+    UPDATED_UNARCHIVED = "updated without archiving its previous version (table version quota reached)"
+
+
+def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> TableAction:
+    """CreateTable, or UpdateTable only when the definition differs (a real schema change, or a one-time clean-up
+    of parameters an earlier version kept on the table).
+
+    SkipArchive stays False: with updates only on real changes, the archived versions are the table's schema history
+    (GetTableVersions) and stay few. Should the account or table already be at its version quota (a deployment that
+    updated every table every night before), the update is retried once with SkipArchive=True, which "does not create
+    the archived version" (botocore glue model, UpdateTable SkipArchive), so the night still publishes.
+    """
     if current is None:
         try:
             glue.create_table(DatabaseName=database, TableInput=wanted)
-            return "created"
+            return TableAction.CREATED
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "AlreadyExistsException":
                 raise
             # Another run created it between our listing and now: update it as if we had seen it.
     elif same_definition(as_table_input(current), wanted):
-        return "unchanged"
-    glue.update_table(DatabaseName=database, TableInput=wanted)
-    return "updated"
+        return TableAction.UNCHANGED
+    try:
+        glue.update_table(DatabaseName=database, TableInput=wanted, SkipArchive=False)
+        return TableAction.UPDATED
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNumberLimitExceededException":
+            raise
+        log.warning("table %s: %s; updating without archiving", wanted["Name"], exc)
+    glue.update_table(DatabaseName=database, TableInput=wanted, SkipArchive=True)
+    return TableAction.UPDATED_UNARCHIVED
 
 
 def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
@@ -1107,7 +1141,10 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
             day_columns = merged  # an empty day keeps the table's schema
         unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
         if unusual:
-            result.warnings.append(f"columns need double quotes in Athena: {unusual}")
+            # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
+            # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+            # The name cannot be changed: Athena finds a Parquet column by its name.
+            result.warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
 
         steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
         if len({s.destination for s in steps}) != len(steps):
@@ -1131,16 +1168,22 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
         result.columns = day_columns
 
         glue, database = run.clients.glue, config.catalog_database
-        wanted_table = table_input(name, result.location, merged, source.source, config.export_id, run.snapshot_time)
-        table_action = put_table(glue, database, current, wanted_table)
+        table_action = put_table(glue, database, current, table_input(name, result.location, merged, source.source))
+        if table_action is TableAction.UPDATED_UNARCHIVED:
+            result.warnings.append(
+                "the Glue table version quota is reached: the table was updated without archiving its previous "
+                "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
+            )
         totals = {"files": result.files, "bytes": result.bytes, "rows": result.rows}
         partition_action = put_partition(
             glue,
             database,
             name,
-            partition_input(result.location, config.ingestion_date, day_columns, config.export_id, totals),
+            partition_input(
+                result.location, config.ingestion_date, day_columns, config.export_id, totals, run.snapshot_time
+            ),
         )
-        result.catalog = f"table {table_action}, partition {partition_action}"
+        result.catalog = f"table {table_action.value}, partition {partition_action}"
         result.status = "PUBLISHED" if source.files else "EMPTY"
     except (TableError, ClientError, BotoCoreError) as exc:
         result.status, result.error = "FAILED", str(exc)
@@ -1319,23 +1362,78 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
     return summary, 0 if summary["status"] == "SUCCEEDED" else 1
 
 
+def failure_summary(error: str, seconds: float) -> dict[str, Any]:
+    return {"status": "FAILED", "error": error, "tables": 0, "files": 0, "bytes": 0, "rows": 0, "failed_tables": [],
+            "seconds": round(seconds, 3)}  # fmt: skip
+
+
+def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.datetime) -> dict[str, Any]:
+    """The manifest of a run that crashed: FAILED with the error; which tables it reached is not known."""
+    return {
+        "manifest_version": 1,
+        "status": "FAILED",
+        "error": summary["error"],
+        "export_id": config.export_id,
+        "export_uri": config.export_uri,
+        "ingestion_date": config.ingestion_date,
+        "catalog_database": config.catalog_database,
+        "sor_bucket": config.sor_bucket,
+        "snapshot_time": None,
+        "job_run_id": config.job_run_id,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "seconds": summary["seconds"],
+        "totals": {k: summary[k] for k in ("tables", "files", "bytes", "rows")},
+        "tables": [],
+        "warnings": [],
+    }
+
+
 def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+    """Runs the job; returns the exit code (docs/contracts.md "Exit codes and retries").
+
+    0: every table published; 1: at least one table failed (manifest and metrics say which); 2: the run could not
+    start or crashed. The caller turns it into SystemExit, never os._exit, so Python's own exit path (flushing
+    stdout, and whatever the Glue launcher hooks there) runs in every case.
+    """
+    # force=True: a launcher that configures the root logger before the script runs (Glue's may; AWS does not
+    # document it either way) would otherwise make a plain basicConfig
+    # do nothing (https://docs.python.org/3/library/logging.html#logging.basicConfig), leaving the
+    # job's INFO lines (plan, one per table, heartbeat) under the launcher's level or handler.
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
+        force=True,
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    started = time.monotonic()
+    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
+    config: JobConfig | None = None
+    clients: Clients | None = None
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
-        summary, code = run_job(config, make(config))
+        clients = make(config)
+        summary, code = run_job(config, clients)
     except (ExportError, ClientError, BotoCoreError) as exc:
+        # The run could not start (or lost S3/Glue altogether): nothing is declared done, so a later run may retry.
         log.error("run failed: %s", exc)
-        summary = {"status": "FAILED", "error": str(exc), "tables": 0, "files": 0, "bytes": 0, "rows": 0,
-                   "failed_tables": [], "seconds": round(time.monotonic() - started, 3)}  # fmt: skip
-        code = 2
+        summary, code = failure_summary(str(exc), time.monotonic() - started), 2
+    except Exception as exc:  # a bug: still the summary line, the manifest and exit 2
+        log.exception("run crashed")
+        summary, code = failure_summary(f"{type(exc).__name__}: {exc}", time.monotonic() - started), 2
+        if config is not None and clients is not None:
+            try:
+                write_manifest(clients, config, crash_manifest(config, summary, started_at))
+            except Exception as manifest_exc:  # noqa: BLE001 - must not mask the crash being reported
+                log.error("could not write the run manifest after the crash: %s", manifest_exc)
     print(json.dumps(summary, sort_keys=True), flush=True)
     return code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # A successful run just ends (the ordinary end of a script, success under any launcher); a failed one raises
+    # SystemExit with its code, never os._exit, so stdout is flushed and the launcher sees the exit. Whether Glue 5
+    # ends a glueetl run SUCCEEDED on an explicit sys.exit(0) without a Spark context is not documented.
+    exit_code = main()
+    if exit_code:
+        raise SystemExit(exit_code)

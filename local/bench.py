@@ -360,9 +360,7 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
             s3.copy_object(Bucket=sor_bucket, Key=destination, CopySource={"Bucket": bucket, "Key": key})
             files, size = files + 1, size + object_size
         source = f"{source_database}.{folder}"
-        glue.create_table(
-            DatabaseName=database, TableInput=job.table_input(name, location, columns, source, "baseline", None)
-        )
+        glue.create_table(DatabaseName=database, TableInput=job.table_input(name, location, columns, source))
         totals = {"files": len(objects), "bytes": sum(s for _, s in objects), "rows": rows}
         glue.create_partition(
             DatabaseName=database, TableName=name,

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sor_job
+
 from local.aws_emulator import Fault, Request, wait_for
 from local.rds_export import SourceTable
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table
@@ -141,6 +143,20 @@ def scene(world: SorWorld, *, publish_earlier: bool = True) -> Scene:
         earlier = day_snapshot(world, EARLIER)
     world.emulator.requests.clear()
     return Scene(world, uri, earlier_uri, earlier, dict(_REFERENCE))
+
+
+def with_legacy_run_parameters(world: SorWorld) -> None:
+    """Puts back the per-run table parameters earlier versions of the job kept on every table (the first night after
+    an upgrade): the job cleans them with one UpdateTable per table, which is the only way to make a night whose
+    schema did not change call UpdateTable at all."""
+    for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
+        legacy = sor_job.as_table_input(table)
+        legacy["Parameters"] |= {
+            "sor.last_export_id": export_id(EARLIER),
+            "sor.last_snapshot_time": "2026-11-25T06:05Z",
+        }
+        world.glue.update_table(DatabaseName=DATABASE, TableInput=legacy)
+    world.emulator.requests.clear()
 
 
 # -- faults --------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from tests.faults.scenario import (
     run_day,
     scene,
     start_day,
+    with_legacy_run_parameters,
 )
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -49,6 +50,7 @@ def partitions_of(world: SorWorld, table: str) -> list[str]:
 @pytest.mark.parametrize(("status", "code"), [(503, "SlowDown"), (500, "InternalError")])
 def test_transient_s3_and_catalog_errors_are_retried_within_the_run(world: SorWorld, status: int, code: str) -> None:
     s = scene(world)
+    with_legacy_run_parameters(world)  # so that the night calls UpdateTable
     faults = [
         Fault(lambda r: r.operation == "CopyObject", status, code, times=1),
         Fault(lambda r: r.operation == "UploadPartCopy", status, code, times=1),
@@ -169,6 +171,8 @@ def test_a_job_killed_at_any_point_then_run_again_converges(world: SorWorld, poi
     # Leftovers of an even earlier attempt of the day from another export: they must go, and never be published.
     stray = f"{DATABASE}/public_orders/ingestion_date={DAY}/9_part-99999-stray.gz.parquet"
     world.s3.put_object(Bucket=SOR_BUCKET, Key=stray, Body=b"PAR1junkPAR1")
+    if point == "after the table update, before the partition":
+        with_legacy_run_parameters(world)  # so that the night calls UpdateTable
     crash = Crash(world, match, lands)
 
     # One table at a time where the assertions below need every table to stand at the crash point.
@@ -195,6 +199,7 @@ def test_a_job_killed_at_any_point_then_run_again_converges(world: SorWorld, poi
 def test_update_table_conflicts_fail_their_tables_and_a_rerun_converges(world: SorWorld) -> None:
     """ConcurrentModification (someone else changed the table) and EntityNotFound (someone dropped it)."""
     s = scene(world)
+    with_legacy_run_parameters(world)  # so that the night calls UpdateTable
     calls: list[str] = []
     world.emulator.add_fault(
         Fault(one_call("UpdateTable", calls, 0), 400, "ConcurrentModificationException", times=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -12,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import sor_job
 from sor_job import base_table_name
 
 from local.aws_emulator import Fault, Request, wait_for
@@ -386,3 +388,115 @@ def test_a_long_run_logs_a_progress_heartbeat(world):
     assert beats, run.stderr[-2000:]
     assert "0/1 tables done" in beats[0]
     assert "/2 files and " in beats[0]
+
+
+# -- the Glue table-version quota: a table definition changes only when its schema does -----------------------
+def drop_metadata_files(world: SorWorld, uri: str) -> None:
+    prefix = uri.split("/", 3)[3]
+    for item in world.s3.list_objects_v2(Bucket=EXPORT_BUCKET, Prefix=prefix)["Contents"]:
+        if item["Key"].endswith(".json"):
+            world.s3.delete_object(Bucket=EXPORT_BUCKET, Key=item["Key"])
+
+
+def night_tables(day: str) -> list[Any]:
+    n = int(day[-2:])
+    return [
+        make_table("orders", {"id": "bigint", "placed": "timestamp with time zone"}, [(n, f"{day} 06:00:00+00")]),
+        make_table("customers", {"id": "bigint", "name": "text"}, [(1, "Ana"), (n, day)]),
+    ]
+
+
+def test_nights_whose_schema_did_not_change_make_no_update_table_call(world):
+    """Every UpdateTable archives a table version (limits 100,000 a table, 1,000,000 an account)."""
+    first = world.run(world.export(night_tables(DAY), export_id=export_id(DAY)))
+    assert first.code == 0, first.stderr[-3000:]
+    definitions = {t["Name"]: t for t in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+    assert "source type: timestamp with time zone" in json.dumps(definitions["public_orders"]["StorageDescriptor"])
+    world.emulator.requests.clear()
+
+    # The next night comes from another export, and without its metadata files: no comment may vanish.
+    second_uri = world.export(night_tables(NEXT_DAY), export_id=export_id(NEXT_DAY))
+    drop_metadata_files(world, second_uri)
+    second = world.run(second_uri, NEXT_DAY)
+    third_day = "2026-11-28"
+    third = world.run(world.export(night_tables(third_day), export_id=export_id(third_day)), third_day)
+
+    assert (second.code, third.code) == (0, 0), second.stderr[-3000:] + third.stderr[-3000:]
+    assert world.emulator.calls("glue", "UpdateTable") == []
+    after = {t["Name"]: t for t in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+    for name, table in after.items():
+        assert table["StorageDescriptor"]["Columns"] == definitions[name]["StorageDescriptor"]["Columns"]
+        assert table["Parameters"] == definitions[name]["Parameters"]
+        assert not {"sor.last_export_id", "sor.last_snapshot_time"} & set(table["Parameters"])
+    # The per-run facts live on each day's partition (the snapshot time only when export_info told it).
+    for day in (DAY, NEXT_DAY, third_day):
+        partition = world.glue.get_partition(DatabaseName=DATABASE, TableName="public_orders", PartitionValues=[day])
+        parameters = partition["Partition"]["Parameters"]
+        assert parameters["sor.export_id"] == export_id(day)
+        assert parameters.get("sor.snapshot_time", "absent")[:19] == (
+            "absent" if day == NEXT_DAY else "2026-11-26T06:05:12"
+        )
+
+
+def test_tables_with_the_old_per_run_parameters_are_cleaned_once_then_left_alone(world):
+    assert world.run(world.export(night_tables(DAY), export_id=export_id(DAY))).code == 0
+    for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:  # as an earlier version wrote them
+        legacy = sor_job.as_table_input(table)
+        legacy["Parameters"] |= {"sor.last_export_id": export_id(DAY), "sor.last_snapshot_time": "2026-11-26T06:05Z"}
+        world.glue.update_table(DatabaseName=DATABASE, TableInput=legacy)
+    world.emulator.requests.clear()
+
+    assert world.run(world.export(night_tables(NEXT_DAY), export_id=export_id(NEXT_DAY)), NEXT_DAY).code == 0
+    assert len(world.emulator.calls("glue", "UpdateTable")) == 2  # one per table, once
+    for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
+        assert not {"sor.last_export_id", "sor.last_snapshot_time"} & set(table["Parameters"])
+    world.emulator.requests.clear()
+
+    third_day = "2026-11-28"
+    assert world.run(world.export(night_tables(third_day), export_id=export_id(third_day)), third_day).code == 0
+    assert world.emulator.calls("glue", "UpdateTable") == []
+
+
+def test_at_the_table_version_quota_the_update_goes_through_without_archiving(world):
+    """UpdateTable archives the previous version (SkipArchive false) unless Glue's version quota is reached."""
+    wanted = sor_job.table_input("public_orders", f"s3://{SOR_BUCKET}/{DATABASE}/public_orders/", [], "shop.public.o")
+    world.glue.create_table(DatabaseName=DATABASE, TableInput=wanted)
+    current = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
+    sent: list[dict[str, Any]] = []
+    world.glue.meta.events.register(
+        "before-parameter-build.glue.UpdateTable", lambda params, **_: sent.append(dict(params))
+    )
+    changed = sor_job.table_input(
+        "public_orders", wanted["StorageDescriptor"]["Location"], [{"Name": "id", "Type": "bigint"}], "shop.public.o"
+    )
+
+    assert sor_job.put_table(world.glue, DATABASE, current, changed) is sor_job.TableAction.UPDATED
+    assert [p["SkipArchive"] for p in sent] == [False]
+
+    quota = "Number of TABLE_VERSION resources exceeds the account limit 1000000"
+    world.emulator.add_fault(
+        Fault(lambda r: r.operation == "UpdateTable", 400, "ResourceNumberLimitExceededException", quota, 1)
+    )
+    again = sor_job.table_input(
+        "public_orders",
+        wanted["StorageDescriptor"]["Location"],
+        [{"Name": "id", "Type": "bigint"}, {"Name": "n", "Type": "int"}],
+        "shop.public.o",
+    )
+    current = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
+
+    assert sor_job.put_table(world.glue, DATABASE, current, again) is sor_job.TableAction.UPDATED_UNARCHIVED
+    assert [p["SkipArchive"] for p in sent] == [False, False, True]
+    got = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
+    assert [c["Name"] for c in got["StorageDescriptor"]["Columns"]] == ["id", "n"]
+
+
+def test_a_column_whose_name_holds_a_dot_is_published_as_that_flat_column(world):
+    table = make_table("dotted", {"id": "bigint", "a.b": "integer"}, [(1, 10), (2, 20)])
+    run = world.run(world.export([table], export_id=export_id(DAY)))
+
+    assert run.code == 0, run.summary
+    columns = world.glue.get_table(DatabaseName=DATABASE, Name="public_dotted")["Table"]["StorageDescriptor"]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [("id", "bigint"), ("a.b", "int")]
+    assert world.query(f'SELECT "a.b" FROM {DATABASE}.public_dotted ORDER BY id') == [(10,), (20,)]
+    assert any("a.b" in w for w in run.table("public_dotted")["warnings"])

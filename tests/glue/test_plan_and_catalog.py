@@ -214,12 +214,15 @@ def test_verification_catches_missing_extra_and_resized_objects():
 # -- catalog definitions --------------------------------------------------------------------------------------
 def test_table_definition_is_an_external_parquet_table_partitioned_by_date():
     columns = [{"Name": "id", "Type": "bigint"}]
-    definition = table_input("public_orders", "s3://sor/db/public_orders/", columns, "app.public.orders", "x-1", "t")
+    definition = table_input("public_orders", "s3://sor/db/public_orders/", columns, "app.public.orders")
     assert definition["TableType"] == "EXTERNAL_TABLE"
     assert definition["PartitionKeys"] == [{"Name": "ingestion_date", "Type": "date"}]
-    assert definition["Parameters"]["classification"] == "parquet"
-    assert definition["Parameters"]["sor.source"] == "app.public.orders"
-    assert definition["Parameters"]["sor.last_export_id"] == "x-1"
+    assert definition["Parameters"] == {
+        "EXTERNAL": "TRUE",
+        "classification": "parquet",
+        "sor.source": "app.public.orders",
+        "sor.managed_by": "aurora-sor",
+    }  # nothing of one run: each UpdateTable would archive a table version
     storage = definition["StorageDescriptor"]
     assert storage["Location"] == "s3://sor/db/public_orders/"
     assert storage["SerdeInfo"]["SerializationLibrary"] == sor_job.PARQUET_SERDE
@@ -227,18 +230,34 @@ def test_table_definition_is_an_external_parquet_table_partitioned_by_date():
 
 
 def test_partition_definition_points_at_the_day_folder():
-    partition = partition_input(
-        "s3://sor/db/t/", "2026-11-26", [{"Name": "id", "Type": "bigint"}], "x-1", {"files": 2, "bytes": 9, "rows": 3}
-    )
+    columns, totals = [{"Name": "id", "Type": "bigint"}], {"files": 2, "bytes": 9, "rows": 3}
+    partition = partition_input("s3://sor/db/t/", "2026-11-26", columns, "x-1", totals, "2026-11-26T06:05:12Z")
     assert partition["Values"] == ["2026-11-26"]
     assert partition["StorageDescriptor"]["Location"] == "s3://sor/db/t/ingestion_date=2026-11-26/"
-    assert partition["Parameters"]["sor.rows"] == "3"
+    assert partition["Parameters"] == {
+        "sor.export_id": "x-1",
+        "sor.snapshot_time": "2026-11-26T06:05:12Z",
+        "sor.files": "2",
+        "sor.bytes": "9",
+        "sor.rows": "3",
+    }
+    assert (
+        "sor.snapshot_time" not in partition_input("s3://sor/db/t/", "2026-11-26", columns, "x-1", totals)["Parameters"]
+    )
 
 
 def test_a_catalog_table_read_back_compares_equal_to_its_definition():
-    wanted = table_input("t", "s3://b/db/t/", [{"Name": "id", "Type": "bigint"}], "a.b.t", "x", None)
+    wanted = table_input("t", "s3://b/db/t/", [{"Name": "id", "Type": "bigint"}], "a.b.t")
     as_returned = {**wanted, "DatabaseName": "db", "CreateTime": "now", "VersionId": "1"}
     as_returned["StorageDescriptor"] = {**wanted["StorageDescriptor"], "NumberOfBuckets": -1}
     assert same_definition(as_table_input(as_returned), wanted)
-    changed = table_input("t", "s3://b/db/t/", [{"Name": "id", "Type": "bigint"}], "a.b.t", "y", None)
+    changed = table_input(
+        "t", "s3://b/db/t/", [{"Name": "id", "Type": "bigint"}, {"Name": "n", "Type": "int"}], "a.b.t"
+    )
     assert not same_definition(as_table_input(as_returned), changed)
+
+
+def test_a_missing_comment_keeps_the_one_the_table_has():
+    existing = [{"Name": "id", "Type": "bigint", "Comment": "source type: bigint"}, {"Name": "n", "Type": "string"}]
+    assert merge_columns(existing, [("id", "bigint"), ("n", "string")], {}) == existing
+    assert merge_columns(existing, [("id", "bigint")], {"n": "source type: text"})[1]["Comment"] == "source type: text"

@@ -166,3 +166,16 @@ def test_annotation_on_the_wrong_physical_type_is_not_guessed():
 
 def test_unsupported_type_is_a_table_error_so_only_that_table_fails():
     assert issubclass(UnsupportedType, sor_job.TableError)
+
+
+def test_a_flat_column_whose_name_holds_a_dot_is_that_flat_column_not_a_nested_one():
+    """pyarrow's ColumnSchema.path is the ColumnPath joined with '.', its .name is the leaf field's own name: a flat
+    `a.b` has path == name, a field `b` inside a group `a` has path `a.b` and name `b`."""
+    columns = footer_columns(pa.schema([("a.b", pa.int64()), ("s", pa.struct([("x", pa.int32())]))]))
+    flat = columns["a.b"]
+    assert (flat.name, flat.nested) == ("a.b", False)
+    assert athena_type(flat) == "bigint"
+    nested = next(c for c in columns.values() if c.name != "a.b")
+    assert nested.nested
+    with pytest.raises(UnsupportedType, match="nested"):
+        athena_type(nested)
