@@ -232,6 +232,9 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _statements(owner: str, document: Mapping[str, Any]) -> Iterator[Statement]:
     raw_statements = document["Statement"]
     for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
+        unsupported = {"NotAction", "NotResource", "NotPrincipal"} & set(raw)
+        if unsupported:  # silently reading them as "no action" would turn a Deny into nothing
+            raise UnsupportedIntrinsic(f"{owner}: {sorted(unsupported)} in a policy statement")
         yield Statement(
             owner=owner,
             effect=raw["Effect"],
@@ -240,6 +243,11 @@ def _statements(owner: str, document: Mapping[str, Any]) -> Iterator[Statement]:
             condition=raw.get("Condition", {}),
             principal=raw.get("Principal"),
         )
+
+
+def policy_statements(owner: str, document: Mapping[str, Any]) -> list[Statement]:
+    """The statements of one policy document (identity, bucket, key or topic policy)."""
+    return list(_statements(owner, document))
 
 
 def identity_statements(stack: Stack) -> list[Statement]:
