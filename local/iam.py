@@ -320,3 +320,36 @@ def needed_statement(request: AuthRequest, principal: Principal, *, key_policy: 
     if scoping:
         statement["Condition"] = {"StringEquals": scoping}
     return json.dumps(statement, sort_keys=False)
+
+
+# -- a whole deployment's policies ---------------------------------------------------------------------------
+@dataclass
+class Policies:
+    """Every policy of one deployment: the roles' identity policies and the resource policies by resource ARN."""
+
+    principals: Mapping[str, Principal]  # role logical id -> principal
+    identity: Mapping[str, Sequence[Statement]]  # role logical id -> its statements
+    resource_policies: Mapping[str, Sequence[Statement]] = field(default_factory=dict)  # bucket/key/topic ARN
+    key_arns: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self._cache: dict[tuple[Any, ...], Verdict] = {}
+
+    def resource_policy(self, resource: str) -> tuple[Sequence[Statement] | None, bool]:
+        """The resource policy that applies to `resource` and whether it is a key policy."""
+        if resource in self.key_arns or resource.split(":", 5)[2:3] == ["kms"]:
+            return self.resource_policies.get(resource, ()), True
+        if resource.startswith("arn:") and resource.split(":", 5)[2] == "s3":
+            return self.resource_policies.get(resource.split("/", 1)[0]), False
+        return self.resource_policies.get(resource), False
+
+    def evaluate(self, role: str, request: AuthRequest, principal: Principal | None = None) -> Verdict:
+        """The verdict for a request of `role` (or of a service `principal`, judged by resource policies only)."""
+        key = (role, principal, request.action, request.resource, tuple(sorted(request.context.items())))
+        verdict = self._cache.get(key)
+        if verdict is None:
+            resource_policy, is_key = self.resource_policy(request.resource)
+            who = principal or self.principals[role]
+            verdict = evaluate(who, self.identity.get(role, ()), request, resource_policy, key_policy=is_key)
+            self._cache[key] = verdict
+        return verdict

@@ -218,9 +218,11 @@ class Statement:
     resources: tuple[str, ...]
     condition: Mapping[str, Any]
     principal: Any
+    sid: str = ""
 
     def describe(self) -> str:
-        return f"{self.owner}: {self.effect} {list(self.actions)} on {list(self.resources)}"
+        name = f"{self.owner}/{self.sid}" if self.sid else self.owner
+        return f"{name}: {self.effect} {list(self.actions)} on {list(self.resources)}"
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -242,6 +244,7 @@ def _statements(owner: str, document: Mapping[str, Any]) -> Iterator[Statement]:
             resources=_as_tuple(raw.get("Resource")),
             condition=raw.get("Condition", {}),
             principal=raw.get("Principal"),
+            sid=raw.get("Sid", ""),
         )
 
 
