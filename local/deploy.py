@@ -19,6 +19,8 @@ from typing import Any
 
 import boto3
 
+from local.access import Names, declared_calls, names_of, policies_of
+from local.enforcement import Enforcer
 from local.stack import Stack, load_raw, translate
 
 
@@ -40,6 +42,20 @@ class Deployment:
         arn = self.stack.get_att(function, "Arn")
         schedules = [self.stack.props(name) for name in self.stack.of_type("AWS::Scheduler::Schedule")]
         return [props for props in schedules if props["Target"]["Arn"] == arn]
+
+    def names(self) -> Names:
+        """The physical names of this deployment, as local/access.py declares calls on them."""
+        return names_of(self.stack)
+
+    def enforcer(self) -> Enforcer:
+        """IAM enforcement with this deployment's policies (identity, key, bucket and topic policies, the
+        TLS-only statements included) and one access key per role of the code; install it with
+        `emulator.enforcer = deployment.enforcer()`."""
+        names = self.names()
+        enforcer = Enforcer(policies_of(self.stack, names), names, declared_calls(names))
+        for role in names.role_arns:
+            enforcer.register(role)
+        return enforcer
 
     def rules_of(self, function: str) -> list[dict[str, Any]]:
         arn = self.stack.get_att(function, "Arn")
@@ -192,7 +208,8 @@ def _bucket(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> s
 
 def _bucket_policy(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> None:
     # The emulator listens on plain HTTP (loopback), and moto enforces aws:SecureTransport: the TLS-only
-    # statement would deny every request, so it is the one statement left out here. tests/template checks it.
+    # statement would deny every request, so it is the one statement left out of moto. The IAM enforcement
+    # (local/enforcement.py) evaluates the whole policy, with requests taken as TLS as real SDKs send them.
     document = dict(props["PolicyDocument"])
     document["Statement"] = [s for s in document["Statement"] if "aws:SecureTransport" not in json.dumps(s)]
     if document["Statement"]:
@@ -205,7 +222,8 @@ def _queue(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> st
 
 
 def _topic(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
-    return str(client("sns").create_topic(Name=name.rsplit(":", 1)[-1])["TopicArn"])
+    attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+    return str(client("sns").create_topic(Name=name.rsplit(":", 1)[-1], Attributes=attributes)["TopicArn"])
 
 
 def _role(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
