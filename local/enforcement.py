@@ -221,7 +221,7 @@ class Enforcer:
 
     # S3 ------------------------------------------------------------------------------------------------
     def _s3(self, operation: str, environ: Environ, request: Any) -> tuple[list[AuthRequest], AuthRequest | None]:
-        bucket, key = request.bucket_key
+        bucket, key = _bucket_key(environ)
         bucket_arn = f"arn:{self.names.partition}:s3:::{bucket}"
         obj = f"{bucket_arn}/{key}"
         headers = request.headers
@@ -375,6 +375,15 @@ def _body(environ: Environ) -> bytes:
     body = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)  # put it back for moto
     return body
+
+
+def _bucket_key(environ: Environ) -> tuple[str, str]:
+    """Bucket and key of a path-style S3 request, from the raw URI: PATH_INFO is already percent-decoded into
+    latin-1, which would garble UTF-8 keys and decode a literal '%' twice."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    path = unquote(raw.split("?", 1)[0]) if raw else environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8")
+    parts = path.lstrip("/").split("/", 1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _form(body: bytes) -> dict[str, str]:
