@@ -206,7 +206,10 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.say(", ".join(f"{n} {k.split('::', 1)[1]}" for k, n in sorted(kinds.items())))
         skipped = ", ".join(sorted({t.split("::", 1)[1] for t in deployment.not_emulated.values()}))
         console.say(f"not emulated (the Lambda functions run in-process): {skipped}")
-        start_env = {**deployment.function_environment("StartExportFunction"), **enforcer.credentials("StartExportRole")}
+        start_env = {
+            **deployment.function_environment("StartExportFunction"),
+            **enforcer.credentials("StartExportRole"),
+        }
         event_env = {
             **deployment.function_environment("OnExportEventFunction"),
             **enforcer.credentials("OnExportEventRole"),

@@ -12,6 +12,7 @@ counterpart are listed in `Deployment.not_emulated`.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,9 +75,30 @@ class _DeployedStack(Stack):
         return super().ref(name)
 
 
+_TRANSLATED: dict[str, dict[str, Any]] = {}
+
+
+def _translated() -> dict[str, Any]:
+    """The translated template, once per process per template text (translation costs about a second)."""
+    raw = load_raw()
+    key = json.dumps(raw, sort_keys=True, default=str)
+    if key not in _TRANSLATED:
+        _TRANSLATED[key] = translate(raw)
+    return copy.deepcopy(_TRANSLATED[key])
+
+
+def enforcer_for(parameters: dict[str, str], physical: dict[str, str]) -> Enforcer:
+    """IAM enforcement for resources a test made itself under its own names: the template evaluated with
+    `parameters`, `physical` naming what the test created (logical id -> physical id, e.g. the export bucket),
+    and one access key per role. Nothing is created."""
+    stack = _DeployedStack(_translated(), parameters)
+    stack.physical = dict(physical)
+    return Deployment(stack).enforcer()
+
+
 def deploy(session: boto3.Session, parameters: dict[str, str], script_location: str) -> Deployment:
     """Creates every emulated resource; `script_location` replaces the Glue script path, as `sam package` does."""
-    stack = _DeployedStack(translate(load_raw()), parameters)
+    stack = _DeployedStack(_translated(), parameters)
     stack.physical = {}
     deployment = Deployment(stack)
     creators: dict[str, Callable[[Any, str, dict[str, Any]], str | None]] = {
