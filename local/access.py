@@ -118,6 +118,9 @@ def _start_export(names: Names) -> list[Call]:
         Call(role, "rds:StartExportTask", snapshot, _TLS, "export_tasks: export the automated snapshot",
              pattern=_arn(names, "rds", f"cluster-snapshot:rds:{names.cluster_identifier}-*")),
         Call(role, "rds:StartExportTask", cluster, _TLS, "export_tasks: ExportSource=cluster"),
+        Call(role, "rds:StartExportTask", _arn(names, "rds", f"cluster-snapshot:{names.cluster_identifier}-manual"),
+             _TLS, "export_tasks: a backfill naming a manual snapshot <cluster>-... (payload source_arn)",
+             pattern=_arn(names, "rds", f"cluster-snapshot:{names.cluster_identifier}-*")),
         # StartExportTask passes the export role and lets RDS use the key through a grant (API_StartExportTask,
         # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartExportTask.html).
         Call(role, "iam:PassRole", export_role, _TLS, "StartExportTask's IamRoleArn"),
