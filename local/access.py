@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from local.iam import Policies, Principal, like
+from local.stack import Stack, policy_statements, role_statements
+
 
 @dataclass(frozen=True)
 class Names:
@@ -29,6 +32,7 @@ class Names:
     alert_topic_arn: str
     glue_job_name: str
     role_arns: Mapping[str, str]  # role logical id in template.yaml -> role ARN
+    glue_job_metrics: bool = True  # the job runs with --enable-metrics: Glue publishes its own metrics as the role
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,236 @@ class Call:
     resource: str  # a concrete ARN for the given Names (an example key where the code builds keys per day)
     context: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # condition keys the request carries
     why: str = ""  # which code path makes it
+    # IAM-style wildcard pattern of every resource this kind of call may name (the code builds keys per day and
+    # per table); empty means exactly `resource`. The emulator refuses a request that no declared call covers.
+    pattern: str = ""
+
+    def covers(self, role: str, action: str, resource: str) -> bool:
+        return role == self.role and action == self.action and like(self.pattern or self.resource, resource)
+
+
+# Roles whose code the project runs (ExportRole: what RDS writes as it, done locally by local/export_emulator.py).
+ROLES = ("StartExportRole", "OnExportEventRole", "GlueJobRole", "ExportRole")
+
+EXAMPLE_DAY = "2026-11-26"
+_TLS = {"aws:SecureTransport": ("true",)}  # real SDKs call AWS over HTTPS
 
 
 def declared_calls(names: Names) -> list[Call]:
     """Every call of every role, for the stack `names` describes."""
-    raise NotImplementedError("filled in by the IAM enforcement work (issue 9)")
+    return [
+        *_start_export(names),
+        *_on_export_event(names),
+        *_glue_job(names),
+        *_export_role(names),
+    ]
+
+
+def kms_via(names: Names, service: str, context: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """What an AWS service adds when it calls KMS for the caller: kms:ViaService and kms:CallerAccount (KMS
+    condition keys, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html), plus the
+    service's encryption context as kms:EncryptionContext:<key>."""
+    keys = {
+        "kms:ViaService": (f"{service}.{names.region}.amazonaws.com",),
+        "kms:CallerAccount": (names.account,),
+        **_TLS,
+    }
+    keys.update({f"kms:EncryptionContext:{k}": (v,) for k, v in (context or {}).items()})
+    return keys
+
+
+def _arn(names: Names, service: str, resource: str, *, region: bool = True) -> str:
+    return f"arn:{names.partition}:{service}:{names.region if region else ''}:{names.account}:{resource}"
+
+
+def _s3(names: Names, bucket: str, key: str | None = None) -> str:
+    return f"arn:{names.partition}:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+
+
+def _alerts(names: Names, role: str, why: str) -> list[Call]:
+    """sns:Publish to the alert topic, and the KMS use SNS makes for an encrypted topic: GenerateDataKey and
+    Decrypt via sns.<region>.amazonaws.com, context aws:sns:topicArn (SNS developer guide, "Key management",
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html)."""
+    kms = kms_via(names, "sns", {"aws:sns:topicArn": names.alert_topic_arn})
+    return [
+        Call(role, "sns:Publish", names.alert_topic_arn, _TLS, why),
+        Call(role, "kms:GenerateDataKey", names.key_arn, kms, f"{why} (encrypted topic)"),
+        Call(role, "kms:Decrypt", names.key_arn, kms, f"{why} (encrypted topic)"),
+    ]
+
+
+def _start_export(names: Names) -> list[Call]:
+    role = "StartExportRole"
+    cluster = _arn(names, "rds", f"cluster:{names.cluster_identifier}")
+    snapshot = _arn(names, "rds", f"cluster-snapshot:rds:{names.cluster_identifier}-{EXAMPLE_DAY}-03-05")
+    snapshots = _arn(names, "rds", "cluster-snapshot:*")
+    export_role = names.role_arns["ExportRole"]
+    rds_kms = {"kms:ViaService": (f"rds.{names.region}.amazonaws.com",), "kms:CallerAccount": (names.account,)}
+    return [
+        Call(role, "rds:DescribeDBClusters", cluster, _TLS, "sources: the cluster's engine and status"),
+        # SAR-RDS: DescribeDBClusterSnapshots is authorized on the cluster and on cluster snapshots.
+        Call(role, "rds:DescribeDBClusterSnapshots", cluster, _TLS, "sources: the newest automated snapshot"),
+        Call(role, "rds:DescribeDBClusterSnapshots", snapshots, _TLS, "sources: the newest automated snapshot"),
+        Call(role, "rds:DescribeExportTasks", "*", _TLS, "export_tasks: tasks already started for the day"),
+        Call(role, "rds:StartExportTask", snapshot, _TLS, "export_tasks: export the automated snapshot",
+             pattern=_arn(names, "rds", f"cluster-snapshot:rds:{names.cluster_identifier}-*")),
+        Call(role, "rds:StartExportTask", cluster, _TLS, "export_tasks: ExportSource=cluster"),
+        Call(role, "rds:StartExportTask", _arn(names, "rds", f"cluster-snapshot:{names.cluster_identifier}-manual"),
+             _TLS, "export_tasks: a backfill naming a manual snapshot <cluster>-... (payload source_arn)",
+             pattern=_arn(names, "rds", f"cluster-snapshot:{names.cluster_identifier}-*")),
+        # StartExportTask passes the export role and lets RDS use the key through a grant (API_StartExportTask,
+        # https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartExportTask.html).
+        Call(role, "iam:PassRole", export_role, _TLS, "StartExportTask's IamRoleArn"),
+        Call(role, "kms:CreateGrant", names.key_arn, {**rds_kms, "kms:GrantIsForAWSResource": ("true",)},
+             "StartExportTask's KmsKeyId: RDS creates a grant for the export"),
+        Call(role, "kms:DescribeKey", names.key_arn, rds_kms, "StartExportTask's KmsKeyId"),
+        *_alerts(names, role, "alerts: a refused or failed start"),
+    ]  # fmt: skip
+
+
+def manifest_key(names: Names, day: str = EXAMPLE_DAY) -> str:
+    return f"_manifests/{names.catalog_database}/ingestion_date={day}/manifest.json"
+
+
+def _on_export_event(names: Names) -> list[Call]:
+    role = "OnExportEventRole"
+    job = _arn(names, "glue", f"job/{names.glue_job_name}")
+    manifests = f"_manifests/{names.catalog_database}/"
+    key = manifest_key(names)
+    s3_kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.sor_bucket)})
+    return [
+        Call(role, "rds:DescribeExportTasks", "*", _TLS, "export_tasks: the tasks of an event's source"),
+        Call(role, "glue:StartJobRun", job, _TLS, "glue_runs: start a run for a completed export"),
+        Call(role, "glue:GetJobRuns", job, _TLS, "glue_runs: is a run already going?"),
+        Call(role, "glue:GetJobRun", job, _TLS, "reconcile: a run's outcome"),
+        # The manifest is looked up by listing its exact key first (the prefix condition holds), then read.
+        Call(role, "s3:ListBucket", _s3(names, names.sor_bucket), {"s3:prefix": (key,), **_TLS},
+             "manifests: is the day's manifest there?"),
+        Call(role, "s3:GetObject", _s3(names, names.sor_bucket, key), _TLS, "manifests: read the day's manifest",
+             pattern=_s3(names, names.sor_bucket, f"{manifests}*")),
+        Call(role, "kms:Decrypt", names.key_arn, s3_kms, "manifests: the manifest is SSE-KMS"),
+        *_alerts(names, role, "alerts: failed exports and reconcile findings"),
+    ]  # fmt: skip
+
+
+def _glue_job(names: Names) -> list[Call]:
+    role = "GlueJobRole"
+    export_id = f"aurora-sor-{names.cluster_identifier}-{EXAMPLE_DAY}"
+    export_root = f"{names.export_prefix}/{export_id}/" if names.export_prefix else f"{export_id}/"
+    export_object = f"{export_root}shop/public.orders/1/part-00000-0.gz.parquet"
+    db = names.catalog_database
+    table = f"{db}/public_orders/ingestion_date={EXAMPLE_DAY}/part-00000-0.gz.parquet"
+    sor_kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.sor_bucket)})
+    export_kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.export_bucket)})
+    catalog = _arn(names, "glue", "catalog")
+    database = _arn(names, "glue", f"database/{db}")
+    a_table = _arn(names, "glue", f"table/{db}/public_orders")
+    any_table = _arn(names, "glue", f"table/{db}/*")
+    sor = _s3(names, names.sor_bucket)
+    calls = [
+        Call(role, "s3:ListBucket", _s3(names, names.export_bucket), {"s3:prefix": (export_root,), **_TLS},
+             "read the export's listing", pattern=_s3(names, names.export_bucket)),
+        Call(role, "s3:GetObject", _s3(names, names.export_bucket, export_object), _TLS,
+             "read export metadata, Parquet footers, copy sources",
+             pattern=_s3(names, names.export_bucket, f"{names.export_prefix}/*" if names.export_prefix else "*")),
+        Call(role, "kms:Decrypt", names.key_arn, export_kms, "the export is SSE-KMS (RDS writes it with the key)"),
+        Call(role, "s3:ListBucket", sor, {"s3:prefix": (f"{db}/public_orders/ingestion_date={EXAMPLE_DAY}/",), **_TLS},
+             "list a partition before and after the copy"),
+        Call(role, "s3:ListBucket", sor, {"s3:prefix": (f"_manifests/{db}/ingestion_date={EXAMPLE_DAY}/",), **_TLS},
+             "list the day's manifest folder"),
+        Call(role, "kms:Decrypt", names.key_arn, sor_kms, "read or copy SOR objects (SSE-KMS)"),
+        Call(role, "kms:GenerateDataKey", names.key_arn, sor_kms, "write SOR objects with the key"),
+        Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": ("aurora-sor",), **_TLS},
+             "the run's metrics"),
+    ]  # fmt: skip
+    if names.glue_job_metrics:
+        # --enable-metrics: Glue itself publishes the job metrics, as the job's role, in the "Glue" namespace
+        # ("Monitoring AWS Glue using Amazon CloudWatch metrics",
+        # https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html).
+        calls.append(Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": ("Glue",), **_TLS},
+                          "Glue's own job metrics (--enable-metrics)"))  # fmt: skip
+    for key, why in ((table, "SOR data"), (manifest_key(names), "the run manifest")):
+        prefix = f"{db}/*" if key == table else f"_manifests/{db}/*"
+        for action, what in (
+            ("s3:GetObject", "HeadObject: the source ETag of what is there"),
+            ("s3:PutObject", "CopyObject / UploadPartCopy / PutObject"),
+            ("s3:DeleteObject", "DeleteObjects: stale files of a re-run"),
+            ("s3:AbortMultipartUpload", "a failed multipart copy"),
+        ):
+            calls.append(Call(role, action, _s3(names, names.sor_bucket, key), _TLS, f"{why}: {what}",
+                              pattern=_s3(names, names.sor_bucket, prefix)))  # fmt: skip
+    # Data Catalog calls are authorized on the catalog, the database and the table ("Specifying AWS Glue resource
+    # ARNs", https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html; Service Authorization
+    # Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsglue.html).
+    calls += [
+        Call(role, "glue:GetDatabase", catalog, _TLS, "catalog: the database exists"),
+        Call(role, "glue:GetDatabase", database, _TLS, "catalog: the database exists"),
+        Call(role, "glue:GetTables", catalog, _TLS, "catalog: every table in one paginated call"),
+        Call(role, "glue:GetTables", database, _TLS, "catalog: every table in one paginated call"),
+        Call(role, "glue:GetTables", any_table, _TLS, "catalog: every table in one paginated call"),
+    ]
+    for action in ("glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:UpdatePartition"):
+        calls += [
+            Call(role, action, catalog, _TLS, "catalog: publish a table and its partition"),
+            Call(role, action, database, _TLS, "catalog: publish a table and its partition"),
+            Call(role, action, a_table, _TLS, "catalog: publish a table and its partition", pattern=any_table),
+        ]
+    return calls
+
+
+def _export_role(names: Names) -> list[Call]:
+    """What RDS does as the export role, as far as local/export_emulator.py reproduces it: one PutObject per
+    file, encrypted with the task's key."""
+    role = "ExportRole"
+    root = f"{names.export_prefix}/" if names.export_prefix else ""
+    key = f"{root}aurora-sor-{names.cluster_identifier}-{EXAMPLE_DAY}/export_info_aurora-sor.json"
+    kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.export_bucket)})
+    return [
+        Call(role, "s3:PutObject", _s3(names, names.export_bucket, key), _TLS, "write the export's files",
+             pattern=_s3(names, names.export_bucket, f"{root}*")),
+        Call(role, "kms:GenerateDataKey", names.key_arn, kms, "the export's files are SSE-KMS with the task's key"),
+    ]  # fmt: skip
+
+
+# -- from an evaluated template --------------------------------------------------------------------------------
+def names_of(stack: Stack) -> Names:
+    """The names a (translated, evaluated) template gives its resources: the functions' environment, the roles."""
+    env = {k: str(v) for k, v in stack.props("StartExportFunction")["Environment"]["Variables"].items()}
+    key_arn = env["EXPORT_KMS_KEY_ARN"]
+    job_args = stack.props("SorJob").get("DefaultArguments", {})
+    return Names(
+        partition=key_arn.split(":")[1],
+        region=key_arn.split(":")[3],
+        account=key_arn.split(":")[4],
+        cluster_identifier=env["CLUSTER_IDENTIFIER"],
+        export_bucket=env["EXPORT_BUCKET"],
+        export_prefix=env["EXPORT_PREFIX"].strip("/"),
+        sor_bucket=env["SOR_BUCKET"],
+        catalog_database=env["CATALOG_DATABASE"],
+        key_arn=key_arn,
+        alert_topic_arn=env["ALERT_TOPIC_ARN"],
+        glue_job_name=env["GLUE_JOB_NAME"],
+        role_arns={role: stack.get_att(role, "Arn") for role in ROLES},
+        glue_job_metrics=str(job_args.get("--enable-metrics", "false")).lower() == "true",
+    )
+
+
+def policies_of(stack: Stack, names: Names) -> Policies:
+    """The identity policies of the roles, the key policy, the bucket policies and the topic policy, resolved."""
+    resource_policies: dict[str, list[object]] = {}
+    for logical_id in stack.of_type("AWS::S3::BucketPolicy"):
+        props = stack.props(logical_id)
+        arn = f"arn:{names.partition}:s3:::{props['Bucket']}"
+        resource_policies.setdefault(arn, []).extend(policy_statements(logical_id, props["PolicyDocument"]))
+    for logical_id in stack.of_type("AWS::SNS::TopicPolicy"):
+        props = stack.props(logical_id)
+        for topic in props["Topics"]:
+            resource_policies.setdefault(topic, []).extend(policy_statements(logical_id, props["PolicyDocument"]))
+    key_arns = set()
+    for logical_id in stack.of_type("AWS::KMS::Key"):
+        arn = stack.get_att(logical_id, "Arn")
+        key_arns.add(arn)
+        resource_policies[arn] = policy_statements(logical_id, stack.props(logical_id)["KeyPolicy"])
+    principals = {role: Principal(arn, names.account, name=role) for role, arn in names.role_arns.items()}
+    identity = {role: role_statements(stack, role) for role in names.role_arns}
+    return Policies(principals, identity, resource_policies, frozenset(key_arns))  # type: ignore[arg-type]

@@ -14,17 +14,22 @@ moto itself is not modified: the layer only wraps the WSGI application moto's Th
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+if TYPE_CHECKING:
+    from local.enforcement import Enforcer, Refusal
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -34,7 +39,7 @@ class _QuietHandler(MotoRequestHandler):
         pass
 
 
-_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -52,6 +57,7 @@ class Request:
     headers: dict[str, str]
     status: int = 0
     response_bytes: int = 0
+    access_key: str = ""
 
     @property
     def bucket_key(self) -> tuple[str, str]:
@@ -117,6 +123,8 @@ class Emulator:
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Callable[[Request], None]] = field(default_factory=list)
+    # Opt-in IAM enforcement (local/enforcement.py): requests signed by a registered role's key run as that role.
+    enforcer: Enforcer | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -161,6 +169,7 @@ class Emulator:
             self.requests.clear()
             self.faults.clear()
             self.hooks.clear()
+            self.enforcer = None
 
     # -- querying the log -----------------------------------------------------------------------
     def calls(self, service: str | None = None, operation: str | None = None) -> list[Request]:
@@ -182,7 +191,7 @@ class Emulator:
         if "CONTENT_TYPE" in environ:
             headers["content-type"] = environ["CONTENT_TYPE"]
         scope = _SCOPE.search(headers.get("authorization", ""))
-        service = scope.group(1) if scope else "moto-api"
+        service = scope.group(2) if scope else "moto-api"
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "/")
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
@@ -194,7 +203,7 @@ class Emulator:
             operation = path.rsplit("/", 1)[-1]
         else:
             operation = self._form_action(environ, query)
-        return Request(service, operation, method, path, query, headers)
+        return Request(service, operation, method, path, query, headers, access_key=scope.group(1) if scope else "")
 
     @staticmethod
     def _form_action(environ: Environ, query: dict[str, list[str]]) -> str:
@@ -214,6 +223,12 @@ class Emulator:
             fault = next((f for f in self.faults if f.take(request)), None)
         for hook in hooks:
             hook(request)
+        enforcer = self.enforcer
+        if enforcer is not None and request.access_key in enforcer.keys:
+            refusal = enforcer.check(request.access_key, request.service, request.operation, environ, request)
+            if refusal is not None:
+                request.status = refusal.status
+                return _refuse(refusal, start_response)
         if fault is not None:
             request.status = fault.status
             return self._error(request, fault, start_response)
@@ -248,6 +263,32 @@ class Emulator:
             [("Content-Type", content_type), ("Content-Length", str(len(body))), ("x-amzn-ErrorType", fault.code)],
         )
         return [body]
+
+
+def _refuse(refusal: Refusal, start_response: StartResponse) -> list[bytes]:
+    """The service's own access-denied shape: S3's XML error, the query protocol's ErrorResponse, or JSON."""
+    message = escape(refusal.message)
+    if refusal.protocol == "rest-xml":
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{refusal.code}</Code><Message>{message}</Message>'
+            "<RequestId>emulator</RequestId></Error>"
+        ).encode()
+        content_type = "application/xml"
+    elif refusal.protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{refusal.code}</Code><Message>{message}</Message>"
+            "</Error><RequestId>emulator</RequestId></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    else:
+        body = json.dumps({"__type": refusal.code, "message": refusal.message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    reason = {400: "Bad Request", 403: "Forbidden"}.get(refusal.status, "Error")
+    start_response(
+        f"{refusal.status} {reason}",
+        [("Content-Type", content_type), ("Content-Length", str(len(body))), ("x-amzn-ErrorType", refusal.code)],
+    )
+    return [body]
 
 
 class _Counted:

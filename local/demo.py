@@ -102,12 +102,18 @@ class _Context:
 
 
 def invoke(module_name: str, environment: dict[str, str], event: Any, verbose: bool) -> Any:
+    """Runs a handler in-process with the function's environment; `environment` carries its role's credentials."""
     if str(ROOT / "functions") not in sys.path:
         sys.path.insert(0, str(ROOT / "functions"))
     output = io.StringIO()
     with lambda_environment(environment, module_name), contextlib.redirect_stdout(output):
+        aws_clients = importlib.import_module("aws_clients")
+        aws_clients._shared = None  # each function's clients sign with its own role, as in its own sandbox
         module = importlib.import_module(module_name)
-        result = module.handler(event, _Context())
+        try:
+            result = module.handler(event, _Context())
+        finally:
+            aws_clients._shared = None
     if verbose:
         for line in output.getvalue().splitlines():
             print(f"      log| {line}")
@@ -150,8 +156,11 @@ def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
     return argv
 
 
-def run_glue_job(argv: list[str], console: Console) -> dict[str, Any]:
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:
+    """Runs the job as Glue would, signed with the job role's credentials."""
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **credentials}
+    )
     assert process.stderr is not None
     assert process.stdout is not None
     for line in process.stderr:
@@ -187,6 +196,9 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
 
         console.step("Deploying template.yaml into the emulator (translated offline, as sam deploy would)")
         deployment = deploy(session, {"ClusterIdentifier": CLUSTER}, script_location="glue/sor_job.py")
+        # From here on every call of the pipeline's code runs under its own role of the template, evaluated as
+        # IAM evaluates it (local/enforcement.py); seeding the cluster and reading results stay the operator's.
+        enforcer = emulator.enforcer = deployment.enforcer()
         kinds: dict[str, int] = {}
         for logical_id in deployment.created:
             kind = deployment.stack.resources[logical_id]["Type"]
@@ -194,8 +206,14 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.say(", ".join(f"{n} {k.split('::', 1)[1]}" for k, n in sorted(kinds.items())))
         skipped = ", ".join(sorted({t.split("::", 1)[1] for t in deployment.not_emulated.values()}))
         console.say(f"not emulated (the Lambda functions run in-process): {skipped}")
-        start_env = deployment.function_environment("StartExportFunction")
-        event_env = deployment.function_environment("OnExportEventFunction")
+        start_env = {
+            **deployment.function_environment("StartExportFunction"),
+            **enforcer.credentials("StartExportRole"),
+        }
+        event_env = {
+            **deployment.function_environment("OnExportEventFunction"),
+            **enforcer.credentials("OnExportEventRole"),
+        }
         nightly = deployment.schedules_of("StartExportFunction")
         reconcile_schedules = deployment.schedules_of("OnExportEventFunction")
         rds_rules = [r for r in deployment.rules_of("OnExportEventFunction") if "aws.rds" in json.dumps(r)]
@@ -230,7 +248,14 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
             raise DemoFailed(f"start_export did not start an export: {started}")
 
         console.step("RDS exports the snapshot to S3 (export emulator)")
-        written = complete_export(s3, rds, started["export_id"], engine, tables)
+        export_role = enforcer.credentials("ExportRole")
+        export_s3 = boto3.Session(
+            aws_access_key_id=export_role["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=export_role["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=export_role["AWS_SESSION_TOKEN"],
+            region_name=REGION,
+        ).client("s3")
+        written = complete_export(export_s3, rds, started["export_id"], engine, tables)
         console.say(f"{written.parquet_files} Parquet files, {written.bytes:,} bytes, {written.objects} objects in all")
         console.say(f"at {written.uri}")
 
@@ -253,7 +278,9 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.say(f"StartJobRun {run['Id'][:16]}... with {json.dumps(own)} (+ the job's DefaultArguments)")
 
         console.step("Glue runs glue/sor_job.py with exactly those arguments")
-        summary = run_glue_job(glue_command(glue, event_env["GLUE_JOB_NAME"], run["Id"]), console)
+        summary = run_glue_job(
+            glue_command(glue, event_env["GLUE_JOB_NAME"], run["Id"]), console, enforcer.credentials("GlueJobRole")
+        )
         console.say(
             f"{summary['status']}: {summary['tables']} tables, {summary['files']} files, {summary['bytes']:,} bytes, "
             f"{summary['rows']} rows in {summary['seconds']}s; footer bytes read {summary['footer_bytes_read']:,}"

@@ -12,6 +12,7 @@ counterpart are listed in `Deployment.not_emulated`.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 
 import boto3
 
+from local.access import Names, declared_calls, names_of, policies_of
+from local.enforcement import Enforcer
 from local.stack import Stack, load_raw, translate
 
 
@@ -41,6 +44,20 @@ class Deployment:
         schedules = [self.stack.props(name) for name in self.stack.of_type("AWS::Scheduler::Schedule")]
         return [props for props in schedules if props["Target"]["Arn"] == arn]
 
+    def names(self) -> Names:
+        """The physical names of this deployment, as local/access.py declares calls on them."""
+        return names_of(self.stack)
+
+    def enforcer(self) -> Enforcer:
+        """IAM enforcement with this deployment's policies (identity, key, bucket and topic policies, the
+        TLS-only statements included) and one access key per role of the code; install it with
+        `emulator.enforcer = deployment.enforcer()`."""
+        names = self.names()
+        enforcer = Enforcer(policies_of(self.stack, names), names, declared_calls(names))
+        for role in names.role_arns:
+            enforcer.register(role)
+        return enforcer
+
     def rules_of(self, function: str) -> list[dict[str, Any]]:
         arn = self.stack.get_att(function, "Arn")
         rules = [self.stack.props(name) for name in self.stack.of_type("AWS::Events::Rule")]
@@ -58,9 +75,30 @@ class _DeployedStack(Stack):
         return super().ref(name)
 
 
+_TRANSLATED: dict[str, dict[str, Any]] = {}
+
+
+def _translated() -> dict[str, Any]:
+    """The translated template, once per process per template text (translation costs about a second)."""
+    raw = load_raw()
+    key = json.dumps(raw, sort_keys=True, default=str)
+    if key not in _TRANSLATED:
+        _TRANSLATED[key] = translate(raw)
+    return copy.deepcopy(_TRANSLATED[key])
+
+
+def enforcer_for(parameters: dict[str, str], physical: dict[str, str]) -> Enforcer:
+    """IAM enforcement for resources a test made itself under its own names: the template evaluated with
+    `parameters`, `physical` naming what the test created (logical id -> physical id, e.g. the export bucket),
+    and one access key per role. Nothing is created."""
+    stack = _DeployedStack(_translated(), parameters)
+    stack.physical = dict(physical)
+    return Deployment(stack).enforcer()
+
+
 def deploy(session: boto3.Session, parameters: dict[str, str], script_location: str) -> Deployment:
     """Creates every emulated resource; `script_location` replaces the Glue script path, as `sam package` does."""
-    stack = _DeployedStack(translate(load_raw()), parameters)
+    stack = _DeployedStack(_translated(), parameters)
     stack.physical = {}
     deployment = Deployment(stack)
     creators: dict[str, Callable[[Any, str, dict[str, Any]], str | None]] = {
@@ -193,7 +231,8 @@ def _bucket(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> s
 
 def _bucket_policy(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> None:
     # The emulator listens on plain HTTP (loopback), and moto enforces aws:SecureTransport: the TLS-only
-    # statement would deny every request, so it is the one statement left out here. tests/template checks it.
+    # statement would deny every request, so it is the one statement left out of moto. The IAM enforcement
+    # (local/enforcement.py) evaluates the whole policy, with requests taken as TLS as real SDKs send them.
     document = dict(props["PolicyDocument"])
     document["Statement"] = [s for s in document["Statement"] if "aws:SecureTransport" not in json.dumps(s)]
     if document["Statement"]:
@@ -206,7 +245,8 @@ def _queue(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> st
 
 
 def _topic(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
-    return str(client("sns").create_topic(Name=name.rsplit(":", 1)[-1])["TopicArn"])
+    attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+    return str(client("sns").create_topic(Name=name.rsplit(":", 1)[-1], Attributes=attributes)["TopicArn"])
 
 
 def _role(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:

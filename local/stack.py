@@ -242,9 +242,11 @@ class Statement:
     resources: tuple[str, ...]
     condition: Mapping[str, Any]
     principal: Any
+    sid: str = ""
 
     def describe(self) -> str:
-        return f"{self.owner}: {self.effect} {list(self.actions)} on {list(self.resources)}"
+        name = f"{self.owner}/{self.sid}" if self.sid else self.owner
+        return f"{name}: {self.effect} {list(self.actions)} on {list(self.resources)}"
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -256,6 +258,9 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 def _statements(owner: str, document: Mapping[str, Any]) -> Iterator[Statement]:
     raw_statements = document["Statement"]
     for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
+        unsupported = {"NotAction", "NotResource", "NotPrincipal"} & set(raw)
+        if unsupported:  # silently reading them as "no action" would turn a Deny into nothing
+            raise UnsupportedIntrinsic(f"{owner}: {sorted(unsupported)} in a policy statement")
         yield Statement(
             owner=owner,
             effect=raw["Effect"],
@@ -263,7 +268,13 @@ def _statements(owner: str, document: Mapping[str, Any]) -> Iterator[Statement]:
             resources=_as_tuple(raw.get("Resource")),
             condition=raw.get("Condition", {}),
             principal=raw.get("Principal"),
+            sid=raw.get("Sid", ""),
         )
+
+
+def policy_statements(owner: str, document: Mapping[str, Any]) -> list[Statement]:
+    """The statements of one policy document (identity, bucket, key or topic policy)."""
+    return list(_statements(owner, document))
 
 
 def identity_statements(stack: Stack) -> list[Statement]:

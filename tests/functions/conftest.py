@@ -20,6 +20,8 @@ from export_id import export_id
 from moto.backends import get_backend
 
 from local.aws_emulator import Emulator, Fault, Request
+from local.deploy import enforcer_for
+from local.enforcement import Enforcer
 
 ACCOUNT = "123456789012"
 REGION = "sa-east-1"
@@ -72,6 +74,21 @@ class Stack:
 
     def client(self, service: str) -> Any:
         return _cached_client(self.session, service)
+
+    def clients_as(self, role: str) -> Clients:
+        """The code's clients signed as another role of the template (for a test that runs two functions)."""
+        key = (os.environ["AWS_ENDPOINT_URL"], role)
+        if key not in _ROLE_CLIENTS:
+            assert self.emulator.enforcer is not None, "IAM enforcement is off for this test module"
+            credentials = self.emulator.enforcer.credentials(role)
+            session = boto3.Session(
+                aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=credentials["AWS_SESSION_TOKEN"],
+                region_name=REGION,
+            )
+            _ROLE_CLIENTS[key] = Clients(session=session)
+        return _ROLE_CLIENTS[key]
 
     def no_retry_clients(self) -> Clients:
         """Clients that give up at the first error, for fault tests (the real ones retry 5 times)."""
@@ -228,8 +245,44 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(ENV)
 
 
+# The role each test module's code runs as, under the emulator's IAM enforcement (local/enforcement.py).
+ROLE_OF_MODULE = {
+    "test_start_export": "StartExportRole",
+    "test_start_request": "StartExportRole",
+    "test_on_export_event": "OnExportEventRole",
+    "test_reconcile": "OnExportEventRole",
+}
+
+
+def _enforce(emulator: Emulator, env: dict[str, str]) -> Enforcer:
+    """Turns IAM enforcement on with template.yaml's policies evaluated for this fixture's names.
+
+    The names are mapped onto the template's resources: the SOR bucket as ExistingSorBucketName, the rest as the
+    physical ids of ExportBucket, SorJob, AlertTopic, DataKey and ExportRole."""
+    parameters = {
+        "ClusterIdentifier": CLUSTER,
+        "ExistingSorBucketName": env["SOR_BUCKET"],
+        "CatalogDatabaseName": env["CATALOG_DATABASE"],
+    }
+    physical = {
+        "ExportBucket": env["EXPORT_BUCKET"],
+        "SorJob": env["GLUE_JOB_NAME"],
+        "AlertTopic": env["ALERT_TOPIC_ARN"],
+        "DataKey": env["EXPORT_KMS_KEY_ARN"].rsplit("/", 1)[-1],
+        "ExportRole": env["EXPORT_ROLE_ARN"].rsplit("/", 1)[-1],
+    }
+    enforcer = enforcer_for(parameters, physical)
+    emulator.enforcer = enforcer
+    return enforcer
+
+
+_ROLE_CLIENTS: dict[tuple[str, str], Clients] = {}
+
+
 @pytest.fixture
-def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterator[Stack]:
+def stack(
+    emulator: Emulator, aws: boto3.Session, env: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[Stack]:
     s3 = _cached_client(aws, "s3")
     for bucket in (env["EXPORT_BUCKET"], env["SOR_BUCKET"]):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -256,16 +309,22 @@ def stack(emulator: Emulator, aws: boto3.Session, env: dict[str, str]) -> Iterat
     snap = rds.describe_db_cluster_snapshots(DBClusterIdentifier=CLUSTER, SnapshotType="automated")[
         "DBClusterSnapshots"
     ][0]
+    role = ROLE_OF_MODULE.get(request.module.__name__.rsplit(".", 1)[-1])
+    clients = _shared_clients(aws)
+    if role is not None:
+        _enforce(emulator, env)
     stack = Stack(
         emulator=emulator,
         session=aws,
         config=load_config(env),
-        clients=_shared_clients(aws),
+        clients=clients,
         queue_url=queue_url,
         cluster_arn=cluster["DBClusterArn"],
         snapshot_arn=snap["DBClusterSnapshotArn"],
         snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),
     )
+    if role is not None:
+        stack.clients = stack.clients_as(role)
     yield stack
     stack.release_glue_runs()
 

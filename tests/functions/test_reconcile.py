@@ -230,9 +230,10 @@ def test_the_night_end_to_end_with_the_event_lost(
     stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Schedule -> start_export; the completion event never arrives; the reconcile schedule publishes the day."""
-    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients_as("StartExportRole"))
     started = start_export.handler({}, context)
     capsys.readouterr()
+    monkeypatch.setattr(aws_clients, "_shared", stack.clients)  # each function runs as its own role
     result = on_export_event.handler({"action": "reconcile"}, context)
     [glue_run] = stack.job_runs()
     assert glue_run["Arguments"]["--export_uri"] == started["export_uri"]

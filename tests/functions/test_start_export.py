@@ -113,7 +113,10 @@ def test_an_unavailable_snapshot_is_not_used(stack: Stack) -> None:
 
 def test_source_arn_in_the_payload_wins(stack: Stack) -> None:
     rds = stack.client("rds")
-    manual = rds.create_db_cluster_snapshot(DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier="before-migration")
+    # The role may export manual snapshots named <cluster>-... (template.yaml, StartExportRole/ExportTheCluster).
+    manual = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier=f"{CLUSTER}-before-migration"
+    )
     arn = manual["DBClusterSnapshot"]["DBClusterSnapshotArn"]
     now = stack.snapshot_time + dt.timedelta(hours=100)  # the automated one is stale: not consulted at all
     result = run_start(stack.config, stack.clients, {"source_arn": arn}, now)

@@ -19,8 +19,9 @@ import pytest
 
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
+from local.deploy import enforcer_for
 from local.rds_export import SourceTable, write_export
-from tests.exports import export_kwargs
+from tests.exports import EXPORT_BUCKET, export_kwargs
 
 JOB = Path(__file__).resolve().parents[2] / "glue" / "sor_job.py"
 SOR_BUCKET = "aurora-sor-sor"
@@ -40,15 +41,35 @@ class JobRun:
 
 
 class SorWorld:
-    """An export bucket, a SOR bucket and a catalog database in the emulator, and the job to run on them."""
+    """An export bucket, a SOR bucket and a catalog database in the emulator, and the job to run on them.
+
+    The job runs as the template's Glue role with the emulator's IAM enforcement on: the template evaluated with
+    this world's names (the SOR bucket as ExistingSorBucketName, the export bucket as ExportBucket)."""
 
     def __init__(self, session: boto3.Session, emulator: Emulator) -> None:
         self.emulator = emulator
+        self._enforce({"ExportBucket": EXPORT_BUCKET})
+        self._kms = session.client("kms")
         self.s3 = session.client("s3")
         self.glue = session.client("glue")
         self._buckets: set[str] = set()
         self.bucket(SOR_BUCKET)
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
+
+    def _enforce(self, physical: dict[str, str]) -> None:
+        enforcer = enforcer_for(
+            {"ClusterIdentifier": "shop", "ExistingSorBucketName": SOR_BUCKET, "CatalogDatabaseName": DATABASE},
+            physical,
+        )
+        self.emulator.enforcer = enforcer
+        self.job_credentials = enforcer.credentials("GlueJobRole")
+
+    def stack_key(self) -> str:
+        """A KMS key in the emulator that the template's key policy and the Glue role's policy are about (the
+        stack's DataKey); returns its ARN."""
+        key = self._kms.create_key()["KeyMetadata"]
+        self._enforce({"ExportBucket": EXPORT_BUCKET, "DataKey": key["KeyId"]})
+        return str(key["Arn"])
 
     def bucket(self, name: str) -> str:
         if name not in self._buckets:
@@ -71,11 +92,25 @@ class SorWorld:
 
     def start(self, export_uri: str, day: str = DAY, *extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            self.command(export_uri, day, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            self.command(export_uri, day, *extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.job_environment(),
         )
 
+    def job_environment(self) -> dict[str, str]:
+        """This process's environment (the emulator's endpoint) signed as the Glue job's role."""
+        return {**os.environ, **self.job_credentials}
+
     def run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
-        done = subprocess.run(self.command(export_uri, day, *extra), capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            self.command(export_uri, day, *extra),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=self.job_environment(),
+        )
         lines = done.stdout.strip().splitlines()
         assert lines, f"no summary line; stderr:\n{done.stderr[-3000:]}"
         summary = json.loads(lines[-1])
