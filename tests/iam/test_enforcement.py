@@ -57,7 +57,6 @@ def test_a_missing_manifest_is_403_for_the_event_role_because_its_list_bucket_ne
     assert s3.get_object(Bucket=bucket, Key=manifest(deployed))["Body"].read() == b'{"export_id": "x"}'
 
 
-@pytest.mark.xfail(strict=True, reason="manifests.published_export_id reads with GetObject only; the fix lists first")
 def test_the_manifest_reader_sees_a_missing_manifest_as_not_published_under_its_role(deployed, emulator):
     from manifests import published_export_id
 

@@ -31,24 +31,9 @@ NAMES = names_of(STACK)
 POLICIES = policies_of(STACK, NAMES)
 CALLS = declared_calls(NAMES)
 
-# Known template defects, each fixed by another change; flip to a plain pass when it lands.
-KNOWN_DEFECTS = {
-    ("GlueJobRole", "cloudwatch:PutMetricData", "Glue"): (
-        "the Glue role's cloudwatch:namespace condition allows only aurora-sor, so Glue's own job metrics "
-        "(--enable-metrics, namespace Glue) are refused"
-    ),
-}
-
-
-def _defect(call: Call) -> str | None:
-    namespace = call.context.get("cloudwatch:namespace", ("",))[0]
-    return KNOWN_DEFECTS.get((call.role, call.action, namespace))
-
 
 def _param(call: Call) -> Any:
-    reason = _defect(call)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(call, id=f"{call.role}:{call.action}:{call.resource.rsplit(':', 1)[-1][-60:]}", marks=marks)
+    return pytest.param(call, id=f"{call.role}:{call.action}:{call.resource.rsplit(':', 1)[-1][-60:]}")
 
 
 def denied(policies: Policies, calls: list[Call]) -> list[str]:
@@ -123,11 +108,6 @@ def test_a_get_object_request_does_not_carry_s3_prefix_so_the_manifest_reader_la
 EVENTS = Principal("events.amazonaws.com", NAMES.account, name="EventBridge (GlueJobFailedRule)", service=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the key policy's EventBridge statement is conditioned on aws:SourceAccount, which EventBridge's KMS "
-    "request for an encrypted topic does not carry (SNS developer guide, Key management)",
-)
 def test_eventbridge_can_use_the_key_to_deliver_to_the_encrypted_topic() -> None:
     context = {
         "kms:ViaService": (f"sns.{NAMES.region}.amazonaws.com",),
@@ -139,7 +119,6 @@ def test_eventbridge_can_use_the_key_to_deliver_to_the_encrypted_topic() -> None
         assert verdict.allowed, verdict.explain()
 
 
-@pytest.mark.xfail(strict=True, reason="the Glue role's KMS use is not limited to S3 (kms:ViaService)")
 def test_the_glue_role_uses_the_key_only_through_s3() -> None:
     verdict = POLICIES.evaluate(
         "GlueJobRole", AuthRequest("kms:Decrypt", NAMES.key_arn, {"kms:CallerAccount": (NAMES.account,)})
