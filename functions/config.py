@@ -89,7 +89,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     if source not in EXPORT_SOURCES:
         raise ConfigError(f"environment variable EXPORT_SOURCE={source!r} must be one of {', '.join(EXPORT_SOURCES)}")
 
-    # Empty is allowed (export at the bucket root); StartExportTask refuses ':' in S3Prefix (AWS_FACTS).
+    # Empty is allowed (export at the bucket root); StartExportTask refuses ':' in S3Prefix (docs/aws-facts.md).
     prefix = env.get("EXPORT_PREFIX", "").strip().strip("/")
     if ":" in prefix or "//" in prefix:
         raise ConfigError(f"environment variable EXPORT_PREFIX={prefix!r} must not contain ':' or '//'")

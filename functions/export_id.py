@@ -11,7 +11,7 @@ Format (docs/contracts.md, "Export task id"):
 - `-r<n>` (n = 2..99) only for a deliberate re-export of a day (an id can never be reused, even after a
   failed or canceled export); attempt 1 has no suffix.
 
-AWS rule for the id (AWS_FACTS "StartExportTask", the service's own error text): begins with a letter;
+AWS rule for the id (docs/aws-facts.md "StartExportTask", the service's own error text): begins with a letter;
 only ASCII letters, digits and hyphens; no trailing hyphen, no two consecutive hyphens; we keep <= 60
 characters because that is the longest practitioners report working (UNVERIFIED in AWS docs).
 The id is also the top folder of the export in S3.

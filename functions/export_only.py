@@ -1,6 +1,6 @@
 """ExportOnly entries, checked against the formats StartExportTask documents before AWS sees them.
 
-Formats (botocore rds service-2.json, StartExportTask.ExportOnly; AWS_FACTS "StartExportTask"):
+Formats (botocore rds service-2.json, StartExportTask.ExportOnly; docs/aws-facts.md "StartExportTask"):
 `database`, `database.table` (Aurora MySQL), `database.schema`, `database.schema.table` (Aurora PostgreSQL).
 Partial export only works for names made of A-Z a-z 0-9 $ _ (aurora-export-snapshot.html, Considerations),
 so anything else is refused here instead of failing hours later inside the export.
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 _NAME = r"[A-Za-z0-9$_]+"
 _ENTRY = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}$")
-# The whole list must stay under 200 KB (AWS_FACTS); measured as the request would carry it.
+# The whole list must stay under 200 KB (docs/aws-facts.md); measured as the request would carry it.
 MAX_TOTAL_BYTES = 200 * 1024
 
 

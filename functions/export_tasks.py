@@ -1,6 +1,6 @@
 """Our RDS export tasks: reading them (DescribeExportTasks) and starting one (StartExportTask).
 
-API facts (botocore rds service-2.json; AWS_FACTS "StartExportTask", "DescribeExportTasks / ExportTask"):
+API facts (botocore rds service-2.json; docs/aws-facts.md "StartExportTask", "DescribeExportTasks / ExportTask"):
 statuses are STARTING, IN_PROGRESS, COMPLETE, CANCELING, CANCELED, FAILED; filter names `s3-bucket` and
 `source-arn` exist; results are paginated by Marker. moto 5.2 answers statuses in lower case and ignores
 Filters and SourceArn, so every filter is applied again here and statuses are compared upper-cased.
@@ -98,7 +98,7 @@ def _skipped_table_name(entry: Any) -> str:
 
 
 def parse_warning_message(text: str) -> ExportWarnings:
-    """WarningMessage is a JSON string (AWS_FACTS example); anything unexpected is kept verbatim, not dropped."""
+    """WarningMessage is a JSON string (docs/aws-facts.md); anything unexpected is kept verbatim, not dropped."""
     if not text.strip():
         return ExportWarnings([], [])
     try:

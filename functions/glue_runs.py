@@ -32,7 +32,7 @@ class JobRun:
 
 
 def job_arguments(config: Config, export_uri: str, ingestion_date: dt.date) -> dict[str, str]:
-    """The Glue job's command line (DESIGN.md "Contracts", docs/contracts.md)."""
+    """The Glue job's command line (docs/contracts.md "Glue job")."""
     return {
         "--export_uri": export_uri,
         "--ingestion_date": ingestion_date.isoformat(),

@@ -123,7 +123,7 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
                 next_steps=[
                     "The day is being published without the skipped tables; they will be missing from "
                     "the SOR for this date.",
-                    "Check why RDS skipped them (AWS_FACTS: column names with , ; { } ( ) = or spaces, "
+                    "Check why RDS skipped them (docs/aws-facts.md: column names with , ; { } ( ) = or spaces, "
                     "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
                     "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
                 ],

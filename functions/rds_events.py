@@ -1,6 +1,6 @@
 """Which RDS events matter, and what an export event is about.
 
-Event ids (AWS_FACTS "Events", from USER_Events.Messages.html): export of a DB cluster snapshot 0164
+Event ids (docs/aws-facts.md "Events", from USER_Events.Messages.html): export of a DB cluster snapshot 0164
 completed / 0162 failed / 0163 canceled; of a live DB cluster 0236 / 0234 / 0235; of a DB (instance)
 snapshot 0161 / 0159 / 0160; 0489 table extraction failed. The event names the source (detail.SourceArn),
 not the export task. Envelope (EventBridge): {"source": "aws.rds", "detail-type": "RDS DB Cluster Snapshot

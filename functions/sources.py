@@ -1,7 +1,7 @@
 """What to export: the day's automated cluster snapshot, the live cluster, or an ARN an operator names.
 
 DescribeDBClusterSnapshots(SnapshotType="automated") lists automated snapshots with SnapshotCreateTime (UTC)
-and Status (`available` when usable) (AWS_FACTS "Events"; botocore rds service-2.json).
+and Status (`available` when usable) (docs/aws-facts.md "Events"; botocore rds service-2.json).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """aurora-sor Glue job: publish an RDS/Aurora snapshot export as dated SOR tables in the Glue Data Catalog.
 
-One self-contained script (plain `sam deploy` uploads only Command.ScriptLocation, AWS_FACTS "SAM packaging"),
+One self-contained script (plain `sam deploy` uploads only Command.ScriptLocation, docs/aws-facts.md "SAM packaging"),
 depending only on boto3 and pyarrow, which the Glue 5.x runtime provides. The same command line runs in Glue
 and on a laptop; AWS_ENDPOINT_URL points every client at an emulator (the job reads S3 through boto3 only, so
 that one variable covers Parquet footers too).
@@ -9,8 +9,8 @@ that one variable covers Parquet footers too).
         --sor_bucket <bucket> --catalog_database <db> --ingestion_date YYYY-MM-DD [options]
 
 Data flows one way: arguments -> plan (export listing + metadata) -> per table: footers -> schema -> copy ->
-verify -> catalog -> manifest + metrics -> one JSON summary line on stdout. Contracts: ../shared/DESIGN.md and
-docs/contracts.md. Facts about the export: ../shared/AWS_FACTS.md (cited as [FACTS <section>]).
+verify -> catalog -> manifest + metrics -> one JSON summary line on stdout. Contracts:
+docs/contracts.md. Facts about AWS: docs/aws-facts.md (cited as [FACTS <section>]).
 
 Sections:
   1. Arguments and configuration

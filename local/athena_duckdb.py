@@ -4,7 +4,7 @@ Everything is found through the catalog, as Athena finds it: the table's columns
 each partition's location. Files are then read the way Athena reads Parquet for a Hive table:
 - columns are matched by name, case-insensitively; a catalog column missing from a file reads as NULL;
 - a Parquet column whose type the catalog type cannot read is an error (Athena: HIVE_BAD_DATA), never a
-  silent cast [AWS_FACTS "Athena and the Glue Data Catalog"];
+  silent cast [docs/aws-facts.md "Athena and the Glue Data Catalog"];
 - objects whose name starts with "_" or "." are not data (Hive's hidden-file rule).
 So a wrong catalog (location, column, type, partition) makes the queries fail, which is the point.
 """

@@ -455,15 +455,15 @@ def import_times(modules: Sequence[str], repeats: int, python: str = sys.executa
 # What it means for a real account
 # ==================================================================================================
 # Prices (USD, list prices; sa-east-1 is dearer than us-east-1 for most services, not verified here):
-GLUE_STANDARD_PER_DPU_HOUR = 0.44  # AWS_FACTS "Glue"; https://aws.amazon.com/glue/pricing/
+GLUE_STANDARD_PER_DPU_HOUR = 0.44  # docs/aws-facts.md "Glue"; https://aws.amazon.com/glue/pricing/
 # Flex: $0.29 per DPU-hour (us-east-1 list price on https://aws.amazon.com/glue/pricing/, as announced with
 # Flex in https://aws.amazon.com/blogs/big-data/introducing-aws-glue-flex-jobs-cost-savings-on-etl-workloads/).
 GLUE_FLEX_PER_DPU_HOUR = 0.29
 GLUE_MINIMUM_SECONDS = 60  # billed per second with a 1-minute minimum (Glue 2.0 and later; same pricing page)
-EXPORT_PER_GB = (0.010, 0.013)  # AWS_FACTS "StartExportTask": per GB of snapshot size, by Region
+EXPORT_PER_GB = (0.010, 0.013)  # docs/aws-facts.md "StartExportTask": per GB of snapshot size, by Region
 S3_COPY_PER_1000 = 0.005  # PUT/COPY/POST/LIST requests, S3 Standard, us-east-1 (https://aws.amazon.com/s3/pricing/)
 S3_GET_PER_1000 = 0.0004
-EXPORT_FILE_BYTES = 20 * 10**9  # AWS_FACTS "The export in S3": files are "usually ~20 GB"
+EXPORT_FILE_BYTES = 20 * 10**9  # docs/aws-facts.md "The export in S3": files are "usually ~20 GB"
 JOB_WORKERS_DPU = 2  # template.yaml defaults: G.1X (1 DPU each) x 2 workers, the glueetl minimum
 
 
@@ -831,7 +831,7 @@ def markdown_report(result: BenchResult) -> str:
         "## What it means for a real account",
         "",
         f"Model (`local/bench.py` `estimate`): a {night.total_bytes / 10**12:g} TB, {night.tables}-table export, "
-        f"laid out as {night.files} files (one small file per table plus the bulk in ~20 GB files, AWS_FACTS",
+        f"laid out as {night.files} files (one small file per table plus the bulk in ~20 GB files, docs/aws-facts.md",
         f'"The export in S3"), copied with the job\'s defaults: multipart above 1024 MiB in 512 MiB parts '
         f"({night.parts} UploadPartCopy requests), {night.copy_concurrency} copy requests in flight, each at",
         f"{night.copy_mib_per_s:g} MiB/s, plus the measured request mix ({non_copy:.1f} other S3 requests per file,",
@@ -863,14 +863,14 @@ def markdown_report(result: BenchResult) -> str:
         f"  {night.copy_mib_per_s:g} MiB/s ({slow.baseline_hours:.0f} h at 16 MiB/s) reading and copying every byte",
         "  one request at a time (each file read whole through one GET stream at that same rate, then copied by one",
         "  CopyObject: a single CopyObject also stops at 5 GB): it does not fit in a night; the job does.",
-        "- The nightly bill is dominated by the export fee, per GB of snapshot size (about $0.010-0.013/GB, AWS_FACTS",
-        '  "StartExportTask"; exact sa-east-1 rate unverified), '
+        "- The nightly bill is dominated by the export fee, per GB of snapshot size (about $0.010-0.013/GB,",
+        '  docs/aws-facts.md "StartExportTask"; exact sa-east-1 rate unverified), '
         f"{night.export_usd[0] / night.glue_standard_usd:.0f}x the Glue compute (standard). Per month (30 nights):",
         "  export"
         f" ${30 * night.export_usd[0]:.0f}-{30 * night.export_usd[1]:.0f}, "
         f"Glue ${30 * night.glue_flex_usd:.0f} (Flex) or ${30 * night.glue_standard_usd:.0f} (standard).",
         "- Glue: 2 G.1X workers (template.yaml defaults; 1 DPU each) x job time, billed per second with a 1-minute",
-        f'  minimum; ${GLUE_STANDARD_PER_DPU_HOUR}/DPU-hour standard (AWS_FACTS "Glue"), '
+        f'  minimum; ${GLUE_STANDARD_PER_DPU_HOUR}/DPU-hour standard (docs/aws-facts.md "Glue"), '
         f"${GLUE_FLEX_PER_DPU_HOUR}/DPU-hour Flex",
         "  (https://aws.amazon.com/glue/pricing/, us-east-1 list prices; Flex was announced in",
         "  https://aws.amazon.com/blogs/big-data/introducing-aws-glue-flex-jobs-cost-savings-on-etl-workloads/).",

@@ -122,7 +122,7 @@ def invoke(module_name: str, environment: dict[str, str], event: Any, verbose: b
 
 # -- events ---------------------------------------------------------------------------------------------------
 def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
-    """RDS-EVENT-0164 as AWS_FACTS "Events" documents it: it names the snapshot, not the export task."""
+    """RDS-EVENT-0164 as docs/aws-facts.md "Events" documents it: it names the snapshot, not the export task."""
     return {
         "version": "0",
         "id": "5d8b2e9c-0164-4f1c-9d1e-demo00000001",

@@ -1,6 +1,6 @@
 """The export emulator: does what RDS does after StartExportTask, for a task the emulator knows about.
 
-moto records StartExportTask but writes nothing to S3 (AWS_FACTS "moto quirks"); this fills the gap by writing,
+moto records StartExportTask but writes nothing to S3 (docs/aws-facts.md "moto quirks"); this fills the gap by writing,
 at the task's S3 location, exactly what local/rds_export.py says RDS writes for the given source tables.
 Fidelity limits (what real RDS does that this does not) are listed in README "Export emulator".
 """

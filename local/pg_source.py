@@ -11,7 +11,7 @@ Which tables (RDS documents none of this beyond the skip rules; our choices):
   UNVERIFIED: how RDS names/exports partitions. Views, materialized views and foreign tables are not
   tables with storage of their own and are left out.
 - relpersistence 'u' / 't' -> SourceTable.persistence "unlogged" / "temporary": the export skips them
-  (AWS_FACTS "The export in S3"). Their rows, like those of any table the export skips
+  (docs/aws-facts.md "The export in S3"). Their rows, like those of any table the export skips
   (`rds_export.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
   pg_temp_N schema.
 
@@ -24,7 +24,7 @@ information_schema and the export's originalTypeMappings use ("timestamp with ti
 - types rds_export does not list (bit, varbit, tsvector, geometric types, pg_lsn, extension types such
   as hstore or PostGIS geometry, ...): `unsupported="error"` (default) raises PgSourceError naming
   schema.table.column and the type; `unsupported="text"` exports the column as "text", the server's
-  text form as a STRING, the way AWS_FACTS says the export writes every non-numeric type. The
+  text form as a STRING, the way docs/aws-facts.md says the export writes every non-numeric type. The
   originalType recorded in the export then says "text", not the real type (a documented deviation).
 
 Values: COPY ... TO STDOUT in text format, typed by psycopg (`copy.set_types` + `copy.rows()`):

@@ -1,7 +1,7 @@
 """A faithful writer of RDS/Aurora snapshot exports, as AWS writes them to S3.
 
 Used by the Glue job's tests (fixtures) and by `make demo` (the "export emulator"). Every layout and type
-rule here comes from ../shared/AWS_FACTS.md, sections "The export in S3" and "Type conversion done by the
+rule here comes from docs/aws-facts.md, sections "The export in S3" and "Type conversion done by the
 export", which cite the AWS pages:
 - https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-export-snapshot.html
   (Considerations: FileNames, skipped tables, path character replacement)
@@ -9,7 +9,7 @@ export", which cite the AWS pages:
 
 What AWS does not document, and what this module therefore chose, is marked UNVERIFIED next to the code
 (text formats of PostgreSQL values converted to STRING, the JSON metadata beyond the keys quoted in
-AWS_FACTS, `_SUCCESS` placement, what an empty table writes). Readers of exports must not depend on those.
+docs/aws-facts.md, `_SUCCESS` placement, what an empty table writes). Readers of exports must not depend on those.
 
 The core is pure: `render_export` returns {S3 key: bytes}; `write_export` only puts those objects.
 
@@ -20,7 +20,7 @@ Fidelity limits (what real RDS does that this writer does not, or may do differe
   exist (gaps) is chosen by `partition_indexes`, not by where the data falls.
 - Text forms of PostgreSQL values exported as STRING (timestamps, intervals, money, arrays, json, numeric)
   follow PostgreSQL's own output with TimeZone=UTC, DateStyle ISO, IntervalStyle postgres: UNVERIFIED.
-- The JSON documents carry only the keys AWS_FACTS quotes from a real export; time formats, GB units,
+- The JSON documents carry only the keys docs/aws-facts.md quotes from a real export; time formats, GB units,
   `from_<n>_to_<m>` numbering, `warningMessage` placement and skipped-table reasons are UNVERIFIED.
 - Nothing of an export in progress (no partial objects while "IN_PROGRESS"), no export-wide failure,
   no LOB >= 500 MB / row >= 2 GB behaviour, no `ExportOnly` filtering (the caller passes the tables).
@@ -56,9 +56,9 @@ _ENGINE_ALIASES = {
 
 LAYOUTS = ("batched", "flat", "cluster")
 
-# AWS_FACTS "The export in S3": these characters in names become "_" in the S3 path.
+# docs/aws-facts.md "The export in S3": these characters in names become "_" in the S3 path.
 _PATH_REPLACED = str.maketrans({"\\": "_", "`": "_", '"': "_", " ": "_"})
-# AWS_FACTS "The export in S3": a column name with any of these makes the export skip the table.
+# docs/aws-facts.md "The export in S3": a column name with any of these makes the export skip the table.
 _BAD_COLUMN_CHARS = frozenset(",;{}()\n\t= ")
 
 
@@ -94,7 +94,7 @@ class SourceTable:
     gaps (0, 1, 3, 4, 6, ...) because AWS documents gaps as normal (empty ranges write no file).
     `status` other than COMPLETE lists the table with that status in export_tables_info; such a table writes
     only its first `failed_files_written` part files (0 = no data at all).
-    `persistence` "temporary"/"unlogged" (PostgreSQL) makes the export skip the table (AWS_FACTS).
+    `persistence` "temporary"/"unlogged" (PostgreSQL) makes the export skip the table (docs/aws-facts.md).
     `empty_part_file` overrides render_export's `empty_table_part_file` for this table.
     """
 
@@ -114,7 +114,7 @@ class SourceTable:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Type conversion (AWS_FACTS "Type conversion done by the export")
+# Type conversion (docs/aws-facts.md "Type conversion done by the export")
 # ---------------------------------------------------------------------------------------------------------
 Converter = Callable[[Any], Any]
 
@@ -545,7 +545,7 @@ def _pg_type(text: str, source_type: str) -> ExportedType:
     ):
         return ExportedType(string, _str_of, _UTF8)
     raise ValueError(
-        f"PostgreSQL type {source_type!r} is not in the export's documented conversions (AWS_FACTS); "
+        f"PostgreSQL type {source_type!r} is not in the export's documented conversions (docs/aws-facts.md); "
         "declare enums and composites as 'USER-DEFINED'"
     )
 
@@ -613,7 +613,7 @@ def _mysql_type(text: str, source_type: str) -> ExportedType:
         return ExportedType(pa.binary(), _as_bytes, "binary")
     if base == "bit":
         return ExportedType(pa.binary(), _mysql_bit(nums[0] if nums else 1), "binary")
-    raise ValueError(f"MySQL type {source_type!r} is not in the export's documented conversions (AWS_FACTS)")
+    raise ValueError(f"MySQL type {source_type!r} is not in the export's documented conversions (docs/aws-facts.md)")
 
 
 def exported_type(engine: str, source_type: str) -> ExportedType:
@@ -627,7 +627,7 @@ def exported_type(engine: str, source_type: str) -> ExportedType:
 
 
 def exported_arrow_type(engine: str, source_type: str) -> pa.DataType:
-    """The Arrow type whose Parquet encoding is what the export writes for `source_type` (AWS_FACTS)."""
+    """The Arrow type whose Parquet encoding is what the export writes for `source_type` (docs/aws-facts.md)."""
     return exported_type(engine, source_type).arrow_type
 
 
@@ -650,7 +650,7 @@ def to_exported_values(engine: str, source_type: str, values: Iterable[Any]) -> 
 # Names and folders
 # ---------------------------------------------------------------------------------------------------------
 def path_name(name: str) -> str:
-    """A database/schema/table name as it appears in the S3 path (AWS_FACTS: \\ ` " and space -> _)."""
+    """A database/schema/table name as it appears in the S3 path (docs/aws-facts.md: \\ ` " and space -> _)."""
     return name.translate(_PATH_REPLACED)
 
 
@@ -671,7 +671,7 @@ def target_name(engine: str, table: SourceTable) -> str:
 
 
 def skip_reason(engine: str, table: SourceTable) -> str | None:
-    """Why the export skips this table (AWS_FACTS "The export in S3"), or None when it is exported."""
+    """Why the export skips this table (docs/aws-facts.md "The export in S3"), or None when it is exported."""
     if "/" in table.name:
         return "TABLE_NAME_CONTAINS_SLASH"
     for column in table.columns:
@@ -843,26 +843,26 @@ def render_export(
 
     - Part files per table and layout (see SourceTable), gzip Parquet (`parquet_bytes`).
     - `_SUCCESS` (empty) in every folder that holds part files, when `write_success_markers`. UNVERIFIED:
-      AWS_FACTS only says such markers are seen in practice; this is where Spark writes them.
+      docs/aws-facts.md only says such markers are seen in practice; this is where Spark writes them.
     - Empty tables: one part file with the schema and 0 rows when `empty_table_part_file` (what Spark does
       for an empty result), else no file at all. UNVERIFIED which one RDS does: readers must accept both.
-    - Skipped tables (AWS_FACTS rules, see `skip_reason`) write nothing and are not in perTableStatus;
+    - Skipped tables (docs/aws-facts.md rules, see `skip_reason`) write nothing and are not in perTableStatus;
       export_info gets a `warningMessage`, a JSON text shaped like DescribeExportTasks' WarningMessage
-      (AWS_FACTS) with `skippedTables: [{"target", "reason"}]`. The key and element shape are UNVERIFIED.
+      (docs/aws-facts.md) with `skippedTables: [{"target", "reason"}]`. The key and element shape are UNVERIFIED.
     - export_tables_info_<id>_from_<n>_to_<m>.json per `tables_per_info_file` tables, n and m 1-based and
-      inclusive (UNVERIFIED numbering), each `{"perTableStatus": [...]}` shaped as AWS_FACTS quotes.
-    - export_info_<id>.json with the keys AWS_FACTS lists.
+      inclusive (UNVERIFIED numbering), each `{"perTableStatus": [...]}` shaped as docs/aws-facts.md quotes.
+    - export_info_<id>.json with the keys docs/aws-facts.md lists.
     `extra_objects` (key relative to the export root -> body) are added as is, e.g. to plant junk files.
     """
     engine = normalize_engine(engine)
     if tables_per_info_file < 1:
         raise ValueError("tables_per_info_file must be >= 1")
     if ":" in s3_prefix:
-        raise ValueError("S3Prefix must not contain ':' (AWS_FACTS)")
+        raise ValueError("S3Prefix must not contain ':' (docs/aws-facts.md)")
     account = _arn_parts(source_arn)[1]
     root = export_root(s3_prefix, export_id)
     started = task_start_time or snapshot_time + dt.timedelta(minutes=5)
-    clock = started + dt.timedelta(minutes=10)  # the restore before the first table (AWS_FACTS: long STARTING)
+    clock = started + dt.timedelta(minutes=10)  # the restore before the first table (docs/aws-facts.md: long STARTING)
     objects: dict[str, bytes] = {}
     statuses: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -971,7 +971,7 @@ def _json_bytes(document: Any) -> bytes:
 def write_export(s3_client: Any, *, sse_kms: bool = False, **kwargs: Any) -> str:
     """Puts every object of `render_export(**kwargs)` into the bucket; returns "s3://bucket/prefix/id/".
 
-    RDS encrypts what it exports with the task's KMS key (AWS_FACTS "IAM and KMS": readers need kms:Decrypt);
+    RDS encrypts what it exports with the task's KMS key (docs/aws-facts.md "IAM and KMS": readers need kms:Decrypt);
     `sse_kms=True` does the same (SSE-KMS with `kms_key_id`, or `default_kms_key_id`), so a reader's copy
     path meets SSE-KMS sources. Off by default: the bucket's default encryption applies.
     """

@@ -157,7 +157,7 @@ def pg_sample_tables() -> list[SourceTable]:
     - sales."Order Items": needs sanitising in the path (space -> "_"), 2 files
     - "inventário"."Clientes-ÇÃO": non-ASCII schema and table names (kept as is in the path)
     - public.events_flat: the older flat layout (part-00000-<uuid>-c000.gz.parquet)
-    - public.bad_columns: a column named "unit price" -> the export skips the table (AWS_FACTS)
+    - public.bad_columns: a column named "unit price" -> the export skips the table (docs/aws-facts.md)
     """
     order_lines = [
         (n, 1000 + n // 3, Decimal(n) + Decimal("0.99"), n % 5, dt.datetime(2026, 11, 1, tzinfo=_UTC))
@@ -316,7 +316,7 @@ def _mysql_all_types_rows() -> list[tuple[Any, ...]]:
 def mysql_sample_tables() -> list[SourceTable]:
     """The sample Aurora MySQL database `shop` (folders `shop/shop.<table>`), 5 tables, one skipped:
 
-    - all_types: every MySQL type family in AWS_FACTS, a row of extremes and a row of nulls
+    - all_types: every MySQL type family in docs/aws-facts.md, a row of extremes and a row of nulls
     - customers: 12 rows over 2 batch folders x 2 files
     - empty_table: no rows
     - `Sales Report`: a name with a space (path: shop.Sales_Report)

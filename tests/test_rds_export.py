@@ -1,6 +1,6 @@
-"""The export writer writes what AWS_FACTS says RDS writes; every check parses the bytes back with pyarrow.
+"""The export writer writes what docs/aws-facts.md says RDS writes; every check parses the bytes back with pyarrow.
 
-Expected Parquet types are spelled out here from AWS_FACTS "Type conversion done by the export" (the
+Expected Parquet types are spelled out here from docs/aws-facts.md "Type conversion done by the export" (the
 specification), never computed with the module under test.
 """
 
@@ -493,7 +493,7 @@ def test_no_warning_message_when_nothing_is_skipped() -> None:
 
 
 # -- JSON metadata -------------------------------------------------------------------------------------------
-EXPORT_INFO_KEYS = {  # AWS_FACTS "export_info keys"
+EXPORT_INFO_KEYS = {  # docs/aws-facts.md "Export metadata files"
     "exportTaskIdentifier", "sourceArn", "exportOnly", "snapshotTime", "taskStartTime", "taskEndTime", "s3Bucket",
     "s3Prefix", "exportedFilesPath", "iamRoleArn", "kmsKeyId", "status", "percentProgress", "totalExportedDataInGB",
 }  # fmt: skip
@@ -535,7 +535,7 @@ def test_tables_info_shape_matches_the_real_export_quoted_in_aws_facts() -> None
     mappings = status["schemaMetadata"]["originalTypeMappings"]
     assert all(set(m) == MAPPING_KEYS for m in mappings)
     by_name = {m["columnName"]: m for m in mappings}
-    # exactly the entry quoted from a real export in AWS_FACTS
+    # exactly the entry quoted from a real export in docs/aws-facts.md
     assert by_name["created_on"] == {
         "columnName": "created_on",
         "originalType": "timestamp with time zone",

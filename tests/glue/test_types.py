@@ -61,7 +61,7 @@ def test_every_parquet_type_the_export_writes_maps_to_the_athena_type_that_reads
     assert athena_type(column) == expected
 
 
-# What AWS_FACTS says the export writes for each engine's source types, end to end through the writer.
+# What docs/aws-facts.md says the export writes for each engine's source types, end to end through the writer.
 POSTGRESQL = {
     "bigint": "bigint",
     "integer": "int",

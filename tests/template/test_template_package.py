@@ -73,7 +73,7 @@ def test_sam_package_uploads_the_function_bundle_and_the_glue_script(
             r["Properties"] for r in packaged["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
         )
     }
-    (code_uri,) = code_uris  # one CodeUri for every function (DESIGN.md)
+    (code_uri,) = code_uris  # one CodeUri for every function (docs/contracts.md "Repository layout")
     bucket, key = _s3_uri(code_uri)
     assert bucket == BUCKET
     bundle = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))

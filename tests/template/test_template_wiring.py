@@ -16,7 +16,7 @@ from sor_job import parse_args
 
 from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
 
-# The Lambda contract (issue 3): exactly these variables configure both functions.
+# The Lambda contract (docs/contracts.md "Lambda configuration"): exactly these variables configure both functions.
 CONTRACT_ENV = {
     "CLUSTER_IDENTIFIER",
     "EXPORT_SOURCE",
@@ -32,7 +32,7 @@ CONTRACT_ENV = {
     "CATALOG_DATABASE",
     "ALERT_TOPIC_ARN",
 }
-# Export outcome events of issue 3 (USER_Events.Messages.html): completed, failed/canceled, table failed.
+# Export outcome events (docs/contracts.md "on_export_event input"): completed, failed/canceled, table failed.
 EXPORT_EVENT_IDS = {f"RDS-EVENT-{n}" for n in ("0164", "0236", "0161", "0162", "0163", "0234", "0235", "0159", "0160")}
 EXPORT_EVENT_IDS.add("RDS-EVENT-0489")
 EVENTS = ROOT / "tests" / "events"
