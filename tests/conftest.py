@@ -18,7 +18,7 @@ def _fake_aws_environment() -> Iterator[None]:
     """No test may reach a real account: fake credentials, fixed Region, no shared config files."""
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(fake_aws_environment(region=REGION))
+    os.environ.update(fake_aws_environment(base=saved, region=REGION))
     yield
     os.environ.clear()
     os.environ.update(saved)
