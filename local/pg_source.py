@@ -15,9 +15,9 @@ Which tables (RDS documents none of this beyond the skip rules; our choices):
   (`rds_export.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
   pg_temp_N schema.
 
-Column types (SourceColumn.source_type) are `format_type(atttypid, atttypmod)`, the spelling
-information_schema and the export's originalTypeMappings use ("timestamp with time zone",
-"numeric(12,2)", "character varying(40)", "text[]"), with:
+Column types (SourceColumn.source_type) are `format_type(atttypid, atttypmod)`, with their modifiers
+("timestamp with time zone", "numeric(12,2)", "character varying(40)", "text[]"); rds_export derives the
+export's originalTypeMappings from them (information_schema words without modifiers), with:
 - domains replaced by their base type (and its modifier), recursively;
 - enums and composites -> "USER-DEFINED" (as information_schema.columns.data_type says), and ranges
   whose name rds_export does not know as a range -> "USER-DEFINED";

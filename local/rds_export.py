@@ -15,11 +15,14 @@ The core is pure: `render_export` returns {S3 key: bytes}; `write_export` only p
 
 Fidelity limits (what real RDS does that this writer does not, or may do differently):
 - Files are written by pyarrow (footer `created_by` "parquet-cpp-arrow ..."), not by RDS's own writer; no
-  Spark row metadata in the footer, one row group per file, files are tiny instead of ~20-200 GB.
+  Spark row metadata in the footer; files are tiny instead of ~20-200 GB, and cut into row groups by row count
+  (DEFAULT_ROW_GROUPS_PER_FILE per file, or `row_group_rows`), not by byte size.
 - Rows are spread evenly over part files in input order, not by ranges of a numeric key; which files
   exist (gaps) is chosen by `partition_indexes`, not by where the data falls.
 - Text forms of PostgreSQL values exported as STRING (timestamps, intervals, money, arrays, json, numeric)
   follow PostgreSQL's own output with TimeZone=UTC, DateStyle ISO, IntervalStyle postgres: UNVERIFIED.
+- `originalType` is information_schema's data_type word (no modifiers): mirrored from a real PostgreSQL sample;
+  for MySQL no real sample was found, so information_schema.COLUMNS.DATA_TYPE is an ASSUMPTION by analogy.
 - The JSON documents carry only the keys docs/aws-facts.md quotes from a real export; time formats, GB units,
   `from_<n>_to_<m>` numbering, `warningMessage` placement and skipped-table reasons are UNVERIFIED.
 - Nothing of an export in progress (no partial objects while "IN_PROGRESS"), no export-wide failure,
@@ -37,7 +40,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -96,6 +99,8 @@ class SourceTable:
     only its first `failed_files_written` part files (0 = no data at all).
     `persistence` "temporary"/"unlogged" (PostgreSQL) makes the export skip the table (docs/aws-facts.md).
     `empty_part_file` overrides render_export's `empty_table_part_file` for this table.
+    `schema_metadata` False leaves `schemaMetadata` out of the table's export_tables_info entry, as some entries
+    of real exports do (docs/aws-facts.md "Export metadata files"): readers must cope without the original types.
     """
 
     database: str
@@ -111,6 +116,7 @@ class SourceTable:
     failed_files_written: int = 0
     persistence: str = "permanent"
     empty_part_file: bool | None = None
+    schema_metadata: bool = True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -129,6 +135,7 @@ class ExportedType:
     char_max_length: int = 0
     num_precision: int = 0
     datetime_precision: int = 0
+    original_type: str = ""  # originalType: information_schema's data_type word, no modifiers (`original_type`)
 
 
 _PARAMS = re.compile(r"\(([^()]*)\)")
@@ -622,8 +629,64 @@ def exported_type(engine: str, source_type: str) -> ExportedType:
     if not text:
         raise ValueError("empty source type")
     if normalize_engine(engine) == POSTGRESQL:
-        return _pg_type(text, source_type)
-    return _mysql_type(text, source_type)
+        return replace(_pg_type(text, source_type), original_type=_pg_data_type(text))
+    return replace(_mysql_type(text, source_type), original_type=_mysql_data_type(text))
+
+
+# -- originalType: the information_schema word ------------------------------------------------------------------
+# The real export_tables_info sample (docs/aws-facts.md "Export metadata files") writes originalType the way
+# information_schema.columns.data_type spells it: no modifiers ("numeric", "character varying"), "ARRAY" for every
+# array, "USER-DEFINED" for enums, composites and extension types; length and precision travel in
+# originalCharMaxLength / originalNumPrecision / originalDateTimePrecision, and the numeric scale nowhere.
+_PG_DATA_TYPE = {
+    "smallint": "smallint", "int2": "smallint", "smallserial": "smallint", "serial2": "smallint",
+    "integer": "integer", "int": "integer", "int4": "integer", "serial": "integer", "serial4": "integer",
+    "bigint": "bigint", "int8": "bigint", "bigserial": "bigint", "serial8": "bigint",
+    "real": "real", "float4": "real", "double precision": "double precision", "float8": "double precision",
+    "boolean": "boolean", "bool": "boolean", "decimal": "numeric",
+    "character varying": "character varying", "varchar": "character varying",
+    "character": "character", "char": "character", "bpchar": "character",
+    "time": "time without time zone", "timetz": "time with time zone",
+    "timestamp": "timestamp without time zone", "timestamptz": "timestamp with time zone",
+    "enum": "USER-DEFINED", "user-defined": "USER-DEFINED", "composite": "USER-DEFINED", "citext": "USER-DEFINED",
+}  # fmt: skip
+# Ranges and multiranges PostgreSQL itself defines keep their name in information_schema; others are USER-DEFINED.
+_PG_BUILTIN_RANGES = frozenset(
+    f"{name}{suffix}" for name in ("int4", "int8", "num", "ts", "tstz", "date") for suffix in ("range", "multirange")
+)
+
+
+def _pg_data_type(text: str) -> str:
+    """information_schema.columns.data_type of a PostgreSQL type spelled as format_type() does."""
+    base = _strip_params(text)
+    if base.endswith("[]") or base.startswith("_") or base == "array":
+        return "ARRAY"
+    if base == "float":  # float(p): real up to 24 bits, double precision above (and without p)
+        nums = _params(text)
+        return "real" if nums and nums[0].isdigit() and int(nums[0]) <= 24 else "double precision"
+    if base.startswith("interval"):  # "interval year to month" and the like
+        return "interval"
+    if base.endswith(("range", "multirange")):
+        return base if base in _PG_BUILTIN_RANGES else "USER-DEFINED"
+    return _PG_DATA_TYPE.get(base, base)
+
+
+_MYSQL_DATA_TYPE = {
+    "integer": "int", "bool": "tinyint", "boolean": "tinyint", "serial": "bigint",
+    "numeric": "decimal", "dec": "decimal", "fixed": "decimal",
+    "double precision": "double", "real": "double",  # REAL is DOUBLE unless sql_mode REAL_AS_FLOAT
+    "national char": "char", "nchar": "char", "national varchar": "varchar", "nvarchar": "varchar",
+}  # fmt: skip
+
+
+def _mysql_data_type(text: str) -> str:
+    """information_schema.COLUMNS.DATA_TYPE of a MySQL column type (COLUMN_TYPE minus modifiers and attributes)."""
+    head = text.split("(", 1)[0].strip()
+    if head in {"enum", "set"}:
+        return head
+    words = [w for w in _strip_params(text).split() if w not in {"unsigned", "signed", "zerofill"}]
+    base = " ".join(words)
+    return _MYSQL_DATA_TYPE.get(base, base)
 
 
 def exported_arrow_type(engine: str, source_type: str) -> pa.DataType:
@@ -722,13 +785,29 @@ def exported_table(engine: str, table: SourceTable) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
+# Real part files are ~20-200 GB, so they hold many row groups; the fixtures are tiny, so by default each file is cut
+# into this many row groups (fewer when it has fewer rows), which lets readers that stream by row group be tested.
+DEFAULT_ROW_GROUPS_PER_FILE = 3
+
+
+def row_group_rows_for(rows: int, row_group_rows: int | None = None) -> int:
+    """Rows per row group of a part file of `rows` rows: `row_group_rows`, else DEFAULT_ROW_GROUPS_PER_FILE groups."""
+    if row_group_rows is not None:
+        if row_group_rows < 1:
+            raise ValueError(f"row_group_rows must be >= 1, got {row_group_rows}")
+        return row_group_rows
+    return max(1, -(-rows // DEFAULT_ROW_GROUPS_PER_FILE))
+
+
+def parquet_bytes(table: pa.Table, row_group_rows: int | None = None) -> bytes:
     """One part file: gzip (the ".gz.parquet" names), decimals on INT32/INT64/FLBA by precision, timestamps as
-    INT64 micros adjusted to UTC, no Arrow schema blob (Spark, which writes these files, stores none)."""
+    INT64 micros adjusted to UTC, no Arrow schema blob (Spark, which writes these files, stores none), row groups
+    of `row_group_rows_for(rows, row_group_rows)` rows. Same input, same bytes."""
     sink = io.BytesIO()
     pq.write_table(
         table,
         sink,
+        row_group_size=row_group_rows_for(table.num_rows, row_group_rows),
         compression="gzip",
         store_decimal_as_integer=True,
         coerce_timestamps="us",
@@ -838,10 +917,12 @@ def render_export(
     kms_key_id: str | None = None,
     export_only: Sequence[str] = (),
     task_start_time: dt.datetime | None = None,
+    row_group_rows: int | None = None,
 ) -> dict[str, bytes]:
     """Everything RDS writes under `<s3_prefix>/<export_id>/`, as {S3 key: body}. Pure and deterministic.
 
-    - Part files per table and layout (see SourceTable), gzip Parquet (`parquet_bytes`).
+    - Part files per table and layout (see SourceTable), gzip Parquet (`parquet_bytes`), each cut into row groups
+      of `row_group_rows` rows (default: DEFAULT_ROW_GROUPS_PER_FILE groups per file).
     - `_SUCCESS` (empty) in every folder that holds part files, when `write_success_markers`. UNVERIFIED:
       docs/aws-facts.md only says such markers are seen in practice; this is where Spark writes them.
     - Empty tables: one part file with the schema and 0 rows when `empty_table_part_file` (what Spark does
@@ -886,7 +967,7 @@ def render_export(
         table_bytes = 0
         for part in parts:
             directory = f"{root}{folder}/" + (f"{part.folder}/" if part.folder else "")
-            body = parquet_bytes(part.rows)
+            body = parquet_bytes(part.rows, row_group_rows)
             objects[directory + part.name] = body
             table_bytes += len(body)
             if write_success_markers and complete:
@@ -941,27 +1022,37 @@ def _table_status(
         mappings.append(
             {
                 "columnName": column.name,
-                "originalType": column.source_type,
+                "originalType": rule.original_type,
                 "expectedExportedType": rule.expected,
                 "originalCharMaxLength": rule.char_max_length,
                 "originalNumPrecision": rule.num_precision,
                 "originalDateTimePrecision": rule.datetime_precision,
             }
         )
-    return {
-        "target": target_name(engine, table),
-        "status": table.status,
-        "sizeGB": _gb(size),
+    # Key order and the time format are those of the real sample (docs/aws-facts.md "Export metadata files").
+    entry: dict[str, Any] = {
         "tableStatistics": {
-            "extractionStartTime": _iso(start),
-            "extractionEndTime": _iso(end),
+            "extractionStartTime": _table_time(start),
+            "extractionEndTime": _table_time(end),
             "partitioningInfo": {
                 "numberOfPartitions": planned,
                 "numberOfCompletedPartitions": planned if complete else len(parts),
             },
         },
-        "schemaMetadata": {"originalTypeMappings": mappings},
     }
+    if table.schema_metadata:
+        entry["schemaMetadata"] = {"originalTypeMappings": mappings}
+    entry.update({"status": table.status, "sizeGB": _gb(size), "target": target_name(engine, table)})
+    return entry
+
+
+def _table_time(moment: dt.datetime) -> str:
+    # The real sample prints "Jul 19, 2023, 11:21:00 PM" (English month, 12-hour clock, no zone: taken as UTC here,
+    # UNVERIFIED). Built by hand: strftime's %b and %p follow the process locale.
+    utc = moment.astimezone(dt.UTC)
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[utc.month - 1]
+    hour = utc.hour % 12 or 12
+    return f"{month} {utc.day}, {utc.year}, {hour}:{utc.minute:02d}:{utc.second:02d} {'AM' if utc.hour < 12 else 'PM'}"
 
 
 def _json_bytes(document: Any) -> bytes:

@@ -525,13 +525,20 @@ def test_tables_info_shape_matches_the_real_export_quoted_in_aws_facts() -> None
         files_per_batch=1,
     )
     (status,) = tables_info(render([table]))
-    assert set(status) == {"target", "status", "sizeGB", "tableStatistics", "schemaMetadata"}
+    # the real sample's key order: tableStatistics, schemaMetadata, status, sizeGB, target
+    assert list(status) == ["tableStatistics", "schemaMetadata", "status", "sizeGB", "target"]
     assert status["target"] == "shop.public.t"
     assert status["status"] == "COMPLETE"
     assert status["sizeGB"] > 0
     stats = status["tableStatistics"]
     assert stats["partitioningInfo"] == {"numberOfPartitions": 1, "numberOfCompletedPartitions": 1}
-    assert stats["extractionStartTime"] < stats["extractionEndTime"]
+    # the real sample's time format, "Jul 19, 2023, 11:21:00 PM"
+    real_format = re.compile(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M")
+    assert real_format.fullmatch(stats["extractionStartTime"]), stats["extractionStartTime"]
+    start, end = (
+        dt.datetime.strptime(stats[k], "%b %d, %Y, %I:%M:%S %p") for k in ("extractionStartTime", "extractionEndTime")
+    )
+    assert start < end
     mappings = status["schemaMetadata"]["originalTypeMappings"]
     assert all(set(m) == MAPPING_KEYS for m in mappings)
     by_name = {m["columnName"]: m for m in mappings}
@@ -545,8 +552,95 @@ def test_tables_info_shape_matches_the_real_export_quoted_in_aws_facts() -> None
         "originalDateTimePrecision": 6,
     }
     assert by_name["name"]["originalCharMaxLength"] == 40
+    assert by_name["name"]["originalType"] == "character varying"
     assert by_name["price"]["originalNumPrecision"] == 12
+    assert by_name["price"]["originalType"] == "numeric"  # no modifiers, and the scale is nowhere
     assert by_name["n"]["expectedExportedType"] == "int32 (INT_16)"
+
+
+# Source type as declared -> (originalType, originalCharMaxLength, originalNumPrecision, originalDateTimePrecision),
+# written from information_schema.columns of PostgreSQL 15 (data_type, character_maximum_length, numeric_precision
+# of numeric only, datetime_precision; NULL -> 0), the words the real sample uses. tests/test_pg_source.py checks
+# the same against a live server.
+PG_ORIGINAL = {
+    "numeric(12,2)": ("numeric", 0, 12, 0),
+    "numeric(38,10)": ("numeric", 0, 38, 0),
+    "decimal(5)": ("numeric", 0, 5, 0),
+    "numeric": ("numeric", 0, 0, 0),
+    "character varying(40)": ("character varying", 40, 0, 0),
+    "varchar": ("character varying", 0, 0, 0),
+    "character(3)": ("character", 3, 0, 0),
+    "char": ("character", 1, 0, 0),
+    "text": ("text", 0, 0, 0),
+    "timestamp with time zone": ("timestamp with time zone", 0, 0, 6),
+    "timestamptz(3)": ("timestamp with time zone", 0, 0, 3),
+    "timestamp(0) without time zone": ("timestamp without time zone", 0, 0, 0),
+    "time without time zone": ("time without time zone", 0, 0, 6),
+    "time(2) with time zone": ("time with time zone", 0, 0, 2),
+    "date": ("date", 0, 0, 0),
+    "interval": ("interval", 0, 0, 6),
+    "text[]": ("ARRAY", 0, 0, 0),
+    "integer[]": ("ARRAY", 0, 0, 0),
+    "USER-DEFINED": ("USER-DEFINED", 0, 0, 0),
+    "jsonb": ("jsonb", 0, 0, 0),
+    "uuid": ("uuid", 0, 0, 0),
+    "money": ("money", 0, 0, 0),
+    "tstzrange": ("tstzrange", 0, 0, 0),
+    "int4": ("integer", 0, 0, 0),
+    "float8": ("double precision", 0, 0, 0),
+    "float(10)": ("real", 0, 0, 0),
+    "bool": ("boolean", 0, 0, 0),
+}
+# ASSUMPTION (no real Aurora MySQL sample found): information_schema.COLUMNS.DATA_TYPE words, mirroring PostgreSQL.
+MYSQL_ORIGINAL = {
+    "decimal(12,2)": ("decimal", 0, 12, 0),
+    "numeric(50,4)": ("decimal", 0, 50, 0),
+    "varchar(80)": ("varchar", 80, 0, 0),
+    "char(2)": ("char", 2, 0, 0),
+    "bigint unsigned": ("bigint", 0, 0, 0),
+    "int(11) unsigned zerofill": ("int", 0, 0, 0),
+    "tinyint(1)": ("tinyint", 0, 0, 0),
+    "bool": ("tinyint", 0, 0, 0),
+    "datetime(3)": ("datetime", 0, 0, 3),
+    "timestamp": ("timestamp", 0, 0, 0),
+    "date": ("date", 0, 0, 0),
+    "time(6)": ("time", 0, 0, 6),
+    "enum('a','b')": ("enum", 0, 0, 0),
+    "set('x','y')": ("set", 0, 0, 0),
+    "json": ("json", 0, 0, 0),
+    "double precision": ("double", 0, 0, 0),
+    "longblob": ("longblob", 0, 0, 0),
+    "year": ("year", 0, 0, 0),
+}
+
+
+@pytest.mark.parametrize(("engine", "expected"), [(PG, PG_ORIGINAL), (MY, MYSQL_ORIGINAL)], ids=["pg", "mysql"])
+def test_original_type_mappings_use_information_schema_words(engine: str, expected: dict[str, tuple]) -> None:
+    table = make_table("t", {f"c{i}": t for i, t in enumerate(expected)}, [], schema="public" if engine == PG else None)
+    (status,) = tables_info(render([table], engine))
+    mappings = status["schemaMetadata"]["originalTypeMappings"]
+    assert all(set(m) == MAPPING_KEYS for m in mappings)  # in particular: no scale key, as in every real sample
+    got = {
+        source: (
+            m["originalType"],
+            m["originalCharMaxLength"],
+            m["originalNumPrecision"],
+            m["originalDateTimePrecision"],
+        )
+        for source, m in zip(expected, mappings, strict=True)
+    }
+    assert got == expected
+    assert not [m for m in mappings if "(" in m["originalType"]]
+
+
+def test_a_table_can_lack_schema_metadata_like_some_real_entries() -> None:
+    typed = make_table("typed", {"id": "bigint"}, [(1,)])
+    bare = make_table("bare", {"id": "bigint", "at": "timestamptz"}, [(1, None)], schema_metadata=False)
+    statuses = {s["target"]: s for s in tables_info(render([typed, bare]))}
+    assert "schemaMetadata" not in statuses["shop.public.bare"]
+    assert list(statuses["shop.public.bare"]) == ["tableStatistics", "status", "sizeGB", "target"]
+    assert statuses["shop.public.typed"]["schemaMetadata"]["originalTypeMappings"][0]["originalType"] == "bigint"
+    assert read_folder(render([bare]), "shop/public.bare").num_rows == 1  # the data is exported all the same
 
 
 def test_mysql_expected_exported_types_name_the_physical_storage() -> None:
@@ -718,6 +812,38 @@ def test_pg_sample_all_types_row_reads_back_as_aws_converts_it() -> None:
     assert row["c_text_array"] == '{a,"b c",NULL,""}'
     assert row["c_inet"] == "192.168.0.1"
     assert row["c_bytea"] == b"\x00\xffbinary"
+
+
+# -- row groups ----------------------------------------------------------------------------------------------
+def row_groups(body: bytes) -> list[int]:
+    metadata = pq.ParquetFile(io.BytesIO(body)).metadata
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+
+
+@pytest.mark.parametrize(
+    ("engine", "folder"), [(PG, "shop/public.order_lines"), (PG, "shop/public.all_types"), (MY, "shop/shop.customers")]
+)
+def test_sample_part_files_hold_several_row_groups_by_default(engine: str, folder: str) -> None:
+    tables = pg_sample_tables() if engine == PG else mysql_sample_tables()
+    objects = render(tables, engine)
+    groups = [row_groups(objects[k]) for k in parts_of(objects, folder)]
+    assert max(len(g) for g in groups) >= 2, groups
+    table = read_folder(objects, folder)
+    assert table.num_rows == sum(sum(g) for g in groups)
+
+
+def test_row_group_rows_sets_the_row_group_size_and_keeps_the_rows_in_order() -> None:
+    table = make_table("t", {"id": "bigint", "v": "numeric(5,2)"}, [(n, Decimal(n)) for n in range(10)])
+    objects = render([table], row_group_rows=4)
+    (key,) = parts_of(objects, "shop/public.t")
+    assert row_groups(objects[key]) == [4, 4, 2]
+    reader = pq.ParquetFile(io.BytesIO(objects[key]))
+    streamed = [reader.read_row_group(i).column("id").to_pylist() for i in range(reader.num_row_groups)]
+    assert streamed == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    (whole,) = parts_of(render([table], row_group_rows=100), "shop/public.t")
+    assert row_groups(render([table], row_group_rows=100)[whole]) == [10]
+    with pytest.raises(ValueError, match="row_group_rows"):
+        render([table], row_group_rows=0)
 
 
 # -- determinism ---------------------------------------------------------------------------------------------
