@@ -224,6 +224,9 @@ def plan_simulations(calls: Sequence[Call], role_arns: Mapping[str, str]) -> lis
 
 @dataclass(frozen=True)
 class Decision:
+    # Roles share calls (both the event Lambda and the Glue job read the day's manifest): a decision is only
+    # ever about the role that was simulated.
+    role: str
     action: str
     resource: str
     decision: str  # allowed | explicitDeny | implicitDeny (PolicyEvaluationDecisionType)
@@ -247,6 +250,7 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
                 for item in specific:
                     found.append(
                         Decision(
+                            simulation.role,
                             action,
                             item["EvalResourceName"],
                             item["EvalResourceDecision"],
@@ -257,6 +261,7 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
             elif len(simulation.resources) == 1:
                 found.append(
                     Decision(
+                        simulation.role,
                         action,
                         simulation.resources[0],
                         result["EvalDecision"],
@@ -273,7 +278,7 @@ def _policy_ids(statements: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
 
 def check_permissions(calls: Sequence[Call], role_arns: Mapping[str, str], found: Sequence[Decision]) -> list[Result]:
     """One row per role: PASS when every declared call is allowed, else one FAIL row per call that is not."""
-    by_pair = {(d.action.lower(), d.resource): d for d in found}
+    by_call = {(d.role, d.action.lower(), d.resource): d for d in found}
     results: list[Result] = []
     for role in sorted({c.role for c in calls}):
         check = f"permissions {role}"
@@ -282,7 +287,7 @@ def check_permissions(calls: Sequence[Call], role_arns: Mapping[str, str], found
             continue
         failures = []
         for call in (c for c in calls if c.role == role):
-            decision = by_pair.get((call.action.lower(), call.resource))
+            decision = by_call.get((role, call.action.lower(), call.resource))
             if decision is None:
                 failures.append(
                     _fail(

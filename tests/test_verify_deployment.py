@@ -7,9 +7,12 @@ drift from the real API:
 - CloudFormation DescribeStacks / ListStackResources: local/deploy.py does not go through CloudFormation; the
   responses are built from what it created;
 - Lambda GetFunctionConfiguration: the functions run in-process, not in moto; built from the template's properties;
-- IAM SimulatePrincipalPolicy: not implemented by moto; answered by a small evaluator over the role policies moto
-  holds (Allow/Deny, wildcards, and the condition operators the template uses, a key absent from the request
-  making its condition false), shaped as the real response (per-resource results, pagination by Marker).
+- IAM SimulatePrincipalPolicy: not implemented by moto; answered by the project's one evaluator (local/iam.py)
+  over the inline policies moto holds for the role, identity policies only as the real API does for a role, and
+  shaped as the real response (per-resource results, pagination by Marker).
+
+The verifier runs with its default list of calls (local/access.declared_calls, the list the emulator's IAM
+enforcement refuses undeclared requests by), so green here means every call the code makes is allowed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -25,9 +29,10 @@ import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
 
-from local.access import Call, Names
+from local.access import Call, Names, declared_calls
 from local.deploy import Deployment, deploy
-from local.stack import UnsupportedIntrinsic, load_raw, wildcard_match
+from local.iam import AuthRequest, Decision, Principal, evaluate
+from local.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
 from local.verify_deployment import (
     Outcome,
     Result,
@@ -36,7 +41,9 @@ from local.verify_deployment import (
     check_events_key_statement,
     check_layers,
     check_log_routing,
+    check_permissions,
     context_entries,
+    decisions,
     plan_simulations,
     render,
     schedule_times,
@@ -155,85 +162,60 @@ def _lambda_responses(deployment: Deployment, layers: Mapping[str, list[str]]) -
     return Recorded("lambda", {"GetFunctionConfiguration": get_function_configuration})
 
 
-# -- a small IAM simulator over the role policies moto holds ------------------------------------------------------
-def _values(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
-    return {e["ContextKeyName"].lower(): [str(v) for v in e["ContextKeyValues"]] for e in entries}
-
-
-def _condition_holds(
-    condition: Mapping[str, Mapping[str, Any]], context: dict[str, list[str]]
-) -> tuple[bool, set[str]]:
-    """The template's operators; a key absent from the request makes its condition false (IAM "Condition
-    operators", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
-    missing: set[str] = set()
-    for operator, block in condition.items():
-        for key, expected in block.items():
-            wanted = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
-            actual = context.get(key.lower())
-            if actual is None:
-                missing.add(key)
-                return False, missing
-            like = operator in {"StringLike", "ArnLike", "ArnEquals"}
-            if operator == "Bool":
-                ok = any(a.lower() == w.lower() for a in actual for w in wanted)
-            elif operator in {"StringEquals", "StringLike", "ArnEquals", "ArnLike"}:
-                ok = any(wildcard_match(w, a) if like else w == a for a in actual for w in wanted)
-            else:
-                raise AssertionError(f"the test simulator does not know {operator}")
-            if not ok:
-                return False, missing
-    return True, missing
+# -- SimulatePrincipalPolicy over local/iam.py --------------------------------------------------------------------
+_DECISIONS = {Decision.ALLOW: "allowed", Decision.IMPLICIT_DENY: "implicitDeny", Decision.EXPLICIT_DENY: "explicitDeny"}
 
 
 def _iam_simulator(iam: Any) -> Recorded:
-    def statements(role_arn: str) -> list[tuple[str, dict[str, Any]]]:
+    """SimulatePrincipalPolicy answered by the project's evaluator (local/iam.py) over the inline policies moto
+    holds for the role, so a statement a test removes from the deployed role is gone from the simulation too.
+
+    Identity policies only, as the real API does for a role (docs/aws-facts.md "IAM: SimulatePrincipalPolicy":
+    "Simulation of resource-based policies isn't supported for IAM roles"). MissingContextValues: the condition
+    keys of the role's statements for that action and resource that the request did not supply."""
+
+    def identity(role_arn: str) -> list[Statement]:
         role = role_arn.rsplit("/", 1)[-1]
-        found = []
+        found: list[Statement] = []
         for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
-            document = json.loads(document) if isinstance(document, str) else document
-            found += [(policy, s) for s in document["Statement"]]
+            found += policy_statements(policy, json.loads(document) if isinstance(document, str) else document)
         return found
 
-    def decide(
-        found: list[tuple[str, dict[str, Any]]], action: str, resource: str, context: dict[str, list[str]]
-    ) -> dict[str, Any]:
-        allowed, denied, missing = [], [], set()
-        for policy, statement in found:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            if not any(wildcard_match(a, action, ignore_case=True) for a in actions):
-                continue
-            if not any(wildcard_match(r, resource) for r in resources):
-                continue
-            holds, absent = _condition_holds(statement.get("Condition", {}), context)
-            missing |= absent
-            if holds:
-                (allowed if statement["Effect"] == "Allow" else denied).append(policy)
-        decision = "explicitDeny" if denied else "allowed" if allowed else "implicitDeny"
-        matched = [{"SourcePolicyId": p, "SourcePolicyType": "IAM Policy"} for p in (denied or allowed)]
-        return {"decision": decision, "matched": matched, "missing": sorted(missing)}
+    def decide(principal: Principal, statements: list[Statement], request: AuthRequest) -> dict[str, Any]:
+        verdict = evaluate(principal, statements, request)
+        deciding = [verdict.deciding] if verdict.deciding is not None else []
+        asked = {key for s in [*deciding, *verdict.near_misses] for block in s.condition.values() for key in block}
+        supplied = {key.lower() for key in request.context}
+        return {
+            "decision": _DECISIONS[verdict.decision],
+            "matched": [{"SourcePolicyId": s.owner, "SourcePolicyType": "role"} for s in deciding],
+            "missing": sorted(k for k in asked if k.lower() not in supplied),
+        }
 
     def simulate(
         PolicySourceArn: str,
         ActionNames: list[str],
-        ResourceArns: list[str],
         ContextEntries: list[dict[str, Any]],
+        ResourceArns: list[str] | None = None,
         Marker: str = "0",
     ) -> dict[str, Any]:
-        found, context = statements(PolicySourceArn), _values(ContextEntries)
+        resources = ResourceArns or ["*"]  # the API's default
+        statements = identity(PolicySourceArn)
+        principal = Principal(PolicySourceArn, PolicySourceArn.split(":")[4], name=PolicySourceArn.rsplit("/", 1)[-1])
+        context = {e["ContextKeyName"]: tuple(str(v) for v in e["ContextKeyValues"]) for e in ContextEntries}
         results = []
         for action in ActionNames:
-            per_resource = [(r, decide(found, action, r, context)) for r in ResourceArns]
+            per_resource = [(r, decide(principal, statements, AuthRequest(action, r, context))) for r in resources]
             worst = next((d for _, d in per_resource if d["decision"] != "allowed"), per_resource[0][1])
             result: dict[str, Any] = {
                 "EvalActionName": action,
                 "EvalResourceName": "*",
                 "EvalDecision": worst["decision"],
                 "MatchedStatements": worst["matched"],
-                "MissingContextValues": [] if ResourceArns != ["*"] else worst["missing"],
+                "MissingContextValues": worst["missing"] if resources == ["*"] else [],
             }
-            if ResourceArns != ["*"]:
+            if resources != ["*"]:
                 result["ResourceSpecificResults"] = [
                     {
                         "EvalResourceName": r,
@@ -253,60 +235,6 @@ def _iam_simulator(iam: Any) -> Recorded:
     return Recorded("iam", {"SimulatePrincipalPolicy": simulate})
 
 
-# -- the calls the roles make (until local/access.declared_calls lists them all) --------------------------------
-def sample_calls(names: Names) -> list[Call]:
-    arn = names.partition
-    sor, key, day = f"arn:{arn}:s3:::{names.sor_bucket}", names.key_arn, "2026-11-27"
-    manifests = f"_manifests/{names.catalog_database}"
-    return [
-        Call(
-            "StartExportRole",
-            "rds:DescribeDBClusters",
-            f"arn:{arn}:rds:{names.region}:{names.account}:cluster:{names.cluster_identifier}",
-            why="read cluster",
-        ),
-        Call(
-            "StartExportRole",
-            "iam:PassRole",
-            names.role_arns["ExportRole"],
-            {"iam:PassedToService": ("export.rds.amazonaws.com",)},
-            "StartExportTask",
-        ),
-        Call("StartExportRole", "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": ("true",)}, "StartExportTask"),
-        Call("StartExportRole", "sns:Publish", names.alert_topic_arn, why="alert"),
-        Call(
-            "StartExportRole",
-            "kms:GenerateDataKey",
-            key,
-            {"kms:ViaService": (f"sns.{names.region}.amazonaws.com",)},
-            "alert through the encrypted topic",
-        ),
-        Call("OnExportEventRole", "s3:GetObject", f"{sor}/{manifests}/{day}.json", why="read the day's manifest"),
-        Call("OnExportEventRole", "s3:ListBucket", sor, {"s3:prefix": (f"{manifests}/{day}.json",)}, "find manifests"),
-        Call(
-            "OnExportEventRole",
-            "glue:StartJobRun",
-            f"arn:{arn}:glue:{names.region}:{names.account}:job/{names.glue_job_name}",
-            why="start a run",
-        ),
-        Call("OnExportEventRole", "rds:DescribeExportTasks", "*", why="reconcile"),
-        Call("GlueJobRole", "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": ("aurora-sor",)}, "job metrics"),
-        Call(
-            "GlueJobRole",
-            "s3:GetObject",
-            f"arn:{arn}:s3:::{names.export_bucket}/{names.export_prefix}/x/y.parquet",
-            why="read the export",
-        ),
-        Call(
-            "ExportRole",
-            "s3:PutObject",
-            f"arn:{arn}:s3:::{names.export_bucket}/{names.export_prefix}/x/y.parquet",
-            why="RDS writes the export",
-        ),
-    ]
-
-
-# -- the template as this issue's other changes leave it ----------------------------------------------------------
 # -- the emulated deployment --------------------------------------------------------------------------------------
 class Harness:
     def __init__(self, session: boto3.Session, deployment: Deployment) -> None:
@@ -324,7 +252,7 @@ class Harness:
         return self.session.client(service)
 
     def run(self, **kwargs: Any) -> list[Result]:
-        return verify(self.clients, STACK, dt.datetime.now(dt.UTC), calls_for=sample_calls, **kwargs)
+        return verify(self.clients, STACK, dt.datetime.now(dt.UTC), **kwargs)  # calls_for: local/access.declared_calls
 
 
 @pytest.fixture
@@ -371,6 +299,11 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         assert expected in checks, render(results)
     assert any(r.check.startswith("schedule ") for r in results)
     assert any(r.check.startswith("rule ") for r in results)
+    # Every call local/access.py declares was simulated against its own role's policies.
+    declared = declared_calls(harness.deployment.names())
+    for role in ("StartExportRole", "OnExportEventRole", "GlueJobRole", "ExportRole"):
+        (row,) = [r for r in results if r.check == f"permissions {role}"]
+        assert row.detail.startswith(f"{sum(1 for c in declared if c.role == role)} declared calls allowed"), row
     # It changes nothing but one message: no export, no Glue run, no write outside SNS Publish.
     writes = [
         (c.service, c.operation)
@@ -398,17 +331,21 @@ def test_a_removed_statement_fails_naming_the_call_and_the_role(harness: Harness
 
 
 def test_the_context_keys_reach_the_simulator(harness: Harness) -> None:
-    """ListBucket is allowed only for the s3:prefix the call carries: without it, the condition is false."""
+    """The manifest lookup's ListBucket is allowed only for the s3:prefix the call carries: without it, the
+    condition is false and the simulator names the key it asked for."""
 
     def without_prefix(names: Names) -> list[Call]:
         return [
-            Call(c.role, c.action, c.resource, {}, c.why) if c.action == "s3:ListBucket" else c
-            for c in sample_calls(names)
+            replace(c, context={k: v for k, v in c.context.items() if k != "s3:prefix"})
+            if (c.role, c.action) == ("OnExportEventRole", "s3:ListBucket")
+            else c
+            for c in declared_calls(names)
         ]
 
     results = verify(harness.clients, STACK, dt.datetime.now(dt.UTC), calls_for=without_prefix, send_test_alert=False)
     (failed,) = failures(results)
-    assert "s3:ListBucket" in failed.detail
+    assert failed.check == "permissions OnExportEventRole", render(results)
+    assert "implicitDeny: s3:ListBucket" in failed.detail
     assert "the policy asks for s3:prefix" in failed.detail
 
 
@@ -573,3 +510,34 @@ def test_simulations_group_per_role_and_context_and_keep_wildcards_apart() -> No
     operation = _MODELS.get_service_model("iam").operation_model("SimulatePrincipalPolicy")
     for plan in plans:
         _validate(plan.request(), operation.input_shape, "SimulatePrincipalPolicy request")
+
+
+def test_a_denial_of_one_role_is_not_hidden_by_another_roles_allow_of_the_same_call() -> None:
+    """Two roles read the same manifest key: each role's decision is its own, whichever simulation ran last."""
+    key = "arn:aws:s3:::sor/_manifests/sor/ingestion_date=2026-11-26/manifest.json"
+    calls = [Call("Reader", "s3:GetObject", key, why="read"), Call("Writer", "s3:GetObject", key, why="head")]
+    arns = {"Reader": "arn:aws:iam::1:role/reader", "Writer": "arn:aws:iam::1:role/writer"}
+    answers = {"Reader": "implicitDeny", "Writer": "allowed"}
+    found = []
+    for plan in plan_simulations(calls, arns):
+        page = {
+            "EvaluationResults": [
+                {
+                    "EvalActionName": "s3:GetObject",
+                    "EvalResourceName": "*",
+                    "EvalDecision": answers[plan.role],
+                    "ResourceSpecificResults": [
+                        {"EvalResourceName": key, "EvalResourceDecision": answers[plan.role]},
+                    ],
+                }
+            ],
+            "IsTruncated": False,
+        }
+        _validate(page, _MODELS.get_service_model("iam").operation_model("SimulatePrincipalPolicy").output_shape, "p")
+        found += decisions(plan, [page])
+    for order in (found, found[::-1]):
+        results = check_permissions(calls, arns, order)
+        assert [(r.check, r.outcome) for r in results] == [
+            ("permissions Reader", Outcome.FAIL),
+            ("permissions Writer", Outcome.PASS),
+        ], render(results)

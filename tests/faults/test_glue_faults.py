@@ -115,8 +115,15 @@ def test_persistent_errors_fail_only_their_tables_and_a_rerun_converges(world: S
 
 @pytest.fixture
 def short_retry_s3(world: SorWorld) -> Any:
-    """An S3 client like the job's (adaptive retries) that gives up after 2 attempts instead of 11."""
-    return boto3.session.Session().client("s3", config=Config(retries={"mode": "adaptive", "total_max_attempts": 2}))
+    """An S3 client like the job's (adaptive retries, signed as the Glue job's role under IAM enforcement) that
+    gives up after 2 attempts instead of 11."""
+    credentials = world.job_credentials
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+    )
+    return session.client("s3", config=Config(retries={"mode": "adaptive", "total_max_attempts": 2}))
 
 
 def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world: SorWorld, short_retry_s3: Any) -> None:
@@ -147,6 +154,8 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
         sor_job.read_footer(short_retry_s3, EXPORT_BUCKET, source, 64 * 1024)
     assert not isinstance(footer_error.value, sor_job.TableError)  # an S3 error, not "not a Parquet file"
     assert len(world.emulator.calls("s3", "CopyObject")) == 2
+    assert world.emulator.enforcer is not None
+    assert {e.action for e in world.emulator.enforcer.evaluated if e.role == "GlueJobRole"} >= {"s3:PutObject"}
 
 
 # -- crashes --------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ kind of alert, each followed by the retry Lambda makes (EventInvokeConfig: 2 ret
 
 Faults come from the emulator's wire layer; the code under test runs with its own clients (5 attempts, standard
 retry mode) or, where a test needs the first error to surface, clients that do not retry (Stack.no_retry_clients).
+IAM enforcement is on: each function's calls are signed as its own role of template.yaml (START for start_export,
+EVENT for on_export_event and reconcile), so a fault path that needs a permission the role lacks fails here too.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ FAILED = "rds-event-0162-cluster-snapshot-export-failed.json"
 TABLE_FAILED = "rds-event-0489-table-extraction-failed.json"
 # 15:00 in Sao Paulo on 2026-11-26: reconcile's "today"; DAY is yesterday.
 RECONCILE_NOW = dt.datetime(2026, 11, 26, 18, 0, tzinfo=dt.UTC)
+START, EVENT = "StartExportRole", "OnExportEventRole"
 
 
 def operation(service: str, name: str) -> Callable[[Request], bool]:
@@ -60,7 +63,7 @@ def test_throttling_on_completion_is_retried_by_botocore_and_starts_one_run(
     identifier = stack.start_task(DAY)
     fault = stack.emulator.add_fault(Fault(operation(service, name), status, code, times=1))
 
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients_as(EVENT), stack.event(COMPLETED, stack.snapshot_arn))
 
     assert fault.hits == 1
     assert result["tasks"][0]["action"] == "started"
@@ -73,19 +76,20 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
     stack: Stack, name: str
 ) -> None:
     now = stack.snapshot_time + dt.timedelta(minutes=1)
+    clients = stack.clients_as(START)
     transient = stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
-    assert run_start(stack.config, stack.clients, {}, now)["status"] == "started"
+    assert run_start(stack.config, clients, {}, now)["status"] == "started"
     assert transient.hits == 1
 
     # The same night for a second cluster-day would be a new id; here: tomorrow, throttled for good.
     stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
-        run_start(stack.config, stack.no_retry_clients(), {}, now + dt.timedelta(days=1))
+        run_start(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
     assert len(stack.tasks()) == 1  # nothing half-started
     stack.emulator.faults.clear()
     # Lambda's retry of the failed invocation starts that night, once.
-    assert run_start(stack.config, stack.clients, {}, now + dt.timedelta(days=1))["status"] == "started"
-    assert run_start(stack.config, stack.clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
+    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "started"
+    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
     assert len(stack.tasks()) == 2
 
 
@@ -103,7 +107,7 @@ def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day
 
     expected = ClientError if name == "DescribeExportTasks" else DaysNotJudgedError
     with pytest.raises(expected, match="InternalFailure"):
-        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), RECONCILE_NOW)
+        reconcile(stack.config, stack.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
     assert all(r.status == 500 for r in stack.emulator.calls("glue", "StartJobRun"))  # no run was started
     if name == "DescribeExportTasks":
         assert stack.alerts() == []  # no wrong "missing night" alert either
@@ -113,7 +117,7 @@ def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day
         assert "no export task at all" not in alert["Message"]
 
     stack.emulator.faults.clear()
-    result = reconcile(stack.config, stack.clients, ReconcileRequest(), RECONCILE_NOW)
+    result = reconcile(stack.config, stack.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW)
     assert [a["action"] for a in result["actions"]] == ["started"]
     [run] = stack.job_runs()
     assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
@@ -146,31 +150,31 @@ def _stale_snapshot_refusal(stack: Stack, clients: Any) -> Any:
     return lambda c: run_start(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30))
 
 
-ALERTS = {
-    "export failed": (_failed_export, "failed, 2026-11-25 not published"),
-    "table extraction failed": (_table_extraction_failed, "table extraction failed"),
-    "completed with warnings": (_completed_with_warnings, "completed with warnings"),
-    "reconcile problems": (_reconcile_problem, "reconcile found 1 problem"),
-    "stale snapshot refused": (_stale_snapshot_refusal, "refused"),
+ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)
+    "export failed": (_failed_export, "failed, 2026-11-25 not published", EVENT),
+    "table extraction failed": (_table_extraction_failed, "table extraction failed", EVENT),
+    "completed with warnings": (_completed_with_warnings, "completed with warnings", EVENT),
+    "reconcile problems": (_reconcile_problem, "reconcile found 1 problem", EVENT),
+    "stale snapshot refused": (_stale_snapshot_refusal, "refused", START),
 }
 
 
 @pytest.mark.parametrize("kind", list(ALERTS))
 def test_an_alert_sns_cannot_take_fails_the_invocation_and_lambdas_retry_delivers_it(stack: Stack, kind: str) -> None:
-    arrange, subject = ALERTS[kind]
-    invoke = arrange(stack, stack.clients)
+    arrange, subject, role = ALERTS[kind]
+    invoke = arrange(stack, stack.clients_as(role))
     stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
 
     with pytest.raises(ClientError, match="InternalError"):
-        invoke(stack.no_retry_clients())
+        invoke(stack.no_retry_clients(role))
     assert stack.alerts() == []
 
     stack.emulator.faults.clear()  # SNS is back by the time Lambda retries the event
     if kind == "stale snapshot refused":
         with pytest.raises(SourceRefusedError):  # a refusal raises after alerting, by design
-            invoke(stack.clients)
+            invoke(stack.clients_as(role))
     else:
-        invoke(stack.clients)
+        invoke(stack.clients_as(role))
     [alert] = stack.alerts()
     assert subject in alert["Subject"]
     assert len(stack.job_runs()) == (1 if kind == "completed with warnings" else 0)
@@ -181,11 +185,12 @@ def test_handlers_let_aws_errors_out_so_lambda_retries_the_event(
 ) -> None:
     """Powertools' decorators re-raise: the invocation fails, Lambda retries it (EventInvokeConfig), then the
     on-failure destination (FailedInvocationsQueue) keeps the event and its alarm speaks."""
-    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients())
+    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients(EVENT))
     stack.start_task(DAY, status="failed", failure_cause="x")
     stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError, match="InternalError"):
         on_export_event.handler(stack.event(FAILED, stack.snapshot_arn), context)
+    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients(START))
     stack.emulator.add_fault(Fault(operation("rds", "StartExportTask"), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
         start_export.handler({}, context)

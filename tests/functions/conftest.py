@@ -67,6 +67,7 @@ class Stack:
     config: Config
     clients: Clients
     queue_url: str
+    role: str | None  # the role the module's code runs as under IAM enforcement; None: enforcement off
     cluster_arn: str
     snapshot_arn: str
     snapshot_time: dt.datetime
@@ -79,20 +80,28 @@ class Stack:
         """The code's clients signed as another role of the template (for a test that runs two functions)."""
         key = (os.environ["AWS_ENDPOINT_URL"], role)
         if key not in _ROLE_CLIENTS:
-            assert self.emulator.enforcer is not None, "IAM enforcement is off for this test module"
+            _ROLE_CLIENTS[key] = Clients(session=self._role_session(role))
+        return _ROLE_CLIENTS[key]
+
+    def no_retry_clients(self, role: str | None = None) -> Clients:
+        """Clients that give up at the first error, for fault tests (the real ones retry 5 times), signed as
+        `role`, or as the module's role when none is given (the admin key only where enforcement is off)."""
+        role = role or self.role
+        session = self.session if role is None else self._role_session(role)
+        return Clients(_made={s: _cached_client(session, s, retries=False, as_role=role) for s in _SERVICES})
+
+    def _role_session(self, role: str) -> boto3.Session:
+        """A session signing with `role`'s access key (the same key for the whole test session)."""
+        assert self.emulator.enforcer is not None, "IAM enforcement is off for this test module"
+        if role not in _ROLE_SESSIONS:
             credentials = self.emulator.enforcer.credentials(role)
-            session = boto3.Session(
+            _ROLE_SESSIONS[role] = boto3.Session(
                 aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
                 aws_session_token=credentials["AWS_SESSION_TOKEN"],
                 region_name=REGION,
             )
-            _ROLE_CLIENTS[key] = Clients(session=session)
-        return _ROLE_CLIENTS[key]
-
-    def no_retry_clients(self) -> Clients:
-        """Clients that give up at the first error, for fault tests (the real ones retry 5 times)."""
-        return Clients(_made={s: _cached_client(self.session, s, retries=False) for s in ("rds", "glue", "s3", "sns")})
+        return _ROLE_SESSIONS[role]
 
     # -- alerts ---------------------------------------------------------------------------------------
     def alerts(self) -> list[dict[str, str]]:
@@ -216,23 +225,25 @@ class Stack:
 
 # Creating a botocore client costs ~80 ms; the emulator's endpoint is fixed for the whole test session and
 # clients hold no state, so each kind is made once and reused by every test.
-_CLIENT_CACHE: dict[tuple[str, str, bool], Any] = {}
+_CLIENT_CACHE: dict[tuple[str, str, bool, str | None], Any] = {}
 _SESSION: list[boto3.Session] = []
+_SERVICES = ("rds", "glue", "s3", "sns")  # the services functions/aws_clients.Clients hands out
 
 
-def _cached_client(session: boto3.Session, service: str, *, retries: bool = True) -> Any:
-    key = (os.environ["AWS_ENDPOINT_URL"], service, retries)
+def _cached_client(session: boto3.Session, service: str, *, retries: bool = True, as_role: str | None = None) -> Any:
+    """`as_role` None: the admin key (the tests' own set-up and reads); else `session` carries that role's key."""
+    key = (os.environ["AWS_ENDPOINT_URL"], service, retries, as_role)
     if key not in _CLIENT_CACHE:
-        if not _SESSION:
+        if as_role is None and not _SESSION:
             _SESSION.append(session)
         config = None if retries else BotoConfig(retries={"mode": "standard", "max_attempts": 1})
-        _CLIENT_CACHE[key] = _SESSION[0].client(service, config=config)
+        _CLIENT_CACHE[key] = (session if as_role is not None else _SESSION[0]).client(service, config=config)
     return _CLIENT_CACHE[key]
 
 
 def _shared_clients(session: boto3.Session) -> Clients:
     """The code's own Clients (its retry settings), made once per test session."""
-    key = (os.environ["AWS_ENDPOINT_URL"], "<clients>", True)
+    key = (os.environ["AWS_ENDPOINT_URL"], "<clients>", True, None)
     if key not in _CLIENT_CACHE:
         _CLIENT_CACHE[key] = Clients(session=session)
     return _CLIENT_CACHE[key]
@@ -251,6 +262,11 @@ ROLE_OF_MODULE = {
     "test_start_request": "StartExportRole",
     "test_on_export_event": "OnExportEventRole",
     "test_reconcile": "OnExportEventRole",
+    "test_manifests": "OnExportEventRole",
+    # Outside tests/functions, with the same fixtures. A module that runs both functions names its default here
+    # and signs the other function's calls with clients_as / no_retry_clients(role).
+    "test_lambda_faults": "OnExportEventRole",
+    "test_bad_input": "StartExportRole",
 }
 
 
@@ -277,6 +293,7 @@ def _enforce(emulator: Emulator, env: dict[str, str]) -> Enforcer:
 
 
 _ROLE_CLIENTS: dict[tuple[str, str], Clients] = {}
+_ROLE_SESSIONS: dict[str, boto3.Session] = {}
 
 
 @pytest.fixture
@@ -287,7 +304,11 @@ def stack(
     for bucket in (env["EXPORT_BUCKET"], env["SOR_BUCKET"]):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     sns, sqs = _cached_client(aws, "sns"), _cached_client(aws, "sqs")
-    topic = sns.create_topic(Name="aurora-sor-alerts")["TopicArn"]
+    # Encrypted with the stack key, as template.yaml's AlertTopic (KmsMasterKeyId: DataKey.Arn): under enforcement a
+    # Publish is also the KMS use SNS makes for the publisher, evaluated against the key policy.
+    topic = sns.create_topic(Name="aurora-sor-alerts", Attributes={"KmsMasterKeyId": env["EXPORT_KMS_KEY_ARN"]})[
+        "TopicArn"
+    ]
     assert topic == env["ALERT_TOPIC_ARN"]
     queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -319,6 +340,7 @@ def stack(
         config=load_config(env),
         clients=clients,
         queue_url=queue_url,
+        role=role,
         cluster_arn=cluster["DBClusterArn"],
         snapshot_arn=snap["DBClusterSnapshotArn"],
         snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),

@@ -240,3 +240,24 @@ def test_the_night_end_to_end_with_the_event_lost(
     assert glue_run["Arguments"]["--ingestion_date"] == started["ingestion_date"]
     assert result["problems"] == []
     assert emf_metrics(capsys.readouterr().out) == {"ReconcileProblems": 0.0, "GlueRunStarted": 1.0}
+
+
+def test_a_fault_tests_alert_runs_as_the_role_through_the_stack_key(stack: Stack) -> None:
+    """The no-retry clients sign as the module's role, and the alert topic is encrypted with the stack key as in
+    template.yaml: the alert reconcile sends on a day it cannot judge is a Publish plus SNS's KMS use for the role,
+    each evaluated against the role's policy and the key policy."""
+    stack.start_task(day(1))
+    stack.emulator.add_fault(
+        Fault(match=lambda r: r.operation == "GetJobRuns", status=500, code="InternalError", times=None)
+    )
+    with pytest.raises(DaysNotJudgedError):
+        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
+    assert "GetJobRuns failed with InternalError" in problems_alert(stack)
+
+    assert stack.emulator.enforcer is not None
+    evaluated = [e for e in stack.emulator.enforcer.evaluated if e.role == "OnExportEventRole"]
+    assert {e.action for e in evaluated if e.resource == stack.config.alert_topic_arn} == {"sns:Publish"}
+    kms = {e.action: e for e in evaluated if e.resource == stack.config.export_kms_key_arn}
+    assert set(kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert kms["kms:GenerateDataKey"].context["kms:ViaService"] == ("sns.sa-east-1.amazonaws.com",)
+    assert all(e.decision.value == "allow" for e in evaluated)
