@@ -33,6 +33,7 @@ class Names:
     glue_job_name: str
     role_arns: Mapping[str, str]  # role logical id in template.yaml -> role ARN
     glue_job_metrics: bool = True  # the job runs with --enable-metrics: Glue publishes its own metrics as the role
+    glue_log_prefix: str = ""  # the job's --custom-logGroup-prefix: Glue writes <prefix>/output and <prefix>/error
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,18 @@ def _glue_job(names: Names) -> list[Call]:
         # https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html).
         calls.append(Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": ("Glue",), **_TLS},
                           "Glue's own job metrics (--enable-metrics)"))  # fmt: skip
+    if names.glue_log_prefix:
+        # Glue 5 writes the run's logs to <prefix>/output and <prefix>/error as the job's role ("Logging for AWS Glue
+        # jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html). The script never makes
+        # these calls (the emulator sees none); they are declared for the verifier. Both actions are declared on the
+        # group and on a stream ARN, so the simulation holds whichever resource type CloudWatch Logs authorizes.
+        for stream in ("output", "error"):
+            group = (
+                f"arn:{names.partition}:logs:{names.region}:{names.account}:log-group:{names.glue_log_prefix}/{stream}"
+            )
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                for resource in (group, f"{group}:log-stream:jr_0123456789abcdef-driver"):
+                    calls.append(Call(role, action, resource, dict(_TLS), f"Glue's own {stream} log lines"))
     for key, why in ((table, "SOR data"), (manifest_key(names), "the run manifest")):
         prefix = f"{db}/*" if key == table else f"_manifests/{db}/*"
         for action, what in (
@@ -255,6 +268,7 @@ def names_of(stack: Stack) -> Names:
         glue_job_name=env["GLUE_JOB_NAME"],
         role_arns={role: stack.get_att(role, "Arn") for role in ROLES},
         glue_job_metrics=str(job_args.get("--enable-metrics", "false")).lower() == "true",
+        glue_log_prefix=str(job_args.get("--custom-logGroup-prefix", "")),
     )
 
 

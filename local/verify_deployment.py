@@ -119,9 +119,12 @@ def stack_view(describe_stacks: Mapping[str, Any], resource_pages: Iterable[Mapp
     )
 
 
-def names_of(view: StackView, function_environment: Mapping[str, str]) -> Names:
+def names_of(
+    view: StackView, function_environment: Mapping[str, str], job_arguments: Mapping[str, str] | None = None
+) -> Names:
     """The physical names the code works with: outputs and resources, plus what only the functions' environment
-    holds (the export prefix)."""
+    holds (the export prefix) and the Glue job's default arguments (Glue's own metrics and log groups)."""
+    job_arguments = job_arguments or {}
     roles = {
         logical: f"arn:{view.partition}:iam::{view.account}:role/{physical}"
         for logical, physical in view.of_type("AWS::IAM::Role").items()
@@ -139,6 +142,8 @@ def names_of(view: StackView, function_environment: Mapping[str, str]) -> Names:
         alert_topic_arn=view.outputs["AlertTopicArn"],
         glue_job_name=view.outputs["SorJobName"],
         role_arns=roles,
+        glue_job_metrics=str(job_arguments.get("--enable-metrics", "false")).lower() == "true",
+        glue_log_prefix=str(job_arguments.get(LOG_PREFIX_ARGUMENT, "")),
     )
 
 
@@ -721,10 +726,17 @@ def verify(
     results += _guard("lambda functions", read_functions)
     environment = next((c.get("Environment", {}).get("Variables", {}) for c in configurations.values()), {})
     names: Names | None = None
+    job: dict[str, Any] = {}  # read once by the "glue job" check; its arguments name Glue's own log groups
+
+    def read_job() -> list[Result]:
+        job.update(clients("glue").get_job(JobName=view.outputs["SorJobName"])["Job"])
+        return []
+
+    results += _guard("glue job", read_job)
 
     def permissions() -> list[Result]:
         nonlocal names
-        names = names_of(view, environment)
+        names = names_of(view, environment, job.get("DefaultArguments", {}))
         calls = calls_for(names)
         iam = clients("iam")
         found: list[Decision] = []
@@ -788,7 +800,8 @@ def verify(
     results.append(check_backup_window(cluster or None, nightly or None, mode, now.date(), backup_margin))
 
     def read_glue() -> list[Result]:
-        job = clients("glue").get_job(JobName=view.outputs["SorJobName"])["Job"]
+        if not job:
+            return []  # the read failed: its row is already there
         logs = clients("logs")
         prefix = job.get("DefaultArguments", {}).get(LOG_PREFIX_ARGUMENT)
         groups = []

@@ -132,3 +132,16 @@ def test_names_come_from_the_template() -> None:
     assert (NAMES.sor_bucket, NAMES.glue_job_name, NAMES.key_arn) == (
         env["SOR_BUCKET"], env["GLUE_JOB_NAME"], env["EXPORT_KMS_KEY_ARN"],
     )  # fmt: skip
+
+
+def test_glue_writes_its_own_logs_only_into_the_stacks_two_groups() -> None:
+    """Glue 5 writes the run's log lines as the job's role into <prefix>/output and <prefix>/error: both are
+    declared (so the verifier simulates them) and the template allows them, and nothing outside the prefix."""
+    logs = [c for c in CALLS if c.action.startswith("logs:")]
+    assert {c.resource.split(":log-group:")[1].split(":")[0] for c in logs} == {
+        f"{NAMES.glue_log_prefix}/output",
+        f"{NAMES.glue_log_prefix}/error",
+    }
+    assert not denied(POLICIES, logs)
+    elsewhere = AuthRequest("logs:PutLogEvents", logs[0].resource.replace("/output", "/other"), {})
+    assert POLICIES.evaluate("GlueJobRole", elsewhere).decision is not Decision.ALLOW
