@@ -1,0 +1,458 @@
+"""Restored types (glue/sor_job.py section 3b): export text -> exact typed values.
+
+Ground truth is tests/data/pg_text.json: what PostgreSQL 15 itself prints for edge values, with the exact value
+PostgreSQL computes beside it (local/pg_text.py). The JSON is read directly (no psycopg), so this file also runs
+under the Glue 5.0 pins (pyarrow 17): `.venv-spark/bin/python -m pytest tests/glue/test_restore.py --noconftest`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+from collections import defaultdict
+from decimal import Context, Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sor_job import (
+    KeptAsText,
+    Restoration,
+    Restore,
+    RestoreCounts,
+    format_assumption_broken,
+    numeric_scale,
+    restoration_rules,
+    restore_values,
+    statistics_samples,
+    with_scale,
+)
+
+STORED = Path(__file__).resolve().parents[1] / "data" / "pg_text.json"
+EPOCH = dt.datetime(1970, 1, 1)
+WIDE = Context(prec=100)
+
+
+def load_cases() -> list[dict[str, Any]]:
+    return json.loads(STORED.read_text(encoding="utf-8"))
+
+
+CASES = load_cases()
+BY_COLUMN_AND_ZONE: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+for _case in CASES:
+    BY_COLUMN_AND_ZONE[(_case["column"], _case["time_zone"])].append(_case)
+
+
+def real_shape(source_type: str) -> dict[str, Any]:
+    """The originalTypeMappings entry the real export writes: information_schema words, precision, no scale."""
+    base = re.sub(r"\([^)]*\)", "", source_type).strip()
+    base = " ".join(base.split())
+    params = [int(p) for p in re.findall(r"-?\d+", source_type)]
+    entry: dict[str, Any] = {"columnName": "v", "originalType": base, "expectedExportedType": "binary (UTF8)"}
+    entry["originalNumPrecision"] = params[0] if base == "numeric" and params else 0
+    entry["originalDateTimePrecision"] = params[0] if base.startswith("timestamp") and params else 6
+    entry["originalCharMaxLength"] = 0
+    return entry
+
+
+def rule_for(source_type: str, texts: list[str | None], shape: str) -> Restoration:
+    entry = real_shape(source_type) if shape == "real" else {"columnName": "v", "originalType": source_type}
+    rule = restoration_rules("postgresql", [entry], ["v"])["v"]
+    assert isinstance(rule, Restoration), rule
+    if rule.restore is Restore.DECIMAL and rule.scale is None:
+        scale = numeric_scale(texts)
+        assert scale is not None
+        rule = with_scale(rule, scale)
+    return rule
+
+
+def expected_accepted(case: dict[str, Any]) -> bool:
+    """The documented reject list: infinities, NaN, and instants outside 0001-01-01 .. 9999-12-31 (UTC)."""
+    if case["kind"] == "numeric":
+        return case["text"] != "NaN"
+    utc = case["utc"]
+    return utc is not None and utc.endswith(" AD") and len(utc.split("-", 1)[0]) == 4
+
+
+def epoch_micros(case: dict[str, Any]) -> int:
+    micros = Decimal(case["exact"]) * 1_000_000
+    assert micros == micros.to_integral_value()
+    return int(micros)
+
+
+def as_micros(value: dt.date | dt.datetime) -> int:
+    if isinstance(value, dt.datetime):
+        return (value - EPOCH) // dt.timedelta(microseconds=1)
+    return (value - EPOCH.date()).days * 86_400_000_000
+
+
+# numeric(3,-2) in the real shape is test_negative_scale_needs_the_modifier
+GROUND_TRUTH = [
+    (column, zone, shape)
+    for column, zone in sorted(BY_COLUMN_AND_ZONE)
+    for shape in ("modifiers", "real")
+    if not (column == "c_numeric_3_neg2" and shape == "real")
+]
+
+
+@pytest.mark.parametrize(("column", "zone", "shape"), GROUND_TRUTH)
+def test_every_ground_truth_value_is_restored_exactly_or_rejected(column: str, zone: str, shape: str) -> None:
+    cases = BY_COLUMN_AND_ZONE[(column, zone)]
+    texts = [c["text"] for c in cases]
+    rule = rule_for(cases[0]["source_type"], texts, shape)
+    restored = restore_values(pa.array(texts, pa.string()), rule)
+    assert restored.values.type == rule.arrow_type
+    assert not any(restored.malformed.to_pylist()), "PostgreSQL's own text must always have the expected shape"
+    for case, value, rejected in zip(cases, restored.values.to_pylist(), restored.rejected.to_pylist(), strict=True):
+        if case["text"] is None:
+            assert value is None
+            assert not rejected
+            continue
+        assert rejected == (not expected_accepted(case)), case
+        if rejected:
+            assert value is None
+        elif case["kind"] == "numeric":
+            assert value == Decimal(case["exact"]), case
+            assert value.as_tuple().exponent == -rule.scale
+        else:
+            assert as_micros(value) == epoch_micros(case), case
+
+
+def test_the_ground_truth_is_covered() -> None:
+    kinds = {c["kind"] for c in CASES}
+    assert kinds == {"date", "timestamp", "timestamptz", "numeric"}
+    accepted = sum(1 for c in CASES if c["text"] is not None and expected_accepted(c))
+    assert accepted > 300
+
+
+def test_an_offset_crossing_into_1_bc_lands_on_ad_1_in_utc() -> None:
+    """PostgreSQL prints 0001-01-01 00:00 UTC as 1 BC in Sao Paulo (LMT -03:06:28): converted, it is AD 1."""
+    rule = rule_for("timestamp with time zone", [], "real")
+    restored = restore_values(pa.array(["0001-12-31 20:53:32-03:06:28 BC"]), rule)
+    assert restored.values.to_pylist() == [dt.datetime(1, 1, 1)]
+    assert restored.rejected.to_pylist() == [False]
+
+
+def test_negative_scale_needs_the_modifier() -> None:
+    """numeric(3,-2) prints integers up to 5 digits. With the modifier that is decimal(5,0); the real metadata says
+    only precision 3 and the data shows scale 0, so values above 3 digits are rejected (counted, never lost)."""
+    old = restoration_rules("postgresql", [{"columnName": "v", "originalType": "numeric(3,-2)"}], ["v"])["v"]
+    assert isinstance(old, Restoration)
+    assert old.catalog_type == "decimal(5,0)"
+    real = rule_for("numeric(3,-2)", ["0", "12300"], "real")
+    assert real.catalog_type == "decimal(3,0)"
+    restored = restore_values(pa.array(["0", "12300", "-99900"]), real)
+    assert restored.rejected.to_pylist() == [False, True, True]
+    assert restored.malformed.to_pylist() == [False, False, False]
+
+
+# -- rules -------------------------------------------------------------------------------------------------------
+def test_rules_from_the_real_shape() -> None:
+    mappings = [
+        real_shape("date"),
+        {**real_shape("timestamp without time zone"), "columnName": "ts"},
+        {**real_shape("timestamp(3) with time zone"), "columnName": "tstz"},
+        {**real_shape("numeric(12,2)"), "columnName": "price"},
+        {**real_shape("numeric"), "columnName": "free"},
+        {**real_shape("numeric(50,2)"), "columnName": "huge"},
+        {"columnName": "tags", "originalType": "ARRAY"},
+        {"columnName": "mood", "originalType": "USER-DEFINED"},
+        {"columnName": "id", "originalType": "uuid"},
+        {"columnName": "t", "originalType": "time without time zone"},
+        {"columnName": "iv", "originalType": "interval"},
+        {"columnName": "m", "originalType": "money"},
+        {"columnName": "doc", "originalType": "jsonb"},
+        {"columnName": "name", "originalType": "character varying", "originalCharMaxLength": 20},
+        {"columnName": "n", "originalType": "integer"},  # not a Parquet string: never restored
+    ]
+    strings = ["v", "ts", "tstz", "price", "free", "huge", "tags", "mood", "id", "t", "iv", "m", "doc", "name"]
+    rules = restoration_rules("postgresql", mappings, strings)
+    assert set(rules) == set(strings)
+    restored = {k: (v.restore, v.catalog_type) for k, v in rules.items() if isinstance(v, Restoration)}
+    assert restored == {
+        "v": (Restore.DATE, "date"),
+        "ts": (Restore.TIMESTAMP, "timestamp"),
+        "tstz": (Restore.TIMESTAMP_FROM_UTC_OFFSET, "timestamp"),
+        "price": (Restore.DECIMAL, "decimal"),  # scale not known yet: from the data
+    }
+    price = rules["price"]
+    assert isinstance(price, Restoration)
+    assert price.precision == 12
+    assert price.scale is None
+    assert all(isinstance(rules[k], KeptAsText) and rules[k].reason for k in set(strings) - set(restored))
+    assert "unconstrained" in rules["free"].reason
+    assert "38" in rules["huge"].reason
+    tstz = rules["tstz"]
+    assert "UTC" in tstz.comment()
+    assert tstz.comment().startswith("source type: timestamp with time zone")
+    assert tstz.arrow_type == pa.timestamp("us")
+
+
+def test_rules_from_the_older_modifiers_shape() -> None:
+    mappings = [
+        {"columnName": "price", "originalType": "numeric(12,2)"},
+        {"columnName": "whole", "originalType": "numeric(10)"},
+        {"columnName": "tiny", "originalType": "numeric(2,5)"},
+        {"columnName": "tstz", "originalType": "timestamp(3) with time zone"},
+        {"columnName": "ts", "originalType": "timestamp(6) without time zone"},
+        {"columnName": "free", "originalType": "numeric"},
+        {"columnName": "arr", "originalType": "integer[]"},
+    ]
+    rules = restoration_rules("aurora-postgresql", mappings, [m["columnName"] for m in mappings])
+    types = {k: v.catalog_type for k, v in rules.items() if isinstance(v, Restoration)}
+    assert types == {
+        "price": "decimal(12,2)",
+        "whole": "decimal(10,0)",
+        "tiny": "decimal(5,5)",  # numeric(2,5) holds |v| < 0.001: exact in decimal(5,5)
+        "tstz": "timestamp",
+        "ts": "timestamp",
+    }
+    assert rules["price"].arrow_type == pa.decimal128(12, 2)
+    assert isinstance(rules["free"], KeptAsText)
+    assert isinstance(rules["arr"], KeptAsText)
+
+
+def test_missing_metadata_keeps_text_and_says_why() -> None:
+    assert restoration_rules("postgresql", None, ["a"]) == {
+        "a": KeptAsText("a", "", "no export metadata for this table: source type unknown")
+    }
+    rules = restoration_rules("postgresql", [{"columnName": "b", "originalType": "date"}, {"columnName": "a"}], ["a"])
+    assert isinstance(rules["a"], KeptAsText)
+    assert "no source type" in rules["a"].reason
+    assert isinstance(restoration_rules("oracle", [real_shape("date")], ["v"])["v"], KeptAsText)
+
+
+def test_column_names_match_case_insensitively_when_unambiguous() -> None:
+    rules = restoration_rules("postgresql", [{"columnName": "Created", "originalType": "date"}], ["created"])
+    assert isinstance(rules["created"], Restoration)
+
+
+def test_mysql_date_is_restored_and_the_rest_stays() -> None:
+    mappings = [
+        {"columnName": "d", "originalType": "date"},
+        {"columnName": "t", "originalType": "time"},
+        {"columnName": "big", "originalType": "decimal", "originalNumPrecision": 65},
+        {"columnName": "dt", "originalType": "datetime"},  # INT64 TIMESTAMP_MICROS in Parquet: not a string
+    ]
+    rules = restoration_rules("mysql", mappings, ["d", "t", "big"])
+    assert set(rules) == {"d", "t", "big"}
+    assert isinstance(rules["d"], Restoration)
+    assert rules["d"].catalog_type == "date"
+    assert isinstance(rules["t"], KeptAsText)
+    assert isinstance(rules["big"], KeptAsText)
+    restored = restore_values(pa.array(["2026-11-27", "0000-00-00", "2026-02-31", None]), rules["d"])
+    assert restored.values.to_pylist() == [dt.date(2026, 11, 27), None, None, None]
+    assert restored.rejected.to_pylist() == [False, True, True, False]  # MySQL's zero date: no date holds it
+    assert restored.malformed.to_pylist() == [False, False, False, False]
+
+
+# -- scale -------------------------------------------------------------------------------------------------------
+def test_numeric_scale_from_samples() -> None:
+    assert numeric_scale([None, "NaN", "Infinity", ""]) is None
+    assert numeric_scale([None, "NaN", "-0.05"]) == 2
+    assert numeric_scale(["12300"]) == 0
+    assert numeric_scale(["1.5", "1.500"]) == 3  # disagreement: the larger scale loses nothing
+
+
+def test_statistics_reveal_the_scale_without_reading_data() -> None:
+    buffer = io.BytesIO()
+    table = pa.table({"v": pa.array(["NaN", "-12.50", None, "3.25", "0.00", "NaN"]), "n": pa.array(range(6))})
+    pq.write_table(table, buffer, row_group_size=2)
+    metadata = pq.ParquetFile(io.BytesIO(buffer.getvalue())).metadata
+    samples = statistics_samples(metadata, "v")
+    assert set(samples) == {"NaN", "-12.50", "0.00", "3.25"}
+    assert numeric_scale(samples) == 2
+    assert statistics_samples(metadata, "absent") == []
+    bare = io.BytesIO()
+    pq.write_table(table, bare, write_statistics=False)
+    assert statistics_samples(pq.ParquetFile(io.BytesIO(bare.getvalue())).metadata, "v") == []
+
+
+def test_with_scale_checks_its_input() -> None:
+    rule = rule_for("numeric(10,2)", [], "modifiers")
+    assert with_scale(rule, 4).catalog_type == "decimal(10,4)"
+    assert with_scale(rule, 12).catalog_type == "decimal(12,12)"
+    with pytest.raises(ValueError, match="above 38"):
+        with_scale(rule, 39)
+    with pytest.raises(ValueError, match="negative"):
+        with_scale(rule, -1)
+    with pytest.raises(ValueError, match="not a decimal"):
+        with_scale(rule_for("date", [], "real"), 2)
+    undecided = restoration_rules("postgresql", [real_shape("numeric(10,2)")], ["v"])["v"]
+    with pytest.raises(ValueError, match="decide the scale"):
+        restore_values(pa.array(["1.00"]), undecided)
+
+
+# -- values: rejected vs malformed -------------------------------------------------------------------------------
+def test_decimal_edges() -> None:
+    rule = rule_for("numeric(5,2)", [], "modifiers")
+    texts = ["123.45", "-0.05", "1.5", "1.500", "1.501", "1234.5", "NaN", "Infinity", "1e5", "$1.00", " 1.00", None]
+    restored = restore_values(pa.array(texts), rule)
+    assert restored.values.to_pylist() == [
+        Decimal("123.45"), Decimal("-0.05"), Decimal("1.50"), Decimal("1.50"), *[None] * 8,
+    ]  # fmt: skip
+    assert restored.rejected.to_pylist() == [False] * 4 + [True] * 7 + [False]
+    assert restored.malformed.to_pylist() == [False] * 8 + [True] * 3 + [False]
+
+
+def test_timestamp_shapes() -> None:
+    plain = rule_for("timestamp without time zone", [], "real")
+    texts = [
+        "2026-11-27 10:00:00.5",
+        "2026-11-27 10:00:00+00",  # an offset on a timestamp without time zone: wrong format assumption
+        "2026-11-27T10:00:00",
+        "2026-11-27 10:00:00.1234567",
+        "2026-11-27 24:00:00",  # right shape, impossible field
+        "2026-11-27",
+    ]
+    restored = restore_values(pa.array(texts), plain)
+    assert restored.values.to_pylist()[0] == dt.datetime(2026, 11, 27, 10, 0, 0, 500000)
+    assert restored.rejected.to_pylist() == [False, True, True, True, True, True]
+    assert restored.malformed.to_pylist() == [False, True, True, True, False, True]
+    zoned = rule_for("timestamp with time zone", [], "real")
+    restored = restore_values(pa.array(["2026-11-27 10:00:00-03:30", "2026-11-27 10:00:00", None]), zoned)
+    assert restored.values.to_pylist() == [dt.datetime(2026, 11, 27, 13, 30), None, None]
+    assert restored.malformed.to_pylist() == [False, True, False]
+
+
+def test_chunked_input_and_empty_input() -> None:
+    rule = rule_for("date", [], "real")
+    chunked = pa.chunked_array([["2026-11-27"], [None, "1970-01-01"]])
+    assert restore_values(chunked, rule).values.to_pylist() == [dt.date(2026, 11, 27), None, dt.date(1970, 1, 1)]
+    empty = restore_values(pa.array([], pa.string()), rule)
+    assert len(empty.values) == 0
+    assert not format_assumption_broken(empty)
+
+
+def test_the_written_parquet_types_are_what_athena_reads() -> None:
+    """date -> INT32 DATE, timestamp -> INT64 TIMESTAMP(MICROS, isAdjustedToUTC=false), decimal -> DECIMAL."""
+    columns = {
+        "d": restore_values(pa.array(["2026-11-27"]), rule_for("date", [], "real")).values,
+        "t": restore_values(pa.array(["2026-11-27 10:00:00+01"]), rule_for("timestamptz", [], "modifiers")).values,
+        "n": restore_values(pa.array(["1.25"]), rule_for("numeric(12,2)", [], "modifiers")).values,
+    }
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer, store_decimal_as_integer=True)
+    schema = pq.ParquetFile(io.BytesIO(buffer.getvalue())).schema
+    logical = {schema.column(i).name: json.loads(schema.column(i).logical_type.to_json()) for i in range(3)}
+    assert logical["d"]["Type"] == "Date"
+    assert logical["t"] == {"Type": "Timestamp", "isAdjustedToUTC": False, "timeUnit": "microseconds"} or (
+        logical["t"]["Type"] == "Timestamp" and logical["t"]["isAdjustedToUTC"] is False
+    )
+    assert logical["n"]["Type"] == "Decimal"
+    assert schema.column(2).physical_type == "INT64"
+
+
+# -- the threshold -----------------------------------------------------------------------------------------------
+def test_format_assumption_threshold_is_more_than_half_of_non_null_values() -> None:
+    rule = rule_for("date", [], "real")
+    half = restore_values(pa.array(["2026-11-27", "27/11/2026", None, None]), rule)
+    assert half.counts() == RestoreCounts(non_null=2, rejected=1, malformed=1)
+    assert not format_assumption_broken(half)
+    most = restore_values(pa.array(["2026-11-27", "27/11/2026", "28/11/2026"]), rule)
+    assert format_assumption_broken(most)
+    specials = restore_values(pa.array(["infinity", "-infinity", "0044-03-15 BC"]), rule)
+    assert specials.counts() == RestoreCounts(3, 3, 0)
+    assert not format_assumption_broken(specials)  # all rejected, none malformed: the format is right
+    assert format_assumption_broken(half.counts() + most.counts())  # 3 of 5 over two row groups
+    assert not format_assumption_broken(RestoreCounts())
+
+
+# -- properties: random values printed the way PostgreSQL prints them --------------------------------------------
+def pg_fraction(micros: int) -> str:
+    return f".{micros:06d}".rstrip("0") if micros else ""
+
+
+def pg_offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours:02d}"
+    if minutes or secs:
+        text += f":{minutes:02d}"
+    if secs:
+        text += f":{secs:02d}"
+    return text
+
+
+def pg_date(year: int, month: int, day: int) -> str:
+    """Astronomical year -> PostgreSQL's text (year 0 is 1 BC)."""
+    return f"{year:04d}-{month:02d}-{day:02d}" if year > 0 else f"{1 - year:04d}-{month:02d}-{day:02d} BC"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59, 999999))))
+def test_random_timestamps_round_trip(moments: list[dt.datetime]) -> None:
+    texts = [f"{m.year:04d}-{m:%m-%d %H:%M:%S}{pg_fraction(m.microsecond)}" for m in moments]
+    restored = restore_values(pa.array(texts, pa.string()), rule_for("timestamp", [], "modifiers"))
+    assert restored.values.to_pylist() == moments
+    assert not any(restored.rejected.to_pylist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+            st.integers(min_value=-(15 * 3600 + 59 * 60 + 59), max_value=15 * 3600 + 59 * 60 + 59),
+        )
+    )
+)
+def test_random_timestamptz_convert_to_utc(pairs: list[tuple[dt.datetime, int]]) -> None:
+    texts = [f"{m.year:04d}-{m:%m-%d %H:%M:%S}{pg_fraction(m.microsecond)}{pg_offset(o)}" for m, o in pairs]
+    restored = restore_values(pa.array(texts, pa.string()), rule_for("timestamp with time zone", [], "real"))
+    assert restored.values.to_pylist() == [m - dt.timedelta(seconds=o) for m, o in pairs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=-4712, max_value=12000).flatmap(lambda y: st.tuples(st.just(y), st.dates()))))
+def test_random_dates_including_bc_and_far_years(pairs: list[tuple[int, dt.date]]) -> None:
+    """The year is drawn on its own (astronomical, -4712 .. 12000), month and day from a real date; Feb 29 is kept
+    only in leap years of the proleptic Gregorian calendar (1 BC = year 0 is one)."""
+    cases = []
+    for year, day in pairs:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        if day.month == 2 and day.day == 29 and not leap:
+            continue
+        cases.append((year, day.month, day.day))
+    restored = restore_values(pa.array([pg_date(*c) for c in cases], pa.string()), rule_for("date", [], "real"))
+    for (year, month, day), value, rejected in zip(
+        cases, restored.values.to_pylist(), restored.rejected.to_pylist(), strict=True
+    ):
+        if 1 <= year <= 9999:
+            assert value == dt.date(year, month, day)
+        else:
+            assert rejected
+            assert value is None
+    assert not any(restored.malformed.to_pylist())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=38)
+    .flatmap(lambda p: st.tuples(st.just(p), st.integers(min_value=0, max_value=p)))
+    .flatmap(
+        lambda ps: st.tuples(
+            st.just(ps),
+            st.lists(st.integers(min_value=-(10 ** ps[0]) + 1, max_value=10 ** ps[0] - 1)),
+            st.lists(st.integers(min_value=10 ** ps[0], max_value=10 ** (ps[0] + 3))),
+        )
+    )
+)
+def test_random_decimals_round_trip_and_overflow_is_rejected(
+    case: tuple[tuple[int, int], list[int], list[int]],
+) -> None:
+    (precision, scale), fitting, too_big = case
+    as_text = [f"{Decimal(u).scaleb(-scale, WIDE):.{scale}f}" for u in fitting + too_big]  # exactly s digits
+    rule = rule_for(f"numeric({precision},{scale})", [], "modifiers")
+    restored = restore_values(pa.array(as_text, pa.string()), rule)
+    values = restored.values.to_pylist()
+    assert values[: len(fitting)] == [Decimal(u).scaleb(-scale, WIDE) for u in fitting]
+    assert restored.rejected.to_pylist() == [False] * len(fitting) + [True] * len(too_big)
+    assert not any(restored.malformed.to_pylist())
