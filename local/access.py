@@ -231,6 +231,21 @@ def _glue_job(names: Names) -> list[Call]:
             Call(role, action, database, _TLS, "catalog: publish a table and its partition"),
             Call(role, action, a_table, _TLS, "catalog: publish a table and its partition", pattern=any_table),
         ]
+    # Retention (glue/sor_job.py section 9b): the partitions of each managed table, its day folders (a delimited
+    # listing of the table prefix), then BatchDeletePartition before the day folder's DeleteObjects (declared above).
+    for action, why in (
+        ("glue:GetPartitions", "retention: the days a managed table holds"),
+        ("glue:BatchDeletePartition", "retention: remove the partitions the keep rules drop"),
+    ):
+        calls += [
+            Call(role, action, catalog, _TLS, why),
+            Call(role, action, database, _TLS, why),
+            Call(role, action, a_table, _TLS, why, pattern=any_table),
+        ]
+    calls.append(
+        Call(role, "s3:ListBucket", sor, {"s3:prefix": (f"{db}/public_orders/",), **_TLS},
+             "retention: the day folders of a managed table")
+    )  # fmt: skip
     return calls
 
 

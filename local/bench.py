@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.config import Config
 
+from local import storage_cost
 from local.aws_emulator import Emulator, Request, fake_aws_environment
 from local.latency import LatencyHook, LatencyModel, latency
 from local.rds_export import SourceColumn, SourceTable, export_root, render_export
@@ -887,7 +888,7 @@ def markdown_report(result: BenchResult) -> str:
         "real night gives the true throughput to put back into `--copy-mib-per-s`.",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + storage_cost.markdown()
 
 
 def result_json(result: BenchResult) -> dict[str, Any]:

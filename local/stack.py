@@ -65,6 +65,9 @@ def rule_matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     return bool(EventPattern(raw, EventPatternParser(raw).parse()).matches_event(event))
 
 
+NO_VALUE = object()  # what {"Ref": "AWS::NoValue"} resolves to: dropped from the list or mapping that holds it
+
+
 class UnsupportedIntrinsic(Exception):
     """The evaluator met something it does not model; extend it rather than guess."""
 
@@ -177,11 +180,13 @@ class Stack:
     # -- intrinsic functions -------------------------------------------------------------------
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.resolve(item) for item in node]
+            return [item for item in (self.resolve(item) for item in node) if item is not NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             ((key, arg),) = node.items()
+            if key == "Ref" and arg == "AWS::NoValue":
+                return NO_VALUE
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -203,7 +208,21 @@ class Stack:
                 return self.resolve(when_true if self.conditions[condition] else when_false)
             if key.startswith("Fn::") or key == "Condition":
                 raise UnsupportedIntrinsic(key)
-        return {key: self.resolve(value) for key, value in node.items()}
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not NO_VALUE}
+
+    def rule_failures(self) -> list[str]:
+        """The AssertDescription of every template rule whose assertion fails for these parameter values, as
+        CloudFormation refuses the stack before creating anything
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html)."""
+        failures = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._truth(rule["RuleCondition"]):
+                continue
+            failures += [
+                f"{name}: {a['AssertDescription']}" for a in rule["Assertions"] if not self._truth(a["Assert"])
+            ]
+        return failures
 
     def _sub(self, arg: Any) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
@@ -228,6 +247,10 @@ class Stack:
             return str(left) == str(right)
         if key == "Fn::Not":
             return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(item) for item in arg)
+        if key == "Fn::Or":
+            return any(self._truth(item) for item in arg)
         if key == "Condition":
             return self._truth(self.template["Conditions"][arg])
         raise UnsupportedIntrinsic(f"condition {key}")
