@@ -1371,7 +1371,9 @@ def run_rewrites(
                 result = rewrite_unit(unit, transform_factory(unit), s3, config, settings)
             except Exception as exc:  # noqa: BLE001 - reported per unit; the table fails, the other units go on
                 result = UnitResult(unit.destination, error=f"{unit.source.key}: {type(exc).__name__}: {exc}")
-            yield dataclasses.asdict(result)
+            # vars(), not dataclasses.asdict: the class arrives by value, and the cloudpickle bundled with pyspark
+            # 3.5 does not keep dataclasses' field-type sentinels, so fields() of it is empty on an executor.
+            yield dict(vars(result))
 
     plains = [_plain_unit(u) for u in units]
     collected = session.sparkContext.parallelize(plains, len(plains)).mapPartitions(run_partition).collect()

@@ -405,13 +405,13 @@ def factory(unit):
     return transform
 
 from pyspark.sql import SparkSession
-wrong = dataclasses.replace(units[0], destination="error/x", rows=units[0].rows + 1)
+wrong = dataclasses.replace(units[0], destination="sor/error/x", rows=units[0].rows + 1)
 results = run_rewrites(units, factory, config, settings)
 conf = SparkSession.builder.getOrCreate().conf
 direct = []
 s3 = task_s3_client(config)
 for unit in units:
-    again = dataclasses.replace(unit, destination="direct/" + unit.destination)
+    again = dataclasses.replace(unit, destination="sor/direct/" + unit.destination)
     direct.append(dataclasses.asdict(rewrite_unit(again, factory(again), s3, config, settings)))
 print(json.dumps({
     "results": [dataclasses.asdict(r) for r in results],
