@@ -201,7 +201,10 @@ class Enforcer:
         }.get(service)
         if handler is None:
             raise NotModelled(f"no IAM model for {service} {operation}")
-        params = _form(body) if service in ("rds", "sns") else json.loads(body or b"{}")
+        # The wire protocol is the SDK's, not the service's: CloudWatch is query (form) in botocore 1.34 (the Glue 5.0
+        # runtime) and JSON in newer botocore, so the body is read by its content type.
+        form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        params = _form(body) if form else json.loads(body or b"{}")
         return handler(operation, params), None
 
     def _arn(self, service: str, resource: str) -> str:
