@@ -22,6 +22,7 @@ Sections:
   6. S3 reads: listing, metadata files, footers by range reads
   7. Copy, clean and verify a day's partition
   7b. Rewrite (Spark tasks): one export file -> one typed Parquet object, streamed
+  7c. Restoration transform: restored columns + sor_rejects (pure)
   8. Catalog writes
   9b. Retention: which day partitions the keep rules remove, and removing them safely
   9. The run: per-table pipeline, manifest, metrics, summary
@@ -1846,6 +1847,144 @@ def run_rewrites(
     plains = [_plain_unit(u) for u in units]
     collected = session.sparkContext.parallelize(plains, len(plains)).mapPartitions(run_partition).collect()
     return [UnitResult(**r) for r in collected]
+
+
+# ==================================================================================================
+# 7c. Restoration transform (pure): the rewrite's transform for a table with restored columns
+# ==================================================================================================
+# A value its restored type cannot hold exactly (Restored.rejected) is NULL in the typed column, and its row
+# carries it, as the exact source text, in the struct column `sor_rejects` (NULL on rows with no reject): the
+# source file and the row index find the row (the export has no primary key), the row's other columns are its
+# neighbours, and Athena queries it with no sentinel (docs/sor-job.md "Rejected values"). The name is reserved
+# in rewritten tables: a source column of that name fails its table.
+REJECTS_COLUMN = "sor_rejects"
+REJECTS_TYPE = pa.struct(
+    [
+        pa.field("source_file", pa.string()),
+        pa.field("row_index", pa.int64()),
+        pa.field("raw_values", pa.map_(pa.string(), pa.string())),
+    ]
+)
+REJECTS_CATALOG_TYPE = "struct<source_file:string,row_index:bigint,raw_values:map<string,string>>"
+
+
+class Counter(StrEnum):
+    """Counter keys of a restoration transform, per column: `<kind>:<column>`."""
+
+    REJECTED = "rejected"
+    MALFORMED = "malformed"
+    NON_NULL = "non_null"
+
+    def of(self, column: str) -> str:
+        return f"{self.value}:{column}"
+
+
+def column_counts(counters: Mapping[str, int], column: str) -> RestoreCounts:
+    """One column's RestoreCounts from a unit's (or a table's summed) counters."""
+    return RestoreCounts(
+        counters.get(Counter.NON_NULL.of(column), 0),
+        counters.get(Counter.REJECTED.of(column), 0),
+        counters.get(Counter.MALFORMED.of(column), 0),
+    )
+
+
+def restored_schema(source_schema: pa.Schema, rules: Mapping[str, Restoration]) -> pa.Schema:
+    """The rewritten file's schema: the source's columns in order, each restored column in its rule's Arrow type,
+    then `sor_rejects`. Raises TableError when the source already has a `sor_rejects` column, when a rule names a
+    column that is not a string in the source, or when a decimal's scale is still undecided."""
+    if REJECTS_COLUMN in source_schema.names:
+        raise TableError(f"the source has a column named {REJECTS_COLUMN!r}, a name reserved for rejected values")
+    for name, rule in rules.items():
+        if name not in source_schema.names:
+            raise TableError(f"restored column {name!r} is not in the source file")
+        if not pa.types.is_string(source_schema.field(name).type) and not pa.types.is_large_string(
+            source_schema.field(name).type
+        ):
+            raise TableError(f"restored column {name!r} is {source_schema.field(name).type} in the source, not text")
+        if rule.restore is Restore.DECIMAL and rule.scale is None:
+            raise TableError(f"restored column {name!r}: decimal scale undecided")
+    fields = [pa.field(f.name, rules[f.name].arrow_type) if f.name in rules else f for f in source_schema]
+    return pa.schema([*fields, pa.field(REJECTS_COLUMN, REJECTS_TYPE)])
+
+
+def restoration_spec(rules: Mapping[str, Restoration]) -> str:
+    """A stable text naming the restorations, for rewrite_plan_digest (changes when a rule or its type does)."""
+    return json.dumps(
+        {name: [rule.restore.value, rule.catalog_type] for name, rule in sorted(rules.items())}, sort_keys=True
+    )
+
+
+def _rejects_array(
+    rejected: Mapping[str, tuple[pa.Array, pa.Array]], rows: int, source_file: str, first_row_index: int
+) -> pa.Array:
+    """sor_rejects for one batch: `rejected` maps column -> (rejected mask, source text). Vectorized: the
+    (row, column) pairs of every reject are gathered column by column, then ordered by row (stable, so columns
+    keep the schema's order inside a row) to become the map entries."""
+    row_ids, keys, values = [], [], []
+    for name, (mask, text) in rejected.items():
+        where = pc.indices_nonzero(mask)
+        row_ids.append(pc.cast(where, pa.int64()))
+        keys.append(pa.repeat(pa.scalar(name, pa.string()), len(where)))
+        values.append(pc.take(text, where))
+    lengths = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    for mask, _ in rejected.values():
+        lengths = pc.add(lengths, pc.cast(mask, pa.int32()))
+    if row_ids:
+        row_id = pa.concat_arrays(row_ids)
+        order = pc.sort_indices(row_id)  # stable (Arrow's sort_indices): columns stay in order within a row
+        key, value = pc.take(pa.concat_arrays(keys), order), pc.take(pa.concat_arrays(values), order)
+    else:
+        key, value = pa.array([], pa.string()), pa.array([], pa.string())
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
+    has_reject = pc.greater(lengths, 0)
+    raw_values = pa.MapArray.from_arrays(offsets, key, value)
+    return pa.StructArray.from_arrays(
+        [
+            pa.repeat(pa.scalar(source_file, pa.string()), rows),
+            pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), rows)), first_row_index - 1),
+            raw_values,
+        ],
+        fields=list(REJECTS_TYPE),
+        mask=pc.invert(has_reject),
+    )
+
+
+def restoration_transform(rules: Mapping[str, Restoration], output_schema: pa.Schema, source_file: str) -> Transform:
+    """The rewrite transform of a table: restores each rule's column with restore_values, fills `sor_rejects`,
+    and counts per column `rejected:<col>`, `malformed:<col>`, `non_null:<col>` (Counter), with up to MAX_SAMPLES
+    malformed source values per column under `malformed:<col>` (for the format assumption check's error; rows
+    may hold personal data, so samples go to the manifest's error and the log only, never to metrics).
+
+    `output_schema` is restored_schema(source schema, rules); `source_file` is what sor_rejects.source_file holds
+    (the export object's key under the export). Pure and picklable: called on the executors."""
+    names = [f.name for f in output_schema if f.name != REJECTS_COLUMN]
+
+    def transform(batch: pa.RecordBatch, first_row_index: int) -> TransformedBatch:
+        columns: list[pa.Array] = []
+        counters: dict[str, int] = {}
+        samples: dict[str, list[str]] = {}
+        rejected: dict[str, tuple[pa.Array, pa.Array]] = {}
+        for name in names:
+            column = batch.column(name)
+            rule = rules.get(name)
+            if rule is None:
+                columns.append(column)
+                continue
+            restored = restore_values(column, rule)
+            columns.append(restored.values)
+            counts = restored.counts()
+            counters[Counter.NON_NULL.of(name)] = counts.non_null
+            counters[Counter.REJECTED.of(name)] = counts.rejected
+            counters[Counter.MALFORMED.of(name)] = counts.malformed
+            if counts.malformed:
+                bad = pc.filter(column, restored.malformed).slice(0, MAX_SAMPLES)
+                samples[Counter.MALFORMED.of(name)] = [str(v) for v in bad.to_pylist()]
+            if counts.rejected:
+                rejected[name] = (restored.rejected, pc.cast(column, pa.string()))
+        columns.append(_rejects_array(rejected, batch.num_rows, source_file, first_row_index))
+        return TransformedBatch(pa.RecordBatch.from_arrays(columns, schema=output_schema), counters, samples)
+
+    return transform
 
 
 # ==================================================================================================
