@@ -201,7 +201,10 @@ class Enforcer:
         }.get(service)
         if handler is None:
             raise NotModelled(f"no IAM model for {service} {operation}")
-        params = _form(body) if service in ("rds", "sns") else json.loads(body or b"{}")
+        # CloudWatch speaks awsQuery (form) to older botocore (Glue 5.0's 1.34) and JSON to newer ones
+        # (botocore data/cloudwatch/2010-08-01/service-2.json "protocols": ["query", "json"] since 2023)
+        form = service in ("rds", "sns") or "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "")
+        params = _form(body) if form else json.loads(body or b"{}")
         return handler(operation, params), None
 
     def _arn(self, service: str, resource: str) -> str:
