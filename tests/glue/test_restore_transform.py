@@ -126,3 +126,26 @@ def test_samples_are_bounded_and_a_mostly_malformed_column_breaks_the_format_ass
 def test_restoration_spec_changes_with_a_rule_and_not_with_order() -> None:
     assert restoration_spec(rules()) == restoration_spec(dict(reversed(list(rules().items()))))
     assert restoration_spec(rules(2)) != restoration_spec(rules(3))
+
+
+def test_plan_catalog_type_outranks_tonight_and_string_stays_string() -> None:
+    from sor_job import TextReason, plan_restorations
+
+    real = [{"columnName": "paid", "originalType": "numeric", "originalNumPrecision": 12},
+            {"columnName": "born", "originalType": "date"}]  # fmt: skip
+    no_evidence = plan_restorations(real, ["paid", "born"], [], lambda _: [None, "NaN"])
+    assert "paid" not in no_evidence.rules
+    assert no_evidence.text[0].kind is TextReason.NO_EVIDENCE
+    assert no_evidence.columns_without_evidence() == 1
+    from_stats = plan_restorations(real, ["paid", "born"], [], lambda _: ["1.50", "99.25"])
+    assert from_stats.restored_columns() == {"born": "date", "paid": "decimal(12,2)"}
+    catalog = [{"Name": "paid", "Type": "decimal(12,3)"}, {"Name": "born", "Type": "string"}]
+    # an all-NULL night without metadata keeps the catalog's decimal; a string column stays string
+    night = plan_restorations(None, ["paid", "born"], catalog, lambda _: [])
+    assert night.restored_columns() == {"paid": "decimal(12,3)"}
+    assert [(t.column, t.kind) for t in night.text] == [("born", TextReason.BY_RULE)]
+    tonight = plan_restorations(real, ["paid", "born"], catalog, lambda _: ["1.50"])
+    assert tonight.restored_columns() == {"paid": "decimal(12,3)"}
+    assert [(t.column, t.kind) for t in tonight.text] == [("born", TextReason.CATALOG_STRING)]
+    assert plan_restorations(real, ["paid", "born"], catalog, lambda _: [], True).restored_columns() == {
+        "born": "date", "paid": "decimal(12,3)"}  # fmt: skip
