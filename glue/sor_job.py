@@ -22,6 +22,7 @@ Sections:
   6. S3 reads: listing, metadata files, footers by range reads
   7. Copy, clean and verify a day's partition
   7b. Rewrite (Spark tasks): one export file -> one typed Parquet object, streamed
+  7c. Restoration transform: restored columns + sor_rejects (pure)
   8. Catalog writes
   9b. Retention: which day partitions the keep rules remove, and removing them safely
   9. The run: per-table pipeline, manifest, metrics, summary
@@ -103,6 +104,8 @@ class JobConfig:
     progress_seconds: float = 60.0
     retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy())
     retention_dry_run: bool = False
+    restore_types: bool = True  # rewrite tables with restorable text columns into typed Parquet (section 9c)
+    retype_history: bool = False  # also retype earlier string-typed partitions of those tables, in place
 
     @property
     def export_uri(self) -> str:
@@ -164,6 +167,9 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--keep_monthly", type=_count, default=0)
     parser.add_argument("--keep_yearly", type=_count, default=0)
     parser.add_argument("--retention_dry_run", type=_flag, default=False)
+    # Typed columns (sections 3b, 7b, 7c, 9c): every option takes a value, as Glue passes `--KEY value` pairs.
+    parser.add_argument("--restore_types", type=_flag, default=True)
+    parser.add_argument("--retype_history", type=_flag, default=False)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     args, _glue_owned = parser.parse_known_args(list(argv))
 
@@ -206,6 +212,8 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         progress_seconds=args.progress_seconds,
         retention=RetentionPolicy(args.keep_daily, args.keep_monthly, args.keep_yearly),
         retention_dry_run=args.retention_dry_run,
+        restore_types=args.restore_types,
+        retype_history=args.retype_history,
     )
 
 
@@ -411,6 +419,9 @@ class FileSchema:
     key: str
     columns: tuple[tuple[str, str], ...]  # (original name, athena type), in file order
     rows: int
+    arrow_schema: pa.Schema | None = field(default=None, compare=False)  # what pyarrow reads (restored_schema)
+    # min/max of every string column in the row groups' statistics: scale evidence read with the footer
+    text_samples: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 def table_columns(files: Sequence[FileSchema]) -> list[tuple[str, str]]:
@@ -905,6 +916,9 @@ class SourceTable:
     files: tuple[S3Object, ...]
     status: str  # upper-case export status; "UNKNOWN" when the metadata does not list the table
     original_types: Mapping[str, str] = field(default_factory=dict)
+    # originalTypeMappings exactly as the metadata gives them; None when the metadata, the table's entry or its
+    # schemaMetadata is missing (restoration_rules then keeps every string column as text)
+    type_mappings: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def source(self) -> str:
@@ -957,6 +971,7 @@ def plan_export(
         grouped[(parts[0], parts[1])].append(obj)
 
     statuses: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
+    raw_mappings: dict[tuple[str, str], tuple[Mapping[str, Any], ...]] = {}
     unmatched: list[Mapping[str, Any]] = []
     if tables_info is not None:
         folders = set(grouped)
@@ -970,6 +985,9 @@ def plan_export(
                 unmatched.append(entry)
                 continue
             statuses[match] = (status, types)
+            schema_metadata = entry.get("schemaMetadata")
+            if isinstance(schema_metadata, Mapping) and isinstance(schema_metadata.get("originalTypeMappings"), list):
+                raw_mappings[match] = tuple(schema_metadata["originalTypeMappings"])
         for entry in unmatched:
             target = str(entry.get("target", ""))
             status = str(entry.get("status", "UNKNOWN")).upper()
@@ -989,7 +1007,12 @@ def plan_export(
         status, types = statuses.get((database, folder), ("COMPLETE" if tables_info is None else "UNKNOWN", {}))
         if status == "UNKNOWN":
             warnings.append(f"{database}.{folder} has data but is not listed in export_tables_info")
-        tables.append(SourceTable(database, folder, f"{root_prefix}{database}/{folder}/", files, status, types))
+        tables.append(
+            SourceTable(
+                database, folder, f"{root_prefix}{database}/{folder}/", files, status, types,
+                raw_mappings.get((database, folder)),
+            )
+        )  # fmt: skip
     warnings += export_warnings((export_info or {}).get("warningMessage"))
     snapshot_time = (export_info or {}).get("snapshotTime")
     return ExportPlan(tuple(tables), str(snapshot_time) if snapshot_time else None, tuple(warnings), ignored)
@@ -1284,7 +1307,13 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
             columns.append((column.name, athena_type(column)))
         except UnsupportedType as exc:
             raise UnsupportedType(f"{name}: {exc}") from exc
-    return FileSchema(obj.key, tuple(columns), metadata.num_rows), reader.bytes_read
+    arrow_schema = metadata.schema.to_arrow_schema()
+    samples = {
+        f.name: tuple(statistics_samples(metadata, f.name))
+        for f in arrow_schema
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    }
+    return FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples), reader.bytes_read
 
 
 # ==================================================================================================
@@ -1827,7 +1856,8 @@ def run_rewrites(
             "rewriting tables needs pyspark: run the job in Glue (glueetl), or locally under the Spark virtualenv "
             "(make spark-venv; local/spark_env.py)"
         ) from exc
-    session = SparkSession.builder.getOrCreate()
+    # No console progress bar in Glue's logs (a context Glue already started keeps its own setting).
+    session = SparkSession.builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
     for key, value in SPARK_REBASE_CONF.items():
         session.conf.set(key, value)
 
@@ -1846,6 +1876,270 @@ def run_rewrites(
     plains = [_plain_unit(u) for u in units]
     collected = session.sparkContext.parallelize(plains, len(plains)).mapPartitions(run_partition).collect()
     return [UnitResult(**r) for r in collected]
+
+
+# ==================================================================================================
+# 7c. Restoration transform (pure): the rewrite's transform for a table with restored columns
+# ==================================================================================================
+# A value its restored type cannot hold exactly (Restored.rejected) is NULL in the typed column, and its row
+# carries it, as the exact source text, in the struct column `sor_rejects` (NULL on rows with no reject): the
+# source file and the row index find the row (the export has no primary key), the row's other columns are its
+# neighbours, and Athena queries it with no sentinel (docs/sor-job.md "Rejected values"). The name is reserved
+# in rewritten tables: a source column of that name fails its table.
+REJECTS_COLUMN = "sor_rejects"
+REJECTS_TYPE = pa.struct(
+    [
+        pa.field("source_file", pa.string()),
+        pa.field("row_index", pa.int64()),
+        pa.field("raw_values", pa.map_(pa.string(), pa.string())),
+    ]
+)
+REJECTS_CATALOG_TYPE = "struct<source_file:string,row_index:bigint,raw_values:map<string,string>>"
+
+
+class Counter(StrEnum):
+    """Counter keys of a restoration transform, per column: `<kind>:<column>`."""
+
+    REJECTED = "rejected"
+    MALFORMED = "malformed"
+    NON_NULL = "non_null"
+
+    def of(self, column: str) -> str:
+        return f"{self.value}:{column}"
+
+
+def column_counts(counters: Mapping[str, int], column: str) -> RestoreCounts:
+    """One column's RestoreCounts from a unit's (or a table's summed) counters."""
+    return RestoreCounts(
+        counters.get(Counter.NON_NULL.of(column), 0),
+        counters.get(Counter.REJECTED.of(column), 0),
+        counters.get(Counter.MALFORMED.of(column), 0),
+    )
+
+
+def restored_schema(source_schema: pa.Schema, rules: Mapping[str, Restoration]) -> pa.Schema:
+    """The rewritten file's schema: the source's columns in order, each restored column in its rule's Arrow type,
+    then `sor_rejects`. Raises TableError when the source already has a `sor_rejects` column, when a rule names a
+    column that is not a string in the source, or when a decimal's scale is still undecided."""
+    if REJECTS_COLUMN in source_schema.names:
+        raise TableError(f"the source has a column named {REJECTS_COLUMN!r}, a name reserved for rejected values")
+    for name, rule in rules.items():
+        if name not in source_schema.names:
+            raise TableError(f"restored column {name!r} is not in the source file")
+        if not pa.types.is_string(source_schema.field(name).type) and not pa.types.is_large_string(
+            source_schema.field(name).type
+        ):
+            raise TableError(f"restored column {name!r} is {source_schema.field(name).type} in the source, not text")
+        if rule.restore is Restore.DECIMAL and rule.scale is None:
+            raise TableError(f"restored column {name!r}: decimal scale undecided")
+    fields = [pa.field(f.name, rules[f.name].arrow_type) if f.name in rules else f for f in source_schema]
+    return pa.schema([*fields, pa.field(REJECTS_COLUMN, REJECTS_TYPE)])
+
+
+def restoration_spec(rules: Mapping[str, Restoration]) -> str:
+    """A stable text naming the restorations, for rewrite_plan_digest (changes when a rule or its type does)."""
+    return json.dumps(
+        {name: [rule.restore.value, rule.catalog_type] for name, rule in sorted(rules.items())}, sort_keys=True
+    )
+
+
+def _rejects_array(
+    rejected: Mapping[str, tuple[pa.Array, pa.Array]], rows: int, source_file: str, first_row_index: int
+) -> pa.Array:
+    """sor_rejects for one batch: `rejected` maps column -> (rejected mask, source text). Vectorized: the
+    (row, column) pairs of every reject are gathered column by column, then ordered by row (stable, so columns
+    keep the schema's order inside a row) to become the map entries."""
+    row_ids, keys, values = [], [], []
+    for name, (mask, text) in rejected.items():
+        where = pc.indices_nonzero(mask)
+        row_ids.append(pc.cast(where, pa.int64()))
+        keys.append(pa.repeat(pa.scalar(name, pa.string()), len(where)))
+        values.append(pc.take(text, where))
+    lengths = pa.repeat(pa.scalar(0, pa.int32()), rows)
+    for mask, _ in rejected.values():
+        lengths = pc.add(lengths, pc.cast(mask, pa.int32()))
+    if row_ids:
+        row_id = pa.concat_arrays(row_ids)
+        order = pc.sort_indices(row_id)  # stable (Arrow's sort_indices): columns stay in order within a row
+        key, value = pc.take(pa.concat_arrays(keys), order), pc.take(pa.concat_arrays(values), order)
+    else:
+        key, value = pa.array([], pa.string()), pa.array([], pa.string())
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
+    has_reject = pc.greater(lengths, 0)
+    raw_values = pa.MapArray.from_arrays(offsets, key, value)
+    return pa.StructArray.from_arrays(
+        [
+            pa.repeat(pa.scalar(source_file, pa.string()), rows),
+            pc.add(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), rows)), first_row_index - 1),
+            raw_values,
+        ],
+        fields=list(REJECTS_TYPE),
+        mask=pc.invert(has_reject),
+    )
+
+
+def restoration_transform(rules: Mapping[str, Restoration], output_schema: pa.Schema, source_file: str) -> Transform:
+    """The rewrite transform of a table: restores each rule's column with restore_values, fills `sor_rejects`,
+    and counts per column `rejected:<col>`, `malformed:<col>`, `non_null:<col>` (Counter), with up to MAX_SAMPLES
+    malformed source values per column under `malformed:<col>` (for the format assumption check's error; rows
+    may hold personal data, so samples go to the manifest's error and the log only, never to metrics).
+
+    `output_schema` is restored_schema(source schema, rules); `source_file` is what sor_rejects.source_file holds
+    (the export object's key under the export). Pure and picklable: called on the executors."""
+    names = [f.name for f in output_schema if f.name != REJECTS_COLUMN]
+
+    def transform(batch: pa.RecordBatch, first_row_index: int) -> TransformedBatch:
+        columns: list[pa.Array] = []
+        counters: dict[str, int] = {}
+        samples: dict[str, list[str]] = {}
+        rejected: dict[str, tuple[pa.Array, pa.Array]] = {}
+        for name in names:
+            column = batch.column(name)
+            rule = rules.get(name)
+            if rule is None:
+                columns.append(column)
+                continue
+            restored = restore_values(column, rule)
+            columns.append(restored.values)
+            counts = restored.counts()
+            counters[Counter.NON_NULL.of(name)] = counts.non_null
+            counters[Counter.REJECTED.of(name)] = counts.rejected
+            counters[Counter.MALFORMED.of(name)] = counts.malformed
+            if counts.malformed:
+                bad = pc.filter(column, restored.malformed).slice(0, MAX_SAMPLES)
+                samples[Counter.MALFORMED.of(name)] = [str(v) for v in bad.to_pylist()]
+            if counts.rejected:
+                rejected[name] = (restored.rejected, pc.cast(column, pa.string()))
+        columns.append(_rejects_array(rejected, batch.num_rows, source_file, first_row_index))
+        return TransformedBatch(pa.RecordBatch.from_arrays(columns, schema=output_schema), counters, samples)
+
+    return transform
+
+
+# The engine is not in the export's metadata files: it is told by the originalType words, which are the
+# source's information_schema DATA_TYPE. MySQL's are single words PostgreSQL never uses (varchar, datetime, ...).
+# The two engines' rules agree on every string column a misreading could reach (a DATE restores as date in both;
+# MySQL writes its decimals up to precision 38, datetimes and timestamps as typed Parquet), so only reasons differ.
+_MYSQL_WORDS = {
+    "varchar", "char", "tinyint", "mediumint", "int", "datetime", "year", "tinytext", "mediumtext", "longtext",
+    "tinyblob", "mediumblob", "longblob", "blob", "varbinary", "binary", "enum", "set", "bit", "double", "float",
+}  # fmt: skip
+
+
+def source_engine(mappings: Sequence[Mapping[str, Any]] | None) -> str:
+    """POSTGRESQL or MYSQL, from a table's originalTypeMappings (PostgreSQL when nothing tells)."""
+    for entry in mappings or ():
+        if isinstance(entry, Mapping) and _split_type(str(entry.get("originalType") or ""))[0].lower() in _MYSQL_WORDS:
+            return MYSQL
+    return POSTGRESQL
+
+
+class TextReason(StrEnum):
+    """Why a string column of a rewritten (or copied) table stays a string."""
+
+    BY_RULE = "by_rule"  # the source type has no exact catalog type (time, uuid, json, arrays, ...)
+    NO_EVIDENCE = "no_evidence"  # no catalog type, and tonight's metadata or data cannot decide one: alerted
+    CATALOG_STRING = "catalog_string"  # restorable, but the catalog already says string: run the retype
+
+
+@dataclass(frozen=True)
+class TextColumn:
+    column: str  # the Parquet column name
+    source_type: str
+    kind: TextReason
+    reason: str
+
+
+@dataclass(frozen=True)
+class RestorationPlan:
+    """A table's restorations for one night: rules by Parquet column name, and the string columns kept as text."""
+
+    rules: Mapping[str, Restoration]
+    text: tuple[TextColumn, ...]
+
+    def restored_columns(self) -> dict[str, str]:
+        return {name.lower(): rule.catalog_type for name, rule in sorted(self.rules.items())}
+
+    def kept_as_text(self) -> list[dict[str, str]]:
+        return [{"column": t.column.lower(), "source_type": t.source_type, "kind": t.kind.value, "reason": t.reason}
+                for t in self.text]  # fmt: skip
+
+    def columns_without_evidence(self) -> int:
+        return sum(1 for t in self.text if t.kind is TextReason.NO_EVIDENCE)
+
+
+_DECIMAL_TYPE = re.compile(r"^decimal\((\d+),(\d+)\)$")
+_SOURCE_COMMENT = re.compile(r"^source type: (?P<type>.*?)(?:, restored as .*)?$")
+
+
+def _catalog_rule(column: str, catalog_type: str, comment: str, tonight: Restoration | None) -> Restoration | None:
+    """The rule the catalog's column type imposes on a string column (None when the type is not a restored one).
+    The kind of timestamp (wall time or converted to UTC) comes from tonight's rule, else from the comment this
+    job wrote (Restoration.comment)."""
+    source = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
+    if catalog_type == "date":
+        return Restoration(column, Restore.DATE, "date", pa.date32(), source)
+    if catalog_type == "timestamp":
+        utc = (tonight.restore is Restore.TIMESTAMP_FROM_UTC_OFFSET) if tonight else "timestamp in UTC" in comment
+        kind = Restore.TIMESTAMP_FROM_UTC_OFFSET if utc else Restore.TIMESTAMP
+        return Restoration(column, kind, "timestamp", pa.timestamp("us"), source)
+    if match := _DECIMAL_TYPE.match(catalog_type):
+        precision, scale = int(match.group(1)), int(match.group(2))
+        rule = Restoration(column, Restore.DECIMAL, "decimal", pa.string(), source, precision, None)
+        return with_scale(rule, scale)
+    return None
+
+
+def plan_restorations(
+    mappings: Sequence[Mapping[str, Any]] | None,
+    string_columns: Sequence[str],
+    catalog_columns: Sequence[Mapping[str, str]],
+    scale_evidence: Callable[[str], Iterable[str | None]],
+    retype_history: bool = False,
+) -> RestorationPlan:
+    """Which string columns are restored tonight, and as what (docs/sor-job.md "How the plan decides").
+
+    The catalog's type outranks tonight's metadata, so a column keeps one type every night: a catalog date,
+    timestamp or decimal(p,s) restores the column that way even with no metadata tonight; a catalog `string` keeps a
+    restorable column a string (CATALOG_STRING) unless `retype_history` retypes the table tonight. A column new to
+    the catalog takes tonight's rule; a decimal's scale then comes from `scale_evidence(column)` (footer statistics,
+    else the first values), and with none it stays text (NO_EVIDENCE), like a column with no source type.
+    """
+    tonight = restoration_rules(source_engine(mappings), mappings, string_columns)
+    catalog = {c["Name"]: c for c in catalog_columns}
+    rules: dict[str, Restoration] = {}
+    text: list[TextColumn] = []
+    for column in string_columns:
+        rule = tonight[column]
+        current = catalog.get(column.lower())
+        restorable = rule if isinstance(rule, Restoration) else None
+        if current is not None and current["Type"] != "string":
+            imposed = _catalog_rule(column, current["Type"], current.get("Comment", ""), restorable)
+            if imposed is not None:
+                rules[column] = imposed
+                continue
+        if restorable is None:
+            unknown = mappings is None or not rule.source_type
+            kind = TextReason.NO_EVIDENCE if unknown and current is None else TextReason.BY_RULE
+            text.append(TextColumn(column, rule.source_type, kind, rule.reason))
+            continue
+        if current is not None and not retype_history:
+            reason = (
+                f"restorable as {restorable.catalog_type}, but the catalog column is string: run the retype "
+                "(--retype_history true)"
+            )
+            text.append(TextColumn(column, restorable.source_type, TextReason.CATALOG_STRING, reason))
+            continue
+        if restorable.restore is Restore.DECIMAL and restorable.scale is None:
+            scale = numeric_scale(scale_evidence(column))
+            if scale is None:
+                text.append(TextColumn(column, restorable.source_type, TextReason.NO_EVIDENCE,
+                                       "numeric scale unknown: no scale in the metadata and no number in the column "
+                                       "tonight (empty, all NULL or all NaN)"))  # fmt: skip
+                continue
+            restorable = with_scale(restorable, scale)
+        rules[column] = restorable
+    return RestorationPlan(rules, tuple(text))
 
 
 # ==================================================================================================
@@ -2238,6 +2532,12 @@ class TableResult:
     catalog: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Typed columns (section 9c): "copy" (server-side, zero data bytes read) or "rewrite" (Spark)
+    method: str = "copy"
+    restored_columns: dict[str, str] = field(default_factory=dict)  # catalog column -> restored catalog type
+    kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
+    rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
+    columns_without_evidence: int = 0  # kept_as_text entries of kind no_evidence (the ColumnsKeptAsText metric)
 
 
 @dataclass
@@ -2307,7 +2607,43 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
             result.footer_bytes_read += read
         comments = {k: f"source type: {v}" for k, v in source.original_types.items() if v}
         existing_columns = current["StorageDescriptor"]["Columns"] if current else []
+        plan = RestorationPlan({}, ())
+        if config.restore_types and schemas and schemas[0].arrow_schema is not None:
+            texts = [n for n, t in schemas[0].columns if t == "string"]
+
+            def evidence(column: str) -> list[str]:
+                stats = [v for schema in schemas for v in schema.text_samples.get(column, ())]
+                if numeric_scale(stats) is not None:
+                    return stats
+                return first_values(run.clients.s3, config.export_bucket, source.files, column, config.footer_read_size)
+
+            plan = plan_restorations(source.type_mappings, texts, existing_columns, evidence, config.retype_history)
+            if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
+                raise TableError(
+                    f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
+                    'restored types cannot hold (docs/sor-job.md "Rejected values")'
+                )
+        result.restored_columns, result.kept_as_text = plan.restored_columns(), plan.kept_as_text()
+        result.columns_without_evidence = plan.columns_without_evidence()
+        restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
+        if restorable_strings:
+            result.warnings.append(
+                f"restorable columns stay string because the catalog says string: {restorable_strings}; run the "
+                'retype (--retype_history true, README "Turn on typed columns on an existing deployment")'
+            )
+        without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
+        if without:
+            result.warnings.append(f"columns kept as text for want of evidence of their type: {without}")
+        for column_name, rule in plan.rules.items():
+            comments[column_name.lower()] = rule.comment()
         day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
+        if plan.rules:
+            restored = plan.restored_columns()
+            day_columns = [
+                _column(c["Name"], restored.get(c["Name"], c["Type"]), c.get("Comment", "")) for c in day_columns
+            ]
+            day_columns.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
+            comments[REJECTS_COLUMN] = REJECTS_COMMENT
         if schemas:
             merged = merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
         else:
@@ -2320,25 +2656,42 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
             # The name cannot be changed: Athena finds a Parquet column by its name.
             result.warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
 
-        steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
-        if len({s.destination for s in steps}) != len(steps):
-            raise TableError("two export files flatten to the same file name in the partition folder")
-        listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
-        sizes = {o.key: o.size for o in listed}
-        # Only objects whose size could match are asked about: a first run pays nothing here.
-        present = run.copier.source_etags([s.destination for s in steps if sizes.get(s.destination) == s.source.size])
-        needed = copy_steps_needed(steps, present)
-        kept = [s for s in steps if s not in needed]
-        run.copier.progress.add(len(kept), sum(s.source.size for s in kept))
-        run.copier.copy(needed)
-        stale = stale_keys(steps, listed)
-        run.copier.delete(stale)
-        verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
-
-        result.files = len(steps)
-        result.bytes = sum(s.source.size for s in steps)
-        result.rows = sum(s.rows for s in schemas)
-        result.copied, result.skipped, result.removed = len(needed), len(steps) - len(needed), len(stale)
+        if plan.rules:
+            # merge first: a type change fails the table before any data is read
+            merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
+            units, unit_results, counters = rewrite_partition(run, source, name, schemas, plan.rules)
+            run.copier.progress.add(len(units), sum(u.source.size for u in units))
+            result.method = "rewrite"
+            result.files = len(units)
+            result.bytes = sum(r.bytes for r in unit_results)
+            result.rows = sum(u.rows for u in units)
+            result.copied = sum(1 for r in unit_results if not r.skipped)
+            result.skipped = len(units) - result.copied
+            result.rejected_values = rejected_by_column(counters, plan.rules)
+            if any(result.rejected_values.values()):
+                result.warnings.append(
+                    f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
+                )
+        else:
+            steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
+            if len({s.destination for s in steps}) != len(steps):
+                raise TableError("two export files flatten to the same file name in the partition folder")
+            listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+            sizes = {o.key: o.size for o in listed}
+            # Only objects whose size could match are asked about: a first run pays nothing here.
+            wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
+            present = run.copier.source_etags(wanted)
+            needed = copy_steps_needed(steps, present)
+            kept = [s for s in steps if s not in needed]
+            run.copier.progress.add(len(kept), sum(s.source.size for s in kept))
+            run.copier.copy(needed)
+            stale = stale_keys(steps, listed)
+            run.copier.delete(stale)
+            verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
+            result.files = len(steps)
+            result.bytes = sum(s.source.size for s in steps)
+            result.rows = sum(s.rows for s in schemas)
+            result.copied, result.skipped, result.removed = len(needed), len(steps) - len(needed), len(stale)
         result.columns = day_columns
 
         glue, database = run.clients.glue, config.catalog_database
@@ -2374,6 +2727,119 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
     return result
 
 
+# ==================================================================================================
+# 9c. Typed tables: the rewrite of a table's day through the restoration transform
+# ==================================================================================================
+REJECTS_COMMENT = "values the restored types cannot hold: source file, row index, exact source text by column"
+FIRST_VALUES = 100  # non-NULL values read from the data when no footer statistic tells a decimal's scale
+
+
+def first_values(s3: Any, bucket: str, files: Sequence[S3Object], column: str, prefetch: int) -> list[str]:
+    """Up to FIRST_VALUES numbers of `column` in file and row group order: one ranged read of each column chunk
+    until a row group holds a number (NULL, NaN and ±Infinity say nothing about the scale)."""
+    found: list[str] = []
+    for obj in files:
+        parquet = pq.ParquetFile(RangeReader(s3, bucket, obj, prefetch))
+        for group in range(parquet.metadata.num_row_groups):
+            values = parquet.read_row_group(group, columns=[column]).column(0)
+            numbers = pc.filter(values, pc.match_substring_regex(pc.cast(values, pa.string()), _NUMERIC_TEXT.pattern))
+            found += [str(v) for v in numbers.slice(0, FIRST_VALUES - len(found)).to_pylist()]
+            if found:
+                return found
+    return found
+
+
+def restoration_factory(rules: Mapping[str, Restoration], export_bucket: str) -> TransformFactory:
+    """The transform of each unit, built on the executor; sor_rejects.source_file is the export object's URI."""
+    plain_rules = dict(rules)
+
+    def factory(unit: RewriteUnit) -> Transform:
+        return restoration_transform(plain_rules, unit.output_schema, f"s3://{export_bucket}/{unit.source.key}")
+
+    return factory
+
+
+def sum_counters(results: Iterable[UnitResult]) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for result in results:
+        for key, value in result.counters.items():
+            total[key] += value
+    return dict(total)
+
+
+def rejected_by_column(counters: Mapping[str, int], rules: Mapping[str, Restoration]) -> dict[str, int]:
+    return {name.lower(): counters.get(Counter.REJECTED.of(name), 0) for name in sorted(rules)}
+
+
+def broken_formats(
+    counters: Mapping[str, int], results: Sequence[UnitResult], rules: Mapping[str, Restoration]
+) -> list[str]:
+    """One line per column whose format assumption does not hold over the whole table, with sample values (only
+    fresh units carry samples: a unit skipped on a re-run read nothing)."""
+    lines = []
+    for name in sorted(rules):
+        counts = column_counts(counters, name)
+        if format_assumption_broken(counts):
+            samples = [v for r in results for v in r.samples.get(Counter.MALFORMED.of(name), [])][:MAX_SAMPLES]
+            lines.append(
+                f"{name}: {counts.malformed} of {counts.non_null} values are not {rules[name].source_type} text as "
+                f"PostgreSQL prints it (samples: {samples})"
+            )
+    return lines
+
+
+def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
+    try:
+        glue.get_partition(
+            DatabaseName=config.catalog_database, TableName=name, PartitionValues=[config.ingestion_date]
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "EntityNotFoundException":
+            return False
+        raise
+
+
+def rewrite_partition(
+    run: Run, source: SourceTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
+) -> tuple[list[RewriteUnit], list[UnitResult], dict[str, int]]:
+    """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
+
+    A failed table publishes nothing of its day: when no earlier run registered the day's partition, every object
+    of the day's folder is removed before the error is raised (a folder Athena never lists, left for nobody); when
+    one did, the folder is left as it is (its objects are whole files of the same source and plan) and the partition
+    keeps what the earlier run registered."""
+    config, s3 = run.config, run.clients.s3
+    reference = schemas[0].arrow_schema
+    if reference is None:
+        raise TableError("no Arrow schema read from the footer")
+    output = restored_schema(reference, rules)
+    digest = rewrite_plan_digest(output, restoration_spec(rules))
+    units = [
+        RewriteUnit(obj, destination_key(config, name, source, obj), schema_ipc(output), digest, schema.rows)
+        for obj, schema in zip(source.files, schemas, strict=True)
+    ]
+    if len({u.destination for u in units}) != len(units):
+        raise TableError("two export files flatten to the same file name in the partition folder")
+    results = run_rewrites(units, restoration_factory(rules, config.export_bucket), config)
+    counters = sum_counters(r for r in results if r.error is None)
+    problems = [r.error for r in results if r.error] + broken_formats(counters, results, rules)
+    if problems:
+        for line in problems:
+            log.error("%s: %s", name, line)
+        prefix = config.partition_prefix(name)
+        if partition_registered(run.clients.glue, config, name):
+            kept = "the day's partition stays as an earlier run published it"
+        else:
+            run.copier.delete([o.key for o in list_objects(s3, config.sor_bucket, prefix)])
+            kept = f"nothing of the day is published ({prefix} emptied)"
+        raise TableError(f"rewrite failed ({kept}): " + "; ".join(str(p) for p in problems[:5]))
+    listed = list_objects(s3, config.sor_bucket, config.partition_prefix(name))
+    run.copier.delete(stale_keys(units, listed))
+    verify_rewrites(s3, config, units)
+    return units, results, counters
+
+
 def summarize(
     config: JobConfig, plan_warnings: Sequence[str], results: Sequence[TableResult], seconds: float
 ) -> dict[str, Any]:
@@ -2392,6 +2858,8 @@ def summarize(
         or ([] if results else [{"name": None, "source": None, "error": "the export holds no tables"}]),
         "empty_tables": [r.name for r in results if r.status == "EMPTY"],
         "footer_bytes_read": sum(r.footer_bytes_read for r in results),
+        "rejected_values": sum(sum(r.rejected_values.values()) for r in results),
+        "columns_kept_as_text": sum(r.columns_without_evidence for r in results),
         "warnings": len(plan_warnings) + sum(len(r.warnings) for r in results),
         "seconds": round(seconds, 3),
         "manifest_uri": f"s3://{config.sor_bucket}/{config.manifest_key}",
@@ -2450,6 +2918,9 @@ def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str,
         "TablesFailed": (len(summary["failed_tables"]), "Count"),
         "BytesPublished": (summary["bytes"], "Bytes"),
         "RowsPublished": (summary["rows"], "Count"),
+        # counts only, never values: rows may hold personal data (the values are in sor_rejects, under IAM)
+        "RejectedValues": (summary.get("rejected_values", 0), "Count"),
+        "ColumnsKeptAsText": (summary.get("columns_kept_as_text", 0), "Count"),
     }
     if summary.get("retention", {}).get("enabled"):
         retention = summary["retention"]

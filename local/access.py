@@ -236,6 +236,7 @@ def _glue_job(names: Names) -> list[Call]:
     for action, why in (
         ("glue:GetPartitions", "retention: the days a managed table holds"),
         ("glue:BatchDeletePartition", "retention: remove the partitions the keep rules drop"),
+        ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (section 9c)"),
     ):
         calls += [
             Call(role, action, catalog, _TLS, why),

@@ -42,17 +42,75 @@ _DUCKDB_TYPES = {
 }
 
 
+def _split_top(text: str) -> list[str]:
+    """`a:int,b:map<string,string>` -> ["a:int", "b:map<string,string>"]: commas outside angle brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _nested(athena_type: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """("struct", [(field, type), ...]) / ("map", [("key", k), ("value", v)]) / ("array", [("item", t)]) of a Hive
+    type string (https://docs.aws.amazon.com/athena/latest/ug/data-types.html); None for a primitive type."""
+    match = re.fullmatch(r"(struct|map|array)<(.*)>", athena_type)
+    if not match:
+        return None
+    kind, inner = match.group(1), match.group(2)
+    parts = _split_top(inner)
+    if kind == "struct":
+        fields = [tuple(p.split(":", 1)) for p in parts]
+        if any(len(f) != 2 for f in fields):
+            raise CatalogMismatch(f"malformed struct type {athena_type!r}")
+        return kind, [(f[0], f[1]) for f in fields]
+    if kind == "map" and len(parts) == 2:
+        return kind, [("key", parts[0]), ("value", parts[1])]
+    if kind == "array" and len(parts) == 1:
+        return kind, [("item", parts[0])]
+    raise CatalogMismatch(f"malformed {kind} type {athena_type!r}")
+
+
 def duckdb_type(athena_type: str) -> str:
     decimal = re.fullmatch(r"decimal\((\d+),(\d+)\)", athena_type)
     if decimal:
         return f"DECIMAL({decimal.group(1)},{decimal.group(2)})"
+    nested = _nested(athena_type)
+    if nested is not None:
+        kind, parts = nested
+        if kind == "struct":
+            return "STRUCT(" + ", ".join(f"{_ident(n)} {duckdb_type(t)}" for n, t in parts) + ")"
+        if kind == "map":
+            return f"MAP({duckdb_type(parts[0][1])}, {duckdb_type(parts[1][1])})"
+        return f"{duckdb_type(parts[0][1])}[]"
     if athena_type not in _DUCKDB_TYPES:
         raise CatalogMismatch(f"catalog type {athena_type!r} is not one aurora-sor writes")
     return _DUCKDB_TYPES[athena_type]
 
 
 def readable_as(athena_type: str, arrow_type: pa.DataType) -> bool:
-    """Whether a Parquet column read as `arrow_type` is readable by Athena as the catalog's `athena_type`."""
+    """Whether a Parquet column read as `arrow_type` is readable by Athena as the catalog's `athena_type`.
+
+    Nested types match field by field: a struct's fields by name (Athena's Parquet reader maps struct fields by
+    name, so a catalog field absent from the file reads NULL, but one present must have a readable type), a map's
+    key and value, an array's item."""
+    nested = _nested(athena_type)
+    if nested is not None:
+        kind, parts = nested
+        if kind == "struct":
+            if not pa.types.is_struct(arrow_type):
+                return False
+            by_name = {arrow_type.field(i).name.lower(): arrow_type.field(i).type for i in range(arrow_type.num_fields)}
+            return all(n not in by_name or readable_as(t, by_name[n]) for n, t in parts)
+        if kind == "map":
+            return (
+                pa.types.is_map(arrow_type)
+                and readable_as(parts[0][1], arrow_type.key_type)
+                and readable_as(parts[1][1], arrow_type.item_type)
+            )
+        return pa.types.is_list(arrow_type) and readable_as(parts[0][1], arrow_type.value_type)
     checks = {
         "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
         "binary": lambda t: pa.types.is_binary(t) or pa.types.is_fixed_size_binary(t) or pa.types.is_large_binary(t),

@@ -201,9 +201,9 @@ class Enforcer:
         }.get(service)
         if handler is None:
             raise NotModelled(f"no IAM model for {service} {operation}")
-        # The wire protocol is the SDK's, not the service's: CloudWatch is query (form) in botocore 1.34 (the Glue 5.0
-        # runtime) and JSON in newer botocore, so the body is read by its content type.
-        form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        # CloudWatch speaks awsQuery (form) to older botocore (Glue 5.0's 1.34) and JSON to newer ones
+        # (botocore data/cloudwatch/2010-08-01/service-2.json "protocols": ["query", "json"] since 2023)
+        form = service in ("rds", "sns") or "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "")
         params = _form(body) if form else json.loads(body or b"{}")
         return handler(operation, params), None
 

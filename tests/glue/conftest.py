@@ -21,7 +21,9 @@ from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
 from local.deploy import enforcer_for
 from local.rds_export import SourceTable, write_export
+from local.spark_job import spark_job_command
 from tests.exports import EXPORT_BUCKET, export_kwargs
+from tests.spark_env import spark_python_or_skip
 
 JOB = Path(__file__).resolve().parents[2] / "glue" / "sor_job.py"
 SOR_BUCKET = "aurora-sor-sor"
@@ -83,12 +85,27 @@ class SorWorld:
         return write_export(self.s3, **kwargs)
 
     def command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
+        """The job without Spark (SOR_JOB_PYTHON or this interpreter), on the copy path unless `extra` says
+        --restore_types: tests of the typed path run with `spark_command` (marker `spark`)."""
         python = os.environ.get("SOR_JOB_PYTHON", sys.executable)
+        return [python, str(JOB), *self.job_args(export_uri, day, *extra)]
+
+    def job_args(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
+        text = () if "--restore_types" in extra else ("--restore_types", "false")
         return [
-            python, str(JOB), "--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable",
+            "--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable",
             "--export_uri", export_uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
-            "--ingestion_date", day, *extra,
+            "--ingestion_date", day, *text, *extra,
         ]  # fmt: skip
+
+    def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
+        """The job as Glue runs it (local/spark_job.py), typed columns on (the default) unless `extra` says."""
+        return spark_job_command(self.job_args(export_uri, day, "--restore_types", "true", *extra)
+                                 if "--restore_types" not in extra else self.job_args(export_uri, day, *extra),
+                                 python=spark_python_or_skip())  # fmt: skip
+
+    def spark_run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
+        return self._run(self.spark_command(export_uri, day, *extra), day)
 
     def start(self, export_uri: str, day: str = DAY, *extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -104,8 +121,11 @@ class SorWorld:
         return {**os.environ, **self.job_credentials}
 
     def run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
+        return self._run(self.command(export_uri, day, *extra), day)
+
+    def _run(self, command: list[str], day: str) -> JobRun:
         done = subprocess.run(
-            self.command(export_uri, day, *extra),
+            command,
             capture_output=True,
             text=True,
             timeout=300,
