@@ -82,7 +82,7 @@ test: lint glue5-venv spark-venv template-check build ## lint, template checks, 
 test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 	$(VENV)/bin/pytest -x -q
 
-demo: venv ## one night end to end on an embedded AWS emulator (ARGS="--source postgresql://... --verbose")
+demo: venv spark-venv ## one night end to end on an embedded AWS emulator, the job under Spark as in Glue (ARGS="--source postgresql://... --verbose")
 	$(PY) -m local.demo $(ARGS)
 
 bench: venv ## job vs naive baseline under a latency model, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full for the big sizes)

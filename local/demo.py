@@ -8,9 +8,10 @@
 4. invoke the real start_export handler with the event the nightly schedule sends;
 5. complete the export with the export emulator (the sample database, or yours with --source);
 6. deliver the documented completion event (RDS-EVENT-0164) to the real on_export_event handler, then run
-   glue/sor_job.py with exactly the arguments that handler gave StartJobRun; deliver the event again (a
-   duplicate) and run the reconcile schedule: neither may start a second run;
-7. query the SOR tables with DuckDB, found only through the emulated Glue catalog.
+   glue/sor_job.py with exactly the arguments that handler gave StartJobRun, the way Glue runs it (under Spark,
+   local/spark_job.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event again
+   (a duplicate) and run the reconcile schedule: neither may start a second run;
+7. query the SOR tables with DuckDB, found only through the emulated Glue catalog: typed columns, no CAST.
 
 Each `make demo` starts from an empty emulator, so running it again re-runs the same night from scratch.
 """
@@ -24,10 +25,11 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +148,17 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
 
 # -- the Glue job -------------------------------------------------------------------------------------------------
 def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
-    """What Glue runs for a job run: the job's DefaultArguments overridden by the run's Arguments."""
+    """What Glue runs for a job run: the script under Spark (local/spark_job.py: local[2], the 2 cores of one
+    G.1X worker) with the job's DefaultArguments overridden by the run's Arguments."""
+    from local.spark_job import spark_job_command
+
     job = glue.get_job(JobName=job_name)["Job"]
     run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
     arguments = {**job.get("DefaultArguments", {}), **run.get("Arguments", {})}
-    argv = [sys.executable, str(ROOT / "glue" / "sor_job.py"), "--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    job_args = ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
     for key, value in arguments.items():
-        argv += [key, value]
-    return argv
+        job_args += [key, value]
+    return spark_job_command(job_args)
 
 
 def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:
@@ -164,6 +169,8 @@ def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str])
     assert process.stderr is not None
     assert process.stdout is not None
     for line in process.stderr:
+        if not console.verbose and _spark_chatter(line):
+            continue
         message = line.rstrip().split(" ", 4)[-1] if " INFO " in line or " WARNING " in line else line.rstrip()
         if console.verbose or " INFO " not in line or "table " in line or "plan:" in line:
             console.say(f"job| {message}")
@@ -174,6 +181,43 @@ def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str])
     if code != 0:
         raise DemoFailed(f"the Glue job exited {code}: {summary}")
     return summary
+
+
+# Spark's own start-up lines on stderr (log4j's "yy/MM/dd HH:mm:ss LEVEL" layout of Spark 3.5, and the two
+# lines pyspark prints about the log level): shown with --verbose. An ERROR from Spark is always shown.
+_SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (?:INFO|WARN) ")
+_SPARK_LOG_LEVEL_HINTS = ('Setting default log level to "WARN".', "To adjust logging level use sc.setLogLevel(")
+
+
+def _spark_chatter(line: str) -> bool:
+    return bool(_SPARK_LOG_LINE.match(line)) or line.startswith(_SPARK_LOG_LEVEL_HINTS)
+
+
+def typed_columns_report(manifest: Mapping[str, Any], catalog: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
+    """One line per table with restored columns (the run manifest's restored_columns), each with the type the Glue
+    catalog now holds (`catalog`: table -> its StorageDescriptor Columns), then the night's totals: values kept in
+    sor_rejects (rejected_values) and string columns kept as text for want of evidence (kept_as_text)."""
+    lines, restored, rejected, without_evidence = [], 0, 0, 0
+    for table in sorted(manifest.get("tables", []), key=lambda t: t["name"]):
+        columns = table.get("restored_columns") or {}
+        restored += len(columns)
+        rejected += sum((table.get("rejected_values") or {}).values())
+        without_evidence += sum(1 for t in table.get("kept_as_text") or [] if t.get("kind") == "no_evidence")
+        if not columns:
+            continue
+        held = {c["Name"]: c for c in catalog.get(table["name"], [])}
+        shown = []
+        for name in sorted(columns):
+            column = held.get(name, {})
+            utc = " in UTC" if "timestamp in UTC" in column.get("Comment", "") else ""
+            shown.append(f"{name} {column.get('Type', 'MISSING FROM THE CATALOG')}{utc}")
+        lines.append(f"{table['name']} ({table.get('method', 'copy')}): {', '.join(shown)}")
+    lines.append(
+        f"{restored} columns restored to their source types; rejected_values {rejected} "
+        f"(values no restored type holds exactly, kept in sor_rejects); {without_evidence} kept as text "
+        "for want of evidence"
+    )
+    return lines
 
 
 # -- the night ----------------------------------------------------------------------------------------------------
@@ -285,6 +329,16 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
             f"{summary['status']}: {summary['tables']} tables, {summary['files']} files, {summary['bytes']:,} bytes, "
             f"{summary['rows']} rows in {summary['seconds']}s; footer bytes read {summary['footer_bytes_read']:,}"
         )
+        bucket, _, key = summary["manifest_uri"].removeprefix("s3://").partition("/")
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        catalog = {
+            t["Name"]: t["StorageDescriptor"]["Columns"]
+            for page in glue.get_paginator("get_tables").paginate(DatabaseName=event_env["CATALOG_DATABASE"])
+            for t in page["TableList"]
+        }
+        console.say("typed columns (the run manifest, with the types the Glue catalog now holds):")
+        for line in typed_columns_report(manifest, catalog):
+            console.say(f"  {line}")
         again = invoke("on_export_event", event_env, event, verbose)
         reconciled = invoke("on_export_event", event_env, {"action": "reconcile"}, verbose)
         runs_after = glue.get_job_runs(JobName=event_env["GLUE_JOB_NAME"])["JobRuns"]
@@ -347,11 +401,21 @@ def _queries(
     ]  # fmt: skip
     if {"public_orders", "public_order_lines"} <= set(tables):
         queries.append((
-            "revenue per order: PostgreSQL numeric arrives as text (column comment: source type), cast it",
-            f"SELECT o.id, count(l.id) AS lines, sum(CAST(l.price AS DECIMAL(10,2)) * l.qty) AS revenue\n"
+            "revenue per order on 1 Nov (UTC): numeric(10,2) is decimal(10,2), timestamptz a timestamp in UTC, no CAST",
+            f"SELECT o.id, count(l.id) AS lines, sum(l.price * l.qty) AS revenue\n"
             f"FROM {database}.public_orders o JOIN {database}.public_order_lines l ON l.order_id = o.id\n"
             f"WHERE o.ingestion_date = DATE '{day}' AND l.ingestion_date = DATE '{day}'\n"
+            f"  AND l.created_at >= TIMESTAMP '2026-11-01 00:00:00'\n"
+            f"  AND l.created_at < TIMESTAMP '2026-11-01 00:00:00' + INTERVAL '1' DAY\n"
             f"GROUP BY o.id ORDER BY o.id",
+        ))  # fmt: skip
+    if "sales_orders" in tables:
+        queries.append((
+            "orders per channel in a date range: PostgreSQL date is a date, DATE literals compare with no CAST",
+            f"SELECT channel, count(*) AS orders, min(created_on) AS first_day\n"
+            f"FROM {database}.sales_orders\n"
+            f"WHERE ingestion_date = DATE '{day}' AND created_on BETWEEN DATE '2026-11-01' AND DATE '2026-11-30'\n"
+            f"GROUP BY channel ORDER BY channel",
         ))  # fmt: skip
     return queries
 

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from local.demo import typed_columns_report
 from local.deploy import deploy
 from tests.pg_server import pg_server  # noqa: F401 - the fixture
+from tests.spark_env import spark_python_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_demo_runs_one_night_end_to_end_and_says_what_it_did():
+    spark_python_or_skip()  # the demo runs the job under Spark, as Glue does
     done = subprocess.run([sys.executable, "-m", "local.demo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
@@ -26,8 +29,27 @@ def test_the_demo_runs_one_night_end_to_end_and_says_what_it_did():
     assert "'started')]" in out
     assert "SUCCEEDED: 8 tables, 18 files" in out
     assert "duplicate event -> ['already_published']" in out
-    assert "| revenue |" in out
-    assert "| 1001 | 3     | 31.93   |" in out  # 3.99*3 + 4.99*4 + 5.99*0, summed through the catalog
+    # the restored columns with the types the catalog holds after the night (numeric -> decimal, timestamptz ->
+    # timestamp in UTC, date -> date); unconstrained numeric, money, time... stay text
+    assert "public_order_lines (rewrite): created_at timestamp in UTC, price decimal(10,2)" in out
+    assert "public_orders (rewrite): placed_at timestamp in UTC, total decimal(12,2)" in out
+    assert "sales_orders (rewrite): created_on date" in out
+    assert (
+        "public_all_types (rewrite): c_date date, c_numeric decimal(12,2), c_timestamp timestamp, "
+        "c_timestamptz timestamp in UTC"
+    ) in out
+    assert "9 columns restored to their source types; rejected_values 0" in out
+    assert "MISSING FROM THE CATALOG" not in out
+    # the analyst's queries have no CAST, and answer from the typed columns
+    queries = [line for line in out.splitlines() if line.strip().startswith("SELECT")]
+    assert queries
+    assert not [q for q in queries if "CAST" in q.upper()]
+    assert "sum(l.price * l.qty) AS revenue" in out
+    assert "| 1001 | 3     | 31.93   |" in out  # 3.99*3 + 4.99*4 + 5.99*0 as decimal(10,2) * smallint
+    assert "| 1002 | 3     | 49.94   |" in out
+    assert "created_on BETWEEN DATE '2026-11-01' AND DATE '2026-11-30'" in out
+    assert "| web     | 1      | 2026-11-20 |" in out
+    assert "job| Setting default log level" not in out  # Spark's start-up chatter only with --verbose
     assert "DEMO FAILED" not in done.stderr
 
 
@@ -69,6 +91,8 @@ def test_the_tls_only_statement_is_the_only_part_of_a_bucket_policy_left_out(aws
 def test_the_demo_exports_your_own_postgresql_database(pg_server):  # noqa: F811 - the fixture
     import psycopg
 
+    spark_python_or_skip()
+
     with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS crm")
         admin.execute("CREATE DATABASE crm")
@@ -89,6 +113,7 @@ def test_the_demo_exports_your_own_postgresql_database(pg_server):  # noqa: F811
     assert pg_server.password not in done.stdout + done.stderr
     assert "table 1/1 vendas_clientes (crm.vendas.Clientes): PUBLISHED, 1 files" in done.stdout
     assert "SUCCEEDED: 1 tables" in done.stdout
+    assert "vendas_clientes (rewrite): desde date, saldo decimal(12,2)" in done.stdout
 
 
 def test_a_demo_that_cannot_reach_its_source_fails_with_one_clear_line():
@@ -99,3 +124,36 @@ def test_a_demo_that_cannot_reach_its_source_fails_with_one_clear_line():
     assert done.returncode == 1
     assert "DEMO FAILED" in done.stderr
     assert "secret-pw" not in done.stdout + done.stderr
+
+
+def test_the_typed_columns_report_takes_types_from_the_catalog_and_counts_from_the_manifest():
+    manifest = {
+        "tables": [
+            {"name": "t_copy", "method": "copy", "restored_columns": {}, "kept_as_text": [], "rejected_values": {}},
+            {
+                "name": "t_typed",
+                "method": "rewrite",
+                "restored_columns": {"placed_at": "timestamp", "total": "decimal(12,2)", "lost": "date"},
+                "kept_as_text": [
+                    {"column": "note", "source_type": "numeric", "kind": "no_evidence", "reason": "empty"},
+                    {"column": "t", "source_type": "time without time zone", "kind": "by_rule", "reason": "no type"},
+                ],
+                "rejected_values": {"total": 2, "placed_at": 1, "lost": 0},
+            },
+        ]
+    }
+    catalog = {
+        "t_typed": [
+            {"Name": "placed_at", "Type": "timestamp", "Comment": "source type: timestamp with time zone, "
+             "restored as timestamp in UTC (converted from the source's offset)"},
+            {"Name": "total", "Type": "decimal(12,2)", "Comment": "source type: numeric"},
+        ]
+    }  # fmt: skip
+
+    lines = typed_columns_report(manifest, catalog)
+
+    assert lines == [
+        "t_typed (rewrite): lost MISSING FROM THE CATALOG, placed_at timestamp in UTC, total decimal(12,2)",
+        "3 columns restored to their source types; rejected_values 3 (values no restored type holds exactly, kept "
+        "in sor_rejects); 1 kept as text for want of evidence",
+    ]
