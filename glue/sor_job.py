@@ -2719,9 +2719,10 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
         with run.progress_lock:
             run.done += 1
             log.info(
-                "table %d/%d %s (%s): %s, %d files, %d bytes, %d rows, copied %d, kept %d, removed %d, %.1fs%s",
+                "table %d/%d %s (%s): %s, %d files, %d bytes, %d rows, %s %d, kept %d, removed %d, %.1fs%s",
                 run.done, total, name, source.source, result.status, result.files, result.bytes, result.rows,
-                result.copied, result.skipped, result.removed, result.seconds,
+                "rewrote" if result.method == "rewrite" else "copied", result.copied, result.skipped, result.removed,
+                result.seconds,
                 f" - {result.error}" if result.error else "",
             )  # fmt: skip
     return result
