@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients
 from aws_lambda_powertools import Logger
 from config import Config
@@ -124,13 +124,13 @@ def handle_rds_event(config: Config, clients: Clients, event: Any) -> dict[str, 
     elif not tasks:
         return _no_match(classified)
     elif classified.kind == TABLE_FAILED:
-        publish_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, classified))
+        send_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, classified))
         summary["tasks"] = [{"export_id": t.export_id, "action": "alerted"} for t in tasks]
     else:
         summary["tasks"] = []
         for task in tasks:
             if task.status in FAILED_STATES:
-                publish_alert(clients.sns, config.alert_topic_arn, failure_alert(task, classified))
+                send_alert(clients.sns, config.alert_topic_arn, failure_alert(task, classified))
                 summary["tasks"].append({"export_id": task.export_id, "action": "alerted"})
             else:
                 # The task disagrees with the event; reconcile judges it.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
@@ -107,7 +107,7 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
     warnings = parse_warning_message(task.warning_message)
     if warnings:
         outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
-        publish_alert(
+        send_alert(
             clients.sns,
             config.alert_topic_arn,
             Alert(

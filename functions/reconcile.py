@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
@@ -165,7 +165,7 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
         logger.warning("no export task of this pipeline exists yet", extra={"cluster": config.cluster_identifier})
 
     if problems:
-        publish_alert(
+        send_alert(
             clients.sns,
             config.alert_topic_arn,
             Alert(

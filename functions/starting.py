@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
@@ -61,7 +61,7 @@ def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime)
     try:
         source = choose_source(clients, config, day, request.source_arn, now)
     except SourceRefusedError as error:
-        publish_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
+        send_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
         raise
     identifier = export_id(config.cluster_identifier, day, request.attempt)
     export_only = config.export_only if request.export_only is None else request.export_only
