@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import ExportId, parse_for_cluster
+from export_ids import ExportId, parse_for_cluster
 
 logger = Logger(child=True)
 

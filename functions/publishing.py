@@ -15,7 +15,7 @@ from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import parse_export_id
+from export_ids import parse_export_id
 from export_tasks import COMPLETE, ExportTask, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
 from manifests import published_export_id

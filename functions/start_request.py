@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from export_id import MAX_ATTEMPT
+from export_ids import MAX_ATTEMPT
 from export_only import validate_export_only
 
 _KEYS = frozenset({"ingestion_date", "source_arn", "export_only", "attempt"})

@@ -9,7 +9,7 @@ from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import export_id
+from export_ids import make_export_id
 from export_tasks import start_export_task
 from sources import Source, SourceRefusedError, automated_snapshot_for_day, live_cluster, named_source
 from start_request import InvalidRequestError, parse_request
@@ -63,7 +63,7 @@ def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime)
     except SourceRefusedError as error:
         send_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
         raise
-    identifier = export_id(config.cluster_identifier, day, request.attempt)
+    identifier = make_export_id(config.cluster_identifier, day, request.attempt)
     export_only = config.export_only if request.export_only is None else request.export_only
     result = {
         "export_id": identifier,

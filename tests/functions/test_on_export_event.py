@@ -11,7 +11,7 @@ import on_export_event
 import pytest
 from botocore.exceptions import ClientError
 from event_handling import handle_rds_event
-from export_id import export_id
+from export_ids import make_export_id
 from publishing import MAX_AUTOMATIC_RUNS, RunDecision
 from rds_events import InvalidEventError
 from reconcile import ReconcileRequest, reconcile
@@ -67,7 +67,7 @@ def test_duplicate_event_after_publication_starts_nothing(stack: Stack) -> None:
 
 
 def test_a_manifest_of_an_earlier_attempt_does_not_block_a_re_export(stack: Stack) -> None:
-    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 1))
+    stack.write_manifest(DAY, make_export_id(CLUSTER, DAY, 1))
     identifier = stack.start_task(DAY, attempt=2)
     result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
     assert result["tasks"][0]["action"] == "started"
@@ -206,7 +206,7 @@ def test_foreign_and_unknown_events_are_ignored_quietly(stack: Stack, fixture: s
 
 def test_exports_that_are_not_ours_are_ignored(stack: Stack) -> None:
     stack.start_task(DAY, identifier="someone-elses-export")
-    stack.start_task(DAY, identifier=export_id("othercluster", DAY))
+    stack.start_task(DAY, identifier=make_export_id("othercluster", DAY))
     stack.start_task(DAY, attempt=2, bucket="another-bucket")
     result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
     assert result["status"] == "ignored"
@@ -370,7 +370,7 @@ def test_a_completion_event_starts_a_run_only_for_the_task_that_just_ended(stack
 
 def test_an_older_attempt_never_replaces_the_one_the_manifest_names(stack: Stack) -> None:
     source = cluster_source(stack)
-    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 2))
+    stack.write_manifest(DAY, make_export_id(CLUSTER, DAY, 2))
     # Attempt 1 of the day ends (late) after attempt 2 was published.
     older = stack.start_task(DAY, source_arn=source)
     result = handle_rds_event(
