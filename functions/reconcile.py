@@ -24,8 +24,6 @@ from config import Config
 from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
 from manifests import manifest_key
 from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, RunDecision, publish_export
-from sources import day_end
-from starting import today_in
 
 logger = Logger(child=True)
 
@@ -68,7 +66,7 @@ def parse_reconcile(event: dict[str, Any]) -> ReconcileRequest:
 def _started_at(task: ExportTask, config: Config) -> dt.datetime:
     # Without TaskStartTime, assume the task started when its day began: that can only alert early, never
     # let a stuck task go unreported.
-    return task.task_start_time or day_end(task.ingestion_date - dt.timedelta(days=1), config)
+    return task.task_start_time or config.day_end(task.ingestion_date - dt.timedelta(days=1))
 
 
 def _resource_of(operation: str, config: Config, day: dt.date) -> str:
@@ -99,7 +97,7 @@ def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id
 
 
 def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> dict[str, Any]:
-    today = today_in(config, now)
+    today = config.today(now)
     first_day = today - dt.timedelta(days=request.lookback_days)
     window_start = now - dt.timedelta(days=request.lookback_days)
     tasks = list_our_tasks(clients.rds, config)

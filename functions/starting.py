@@ -17,15 +17,11 @@ from start_request import InvalidRequestError, parse_request
 logger = Logger(child=True)
 
 
-def today_in(config: Config, now: dt.datetime) -> dt.date:
-    return now.astimezone(config.schedule_timezone).date()
-
-
 def choose_source(clients: Clients, config: Config, day: dt.date, source_arn: str | None, now: dt.datetime) -> Source:
     if source_arn:
         return named_source(clients.rds, config, source_arn)
     if config.export_source == "cluster":
-        if day != today_in(config, now):
+        if day != config.today(now):
             # The live cluster holds today's data; labelling it as a past day would publish a lie.
             raise InvalidRequestError(
                 f"EXPORT_SOURCE=cluster exports today's data; for {day.isoformat()} pass source_arn "
@@ -55,7 +51,7 @@ def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime)
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError
     (alerted first). AWS errors other than "already exists" are raised for Lambda to retry.
     """
-    today = today_in(config, now)
+    today = config.today(now)
     request = parse_request(event, today)
     day = request.ingestion_date or today
     try:
