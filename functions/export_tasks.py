@@ -116,7 +116,7 @@ def parse_warning_message(text: str) -> ExportWarnings:
     return ExportWarnings(skipped, other)
 
 
-def start_export_task(
+def submit_export_task(
     rds: Any, config: Config, *, export_id: str, source_arn: str, export_only: Sequence[str]
 ) -> dict[str, Any]:
     """StartExportTask with the pipeline's bucket, prefix, role and key. Raises botocore errors as they come."""

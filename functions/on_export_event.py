@@ -1,4 +1,7 @@
-"""Lambda: RDS export events (EventBridge) and the reconcile schedule. Logic: event_handling.py, reconcile.py."""
+"""Lambda: RDS export events (EventBridge) and the reconcile schedule.
+
+Logic: on_export_event_flow.py (events) and on_export_event_reconcile.py (the schedule).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from typing import Any
 
 from aws_clients import shared_clients
 from config import load_config
-from event_handling import handle_rds_event
 from observability import correlation_id, count, powertools
-from reconcile import is_reconcile, parse_reconcile, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import is_reconcile, parse_reconcile, reconcile
 
 logger, tracer, metrics = powertools()
 

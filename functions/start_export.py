@@ -1,4 +1,4 @@
-"""Lambda: start tonight's (or a named day's) RDS export to S3. Logic lives in starting.py."""
+"""Lambda: start tonight's (or a named day's) RDS export to S3. Logic lives in start_export_flow.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
 from sources import InvalidSourceError, SourceRefusedError
+from start_export_flow import export_day
 from start_request import InvalidRequestError
-from starting import start_export
 
 logger, tracer, metrics = powertools()
 
@@ -23,7 +23,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event, context))
     config = load_config(os.environ)
     try:
-        result = start_export(config, shared_clients(), event, dt.datetime.now(dt.UTC))
+        result = export_day(config, shared_clients(), event, dt.datetime.now(dt.UTC))
     except (InvalidRequestError, InvalidSourceError, SourceRefusedError):
         count(metrics, "ExportRefused")
         logger.exception("export refused")

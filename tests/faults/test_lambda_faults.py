@@ -26,10 +26,10 @@ import on_export_event
 import pytest
 import start_export
 from botocore.exceptions import ClientError
-from event_handling import handle_rds_event
-from reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
 from sources import SourceRefusedError
-from starting import start_export as run_start
+from start_export_flow import export_day
 
 from local.aws_emulator import Fault, Request
 from tests.functions.conftest import FakeContext, Stack
@@ -78,18 +78,18 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
     now = stack.snapshot_time + dt.timedelta(minutes=1)
     clients = stack.clients_as(START)
     transient = stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
-    assert run_start(stack.config, clients, {}, now)["status"] == "started"
+    assert export_day(stack.config, clients, {}, now)["status"] == "started"
     assert transient.hits == 1
 
     # The same night for a second cluster-day would be a new id; here: tomorrow, throttled for good.
     stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
-        run_start(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
+        export_day(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
     assert len(stack.tasks()) == 1  # nothing half-started
     stack.emulator.faults.clear()
     # Lambda's retry of the failed invocation starts that night, once.
-    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "started"
-    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
+    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "started"
+    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
     assert len(stack.tasks()) == 2
 
 
@@ -147,7 +147,7 @@ def _reconcile_problem(stack: Stack, clients: Any) -> Any:
 
 
 def _stale_snapshot_refusal(stack: Stack, clients: Any) -> Any:
-    return lambda c: run_start(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30))
+    return lambda c: export_day(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30))
 
 
 ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)

@@ -10,11 +10,11 @@ import aws_clients
 import on_export_event
 import pytest
 from botocore.exceptions import ClientError
-from event_handling import handle_rds_event
 from export_ids import make_export_id
-from publishing import MAX_AUTOMATIC_RUNS, RunDecision
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import ReconcileRequest, reconcile
 from rds_events import InvalidEventError
-from reconcile import ReconcileRequest, reconcile
+from run_requests import MAX_AUTOMATIC_RUNS, RunDecision
 
 from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, EVENT_TIME, FakeContext, Stack

@@ -9,10 +9,16 @@ import aws_clients
 import on_export_event
 import pytest
 import start_export
-from event_handling import handle_rds_event
 from export_ids import make_export_id
 from manifests import manifest_key
-from reconcile import DaysNotJudgedError, InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import (
+    DaysNotJudgedError,
+    InvalidReconcileRequestError,
+    ReconcileRequest,
+    parse_reconcile,
+    reconcile,
+)
 
 from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack

@@ -10,7 +10,7 @@ from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import make_export_id
-from export_tasks import start_export_task
+from export_tasks import submit_export_task
 from sources import Source, SourceRefusedError, automated_snapshot_for_day, live_cluster, named_source
 from start_request import InvalidRequestError, parse_request
 
@@ -45,7 +45,7 @@ def refusal_alert(config: Config, day: dt.date, reason: str) -> Alert:
     )
 
 
-def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime) -> dict[str, Any]:
+def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -> dict[str, Any]:
     """Returns {"export_id", "ingestion_date", "source_arn", "export_uri", "status"}; status started|already_started.
 
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError
@@ -69,7 +69,7 @@ def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime)
         "status": "started",
     }
     try:
-        start_export_task(clients.rds, config, export_id=identifier, source_arn=source.arn, export_only=export_only)
+        submit_export_task(clients.rds, config, export_id=identifier, source_arn=source.arn, export_only=export_only)
     except Exception as error:
         if error_code(error) != "ExportTaskAlreadyExists":
             raise

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
 from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
 from manifests import manifest_key
-from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, RunDecision, publish_export
+from run_requests import MAX_AUTOMATIC_RUNS, GlueBusyError, RunDecision, request_run
 
 logger = Logger(child=True)
 
@@ -114,7 +114,7 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
         if task.status == COMPLETE:
             try:
-                outcome = publish_export(config, clients, task)
+                outcome = request_run(config, clients, task)
             except GlueBusyError:
                 # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
                 actions.append({"export_id": task.export_id, "action": "glue_busy"})

@@ -72,7 +72,7 @@ def _supersedes(published: str | None, task: ExportTask) -> bool:
     )
 
 
-def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
+def request_run(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
     outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.NOT_COMPLETE)
     if task.status != COMPLETE:
         return outcome

@@ -18,8 +18,8 @@ from aws_clients import Clients
 from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
-from publishing import GlueBusyError, PublishOutcome, RunDecision, publish_export
 from rds_events import COMPLETED, TABLE_FAILED, ExportEvent, classify
+from run_requests import GlueBusyError, PublishOutcome, RunDecision, request_run
 
 logger = Logger(child=True)
 
@@ -52,7 +52,7 @@ def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> lis
 
 def _start_run(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
     try:
-        return publish_export(config, clients, task)
+        return request_run(config, clients, task)
     except GlueBusyError:
         # Not an error: failing would send the event through Lambda's retries into the dead-letter queue, while
         # reconcile starts the day once the job is free (it reads COMPLETE tasks without a manifest).
