@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from export_only import InvalidExportOnlyError, parse_export_only_setting
+from outcomes import RefusedError
 
 EXPORT_SOURCES = ("latest-automated-snapshot", "cluster")
 
@@ -33,7 +34,7 @@ _CLUSTER_ID = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$")
 _GLUE_JOB = re.compile(r"^[^\x00-\x08\x0a-\x1f]{1,255}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(RefusedError, ValueError):
     """The function's environment is missing a variable or holds an invalid value."""
 
 

@@ -17,16 +17,6 @@ from on_export_event_reconcile import is_reconcile, parse_reconcile, reconcile
 
 logger, tracer, metrics = powertools()
 
-_ACTION_METRICS = {
-    "started": "GlueRunStarted",
-    "already_published": "GlueRunSkipped",
-    "already_running": "GlueRunSkipped",
-    "gave_up": "GlueRunGaveUp",
-    "superseded": "GlueRunSkipped",
-    "deferred_to_reconcile": "GlueRunDeferred",
-    "alerted": "ExportFailed",
-}
-
 
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
@@ -37,15 +27,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     if is_reconcile(event):
         result = reconcile(config, shared_clients(), parse_reconcile(event), now)
-        count(metrics, "ReconcileProblems", len(result["problems"]))
-        outcomes = result["actions"]
     else:
         result = handle_rds_event(config, shared_clients(), event)
-        if result["status"] == "ignored":
-            count(metrics, "EventsIgnored")
-        outcomes = result.get("tasks", [])
-    for outcome in outcomes:
-        name = _ACTION_METRICS.get(outcome["action"])
-        if name:
-            count(metrics, name)
-    return result
+    for name, value in result.metrics():
+        count(metrics, name, value)
+    return result.as_dict()

@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import Config
+from outcomes import RefusedError
 
 _RDS_ARN = re.compile(
     r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(?P<kind>cluster|cluster-snapshot|snapshot):(?P<name>.+)$"
 )
 
 
-class SourceRefusedError(RuntimeError):
+class SourceRefusedError(RefusedError, RuntimeError):
     """No source fit to publish as this day; alerted, and the invocation fails."""
 
 
-class InvalidSourceError(ValueError):
+class InvalidSourceError(RefusedError, ValueError):
     """An operator-supplied source ARN that cannot be this cluster's data."""
 
 

@@ -9,9 +9,8 @@ from typing import Any
 from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
-from sources import InvalidSourceError, SourceRefusedError
+from outcomes import Outcome, RefusedError
 from start_export_flow import export_day
-from start_request import InvalidRequestError
 
 logger, tracer, metrics = powertools()
 
@@ -24,9 +23,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = load_config(os.environ)
     try:
         result = export_day(config, shared_clients(), event, dt.datetime.now(dt.UTC))
-    except (InvalidRequestError, InvalidSourceError, SourceRefusedError):
-        count(metrics, "ExportRefused")
+    except RefusedError:
+        count(metrics, str(Outcome.EXPORT_REFUSED.metric))
         logger.exception("export refused")
         raise
-    count(metrics, "ExportStarted" if result["status"] == "started" else "ExportSkipped")
-    return result
+    for name, value in result.metrics():
+        count(metrics, name, value)
+    return result.as_dict()

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import make_export_id
 from export_tasks import submit_export_task
+from outcomes import Outcome, Result
 from sources import Source, SourceRefusedError, automated_snapshot_for_day, live_cluster, named_source
 from start_request import InvalidRequestError, parse_request
 
@@ -45,8 +46,8 @@ def refusal_alert(config: Config, day: dt.date, reason: str) -> Alert:
     )
 
 
-def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -> dict[str, Any]:
-    """Returns {"export_id", "ingestion_date", "source_arn", "export_uri", "status"}; status started|already_started.
+def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -> Result:
+    """The export of the request's day, started (EXPORT_STARTED) or found started (EXPORT_ALREADY_STARTED).
 
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError
     (alerted first). AWS errors other than "already exists" are raised for Lambda to retry.
@@ -61,19 +62,19 @@ def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -
         raise
     identifier = make_export_id(config.cluster_identifier, day, request.attempt)
     export_only = config.export_only if request.export_only is None else request.export_only
-    result = {
-        "export_id": identifier,
-        "ingestion_date": day.isoformat(),
-        "source_arn": source.arn,
-        "export_uri": config.export_uri(identifier),
-        "status": "started",
-    }
+    result = Result(
+        Outcome.EXPORT_STARTED,
+        export_id=identifier,
+        ingestion_date=day.isoformat(),
+        source_arn=source.arn,
+        export_uri=config.export_uri(identifier),
+    )
     try:
         submit_export_task(clients.rds, config, export_id=identifier, source_arn=source.arn, export_only=export_only)
     except Exception as error:
         if error_code(error) != "ExportTaskAlreadyExists":
             raise
         # Same night twice (schedule retry, manual re-invoke): the first start stands.
-        result["status"] = "already_started"
-    logger.info("export requested", extra=result)
+        result.status = Outcome.EXPORT_ALREADY_STARTED
+    logger.info("export requested", extra=result.as_dict())
     return result

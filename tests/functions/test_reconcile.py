@@ -34,7 +34,7 @@ def day(offset: int) -> dt.date:
 
 
 def run(stack: Stack, **request: Any) -> dict[str, Any]:
-    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW)
+    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW).as_dict()
 
 
 def problems_alert(stack: Stack) -> str:
@@ -64,7 +64,7 @@ def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> 
         stack.config,
         stack.clients,
         stack.event("rds-event-0164-cluster-snapshot-export-completed.json", stack.snapshot_arn),
-    )
+    ).as_dict()
     run(stack)
     assert late["tasks"][0]["action"] == "already_running"
     assert len(stack.job_runs()) == 1

@@ -24,7 +24,7 @@ def local_day(stack: Stack, instant: dt.datetime) -> dt.date:
 
 def test_nightly_start_exports_the_newest_automated_snapshot(stack: Stack) -> None:
     now = stack.snapshot_time + dt.timedelta(minutes=30)
-    result = export_day(stack.config, stack.clients, {}, now)
+    result = export_day(stack.config, stack.clients, {}, now).as_dict()
     day = local_day(stack, now)
     expected_id = f"aurora-sor-{CLUSTER}-{day.isoformat()}"
     assert result == {
@@ -46,8 +46,8 @@ def test_nightly_start_exports_the_newest_automated_snapshot(stack: Stack) -> No
 
 def test_the_same_night_twice_is_already_started_not_a_second_export(stack: Stack) -> None:
     now = stack.snapshot_time + dt.timedelta(minutes=30)
-    first = export_day(stack.config, stack.clients, {}, now)
-    second = export_day(stack.config, stack.clients, {}, now + dt.timedelta(minutes=5))
+    first = export_day(stack.config, stack.clients, {}, now).as_dict()
+    second = export_day(stack.config, stack.clients, {}, now + dt.timedelta(minutes=5)).as_dict()
     assert (first["status"], second["status"]) == ("started", "already_started")
     assert second["export_id"] == first["export_id"]
     assert len(stack.tasks()) == 1
@@ -70,7 +70,7 @@ def test_export_only_comes_from_the_setting_unless_the_payload_names_tables(stac
 def test_backfill_uses_the_snapshot_that_held_that_day(stack: Stack) -> None:
     day = local_day(stack, stack.snapshot_time)
     later = stack.snapshot_time + dt.timedelta(days=5)
-    result = export_day(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, later)
+    result = export_day(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, later).as_dict()
     assert result["export_id"] == f"aurora-sor-{CLUSTER}-{day.isoformat()}"
     assert result["source_arn"] == stack.snapshot_arn
 
@@ -119,11 +119,11 @@ def test_source_arn_in_the_payload_wins(stack: Stack) -> None:
     )
     arn = manual["DBClusterSnapshot"]["DBClusterSnapshotArn"]
     now = stack.snapshot_time + dt.timedelta(hours=100)  # the automated one is stale: not consulted at all
-    result = export_day(stack.config, stack.clients, {"source_arn": arn}, now)
+    result = export_day(stack.config, stack.clients, {"source_arn": arn}, now).as_dict()
     assert result["source_arn"] == arn
     assert stack.tasks()[0]["SourceArn"] == arn
     # An automated snapshot named by ARN is looked up as automated.
-    result = export_day(stack.config, stack.clients, {"source_arn": stack.snapshot_arn, "attempt": 2}, now)
+    result = export_day(stack.config, stack.clients, {"source_arn": stack.snapshot_arn, "attempt": 2}, now).as_dict()
     assert result["source_arn"] == stack.snapshot_arn
 
 
@@ -139,7 +139,7 @@ def test_a_snapshot_of_another_cluster_is_rejected(stack: Stack) -> None:
     with pytest.raises(InvalidSourceError, match="not cluster"):
         export_day(
             stack.config, stack.clients, {"source_arn": stack.cluster_arn.replace(CLUSTER, "x")}, stack.snapshot_time
-        )
+        ).as_dict()
     with pytest.raises(InvalidSourceError, match="not an RDS"):
         export_day(stack.config, stack.clients, {"source_arn": "arn:aws:s3:::bucket"}, stack.snapshot_time)
     assert stack.emulator.calls("rds", "StartExportTask") == []
@@ -154,7 +154,7 @@ def cluster_source(stack: Stack) -> Any:
 
 def test_cluster_source_exports_the_live_cluster(stack: Stack) -> None:
     config = cluster_source(stack)
-    result = export_day(config, stack.clients, {}, stack.snapshot_time + dt.timedelta(hours=100))
+    result = export_day(config, stack.clients, {}, stack.snapshot_time + dt.timedelta(hours=100)).as_dict()
     assert result["source_arn"] == stack.cluster_arn
     assert stack.tasks()[0]["SourceArn"] == stack.cluster_arn
 
@@ -167,7 +167,7 @@ def test_cluster_source_will_not_label_live_data_with_a_past_day(stack: Stack) -
     # ... unless the operator says so explicitly.
     result = export_day(
         config, stack.clients, {"ingestion_date": day.isoformat(), "source_arn": stack.cluster_arn}, stack.snapshot_time
-    )
+    ).as_dict()
     assert result["export_id"].endswith(day.isoformat())
 
 
@@ -175,7 +175,7 @@ def test_a_transient_rds_error_is_retried(stack: Stack) -> None:
     stack.emulator.add_fault(
         Fault(match=lambda r: r.operation == "StartExportTask", status=503, code="ServiceUnavailable", times=1)
     )
-    result = export_day(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1))
+    result = export_day(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1)).as_dict()
     assert result["status"] == "started"
     assert len(stack.emulator.calls("rds", "StartExportTask")) == 2
 
