@@ -35,8 +35,8 @@ def _clean_subject(subject: str) -> str:
     return ascii_only if len(ascii_only) <= _SUBJECT_MAX else ascii_only[: _SUBJECT_MAX - 3] + "..."
 
 
-def publish_alert(sns: Any, topic_arn: str, alert: Alert) -> str:
-    """Publishes the alert and returns the message id; a failure is raised, never swallowed."""
+def send_alert(sns: Any, topic_arn: str, alert: Alert) -> str:
+    """Sends the alert and returns the message id; a failure is raised, never swallowed."""
     response = sns.publish(TopicArn=topic_arn, Subject=_clean_subject(alert.subject), Message=alert.body())
-    logger.warning("alert published", extra={"subject": alert.subject, "message_id": response["MessageId"]})
+    logger.warning("alert sent", extra={"subject": alert.subject, "message_id": response["MessageId"]})
     return str(response["MessageId"])

@@ -5,6 +5,7 @@ Every problem names the variable, so a bad deployment fails with a message that 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from export_only import InvalidExportOnlyError, parse_export_only_setting
+from outcomes import RefusedError
 
 EXPORT_SOURCES = ("latest-automated-snapshot", "cluster")
 
@@ -32,7 +34,7 @@ _CLUSTER_ID = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$")
 _GLUE_JOB = re.compile(r"^[^\x00-\x08\x0a-\x1f]{1,255}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(RefusedError, ValueError):
     """The function's environment is missing a variable or holds an invalid value."""
 
 
@@ -57,6 +59,15 @@ class Config:
         prefix = self.export_prefix if prefix is None else prefix.strip("/")
         path = f"{prefix}/{export_id}" if prefix else export_id
         return f"s3://{bucket or self.export_bucket}/{path}/"
+
+    def today(self, now: dt.datetime) -> dt.date:
+        """The calendar day `now` falls on in the schedule's time zone: the ingestion date of tonight's export."""
+        return now.astimezone(self.schedule_timezone).date()
+
+    def day_end(self, day: dt.date) -> dt.datetime:
+        """The first instant after `day` in the schedule's time zone, in UTC."""
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=self.schedule_timezone)
+        return midnight.astimezone(dt.UTC)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from outcomes import RefusedError
+
 _NAME = r"[A-Za-z0-9$_]+"
 _ENTRY = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}$")
 # The whole list must stay under 200 KB (docs/aws-facts.md); measured as the request would carry it.
 MAX_TOTAL_BYTES = 200 * 1024
 
 
-class InvalidExportOnlyError(ValueError):
+class InvalidExportOnlyError(RefusedError, ValueError):
     """An ExportOnly entry or list AWS would reject (or silently mis-handle)."""
 
 

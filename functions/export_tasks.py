@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import ExportId, parse_for_cluster
+from export_ids import ExportId, parse_for_cluster
 
 logger = Logger(child=True)
 
@@ -116,7 +116,7 @@ def parse_warning_message(text: str) -> ExportWarnings:
     return ExportWarnings(skipped, other)
 
 
-def start_export_task(
+def submit_export_task(
     rds: Any, config: Config, *, export_id: str, source_arn: str, export_only: Sequence[str]
 ) -> dict[str, Any]:
     """StartExportTask with the pipeline's bucket, prefix, role and key. Raises botocore errors as they come."""

@@ -1,4 +1,7 @@
-"""Lambda: RDS export events (EventBridge) and the reconcile schedule. Logic: event_handling.py, reconcile.py."""
+"""Lambda: RDS export events (EventBridge) and the reconcile schedule.
+
+Logic: on_export_event_flow.py (events) and on_export_event_reconcile.py (the schedule).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +11,11 @@ from typing import Any
 
 from aws_clients import shared_clients
 from config import load_config
-from event_handling import handle_rds_event
 from observability import correlation_id, count, powertools
-from reconcile import is_reconcile, parse_reconcile, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import is_reconcile, parse_reconcile, reconcile
 
 logger, tracer, metrics = powertools()
-
-_ACTION_METRICS = {
-    "started": "GlueRunStarted",
-    "already_published": "GlueRunSkipped",
-    "already_running": "GlueRunSkipped",
-    "gave_up": "GlueRunGaveUp",
-    "superseded": "GlueRunSkipped",
-    "deferred_to_reconcile": "GlueRunDeferred",
-    "alerted": "ExportFailed",
-}
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -34,15 +27,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     if is_reconcile(event):
         result = reconcile(config, shared_clients(), parse_reconcile(event), now)
-        count(metrics, "ReconcileProblems", len(result["problems"]))
-        outcomes = result["actions"]
     else:
         result = handle_rds_event(config, shared_clients(), event)
-        if result["status"] == "ignored":
-            count(metrics, "EventsIgnored")
-        outcomes = result.get("tasks", [])
-    for outcome in outcomes:
-        name = _ACTION_METRICS.get(outcome["action"])
-        if name:
-            count(metrics, name)
-    return result
+    for name, value in result.metrics():
+        count(metrics, name, value)
+    return result.as_dict()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
+from outcomes import RefusedError
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -41,8 +42,13 @@ EVENT_KINDS: dict[str, str] = {
 }
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(RefusedError, ValueError):
     """Not an EventBridge event at all, or an export event without the fields AWS documents."""
+
+
+class NotOurEvent(Exception):
+    """A well-formed event this pipeline does not act on (another source, an RDS event that is not about an export);
+    the message says why, for the log and the ignored result."""
 
 
 @dataclass(frozen=True)
@@ -66,20 +72,21 @@ def _timestamp(value: Any) -> dt.datetime | None:
     return parsed.astimezone(dt.UTC) if parsed.tzinfo is not None else None
 
 
-def classify(event: Any) -> ExportEvent | str:
-    """The export event, or a short reason why it is not ours to act on (logged by the caller)."""
+def classify(event: Any) -> ExportEvent:
+    """The export event; raises NotOurEvent for an event that is not ours to act on, InvalidEventError for one
+    that is malformed."""
     if not isinstance(event, dict) or not {"source", "detail-type", "detail"} <= set(event):
         raise InvalidEventError("not an EventBridge event: expected keys source, detail-type, detail")
     envelope = EventBridgeEvent(event)
     if envelope.source != "aws.rds":
-        return f"source {envelope.source!r} is not aws.rds"
+        raise NotOurEvent(f"source {envelope.source!r} is not aws.rds")
     detail = envelope.detail
     if not isinstance(detail, dict):
         raise InvalidEventError("aws.rds event whose detail is not an object")
     rds_event_id = detail.get("EventID")
     kind = EVENT_KINDS.get(rds_event_id) if isinstance(rds_event_id, str) else None
     if kind is None:
-        return f"RDS event {rds_event_id!r} is not an export event"
+        raise NotOurEvent(f"RDS event {rds_event_id!r} is not an export event")
     source_arn = detail.get("SourceArn")
     if not isinstance(source_arn, str) or not source_arn.startswith("arn:"):
         raise InvalidEventError(f"{rds_event_id} without a SourceArn: {source_arn!r}")

@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import Config
+from outcomes import RefusedError
 
 _RDS_ARN = re.compile(
     r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(?P<kind>cluster|cluster-snapshot|snapshot):(?P<name>.+)$"
 )
 
 
-class SourceRefusedError(RuntimeError):
+class SourceRefusedError(RefusedError, RuntimeError):
     """No source fit to publish as this day; alerted, and the invocation fails."""
 
 
-class InvalidSourceError(ValueError):
+class InvalidSourceError(RefusedError, ValueError):
     """An operator-supplied source ARN that cannot be this cluster's data."""
 
 
@@ -33,12 +34,6 @@ class Source:
     snapshot_time: dt.datetime | None = None
 
 
-def day_end(day: dt.date, config: Config) -> dt.datetime:
-    """The first instant after `day` in the schedule's time zone, in UTC."""
-    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=config.schedule_timezone)
-    return midnight.astimezone(dt.UTC)
-
-
 def automated_snapshot_for_day(rds: Any, config: Config, day: dt.date, now: dt.datetime) -> Source:
     """The newest available automated snapshot taken before the day ended, if it is fresh enough.
 
@@ -46,7 +41,7 @@ def automated_snapshot_for_day(rds: Any, config: Config, day: dt.date, now: dt.d
     Fresh enough = at most MAX_SNAPSHOT_AGE_HOURS older than min(now, end of day): publishing stale data
     under a day's date is worse than publishing nothing (the refusal alerts).
     """
-    reference = min(now, day_end(day, config))
+    reference = min(now, config.day_end(day))
     candidates: list[tuple[dt.datetime, str]] = []
     paginator = rds.get_paginator("describe_db_cluster_snapshots")
     pages = paginator.paginate(DBClusterIdentifier=config.cluster_identifier, SnapshotType="automated")

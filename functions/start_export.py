@@ -1,4 +1,4 @@
-"""Lambda: start tonight's (or a named day's) RDS export to S3. Logic lives in starting.py."""
+"""Lambda: start tonight's (or a named day's) RDS export to S3. Logic lives in start_export_flow.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
-from sources import InvalidSourceError, SourceRefusedError
-from start_request import InvalidRequestError
-from starting import start_export
+from outcomes import Outcome, RefusedError
+from start_export_flow import export_day
 
 logger, tracer, metrics = powertools()
 
@@ -23,10 +22,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event, context))
     config = load_config(os.environ)
     try:
-        result = start_export(config, shared_clients(), event, dt.datetime.now(dt.UTC))
-    except (InvalidRequestError, InvalidSourceError, SourceRefusedError):
-        count(metrics, "ExportRefused")
+        result = export_day(config, shared_clients(), event, dt.datetime.now(dt.UTC))
+    except RefusedError:
+        count(metrics, str(Outcome.EXPORT_REFUSED.metric))
         logger.exception("export refused")
         raise
-    count(metrics, "ExportStarted" if result["status"] == "started" else "ExportSkipped")
-    return result
+    for name, value in result.metrics():
+        count(metrics, name, value)
+    return result.as_dict()

@@ -13,14 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from export_id import MAX_ATTEMPT
+from export_ids import MAX_ATTEMPT
 from export_only import validate_export_only
+from outcomes import RefusedError
 
 _KEYS = frozenset({"ingestion_date", "source_arn", "export_only", "attempt"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class InvalidRequestError(ValueError):
+class InvalidRequestError(RefusedError, ValueError):
     """A start_export payload that cannot be what the operator meant; nothing is started."""
 
 

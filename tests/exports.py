@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from export_ids import make_export_id
+
 from local.rds_export import MYSQL, POSTGRESQL, exported_table, render_export, write_export
 from local.sample_database import make_large_table, make_table, mysql_sample_tables, pg_sample_tables
 
 PG = "aurora-postgresql"
 MY = "aurora-mysql"
+
 __all__ = [
     "EXPORT_BUCKET",
     "EXPORT_ID",
@@ -35,6 +38,7 @@ __all__ = [
     "mysql_sample_tables",
     "pg_sample_tables",
     "render_sample_export",
+    "shop_export_id",
     "write_sample_export",
 ]
 
@@ -43,6 +47,11 @@ EXPORT_PREFIX = "exports"
 EXPORT_ID = "aurora-sor-shop-2026-11-26"
 SOURCE_ARN = "arn:aws:rds:sa-east-1:123456789012:cluster-snapshot:rds:shop-2026-11-26-06-05"
 SNAPSHOT_TIME = dt.datetime(2026, 11, 26, 6, 5, 12, tzinfo=dt.UTC)
+
+
+def shop_export_id(day: str) -> str:
+    """The id the Lambda gives the export of cluster `shop` for `day` (YYYY-MM-DD), attempt 1."""
+    return make_export_id("shop", dt.date.fromisoformat(day))
 
 
 def export_kwargs(**overrides: Any) -> dict[str, Any]:

@@ -21,17 +21,13 @@ import sor_job
 
 from local.aws_emulator import Fault, Request, wait_for
 from local.rds_export import SourceTable
-from tests.exports import EXPORT_BUCKET, make_large_table, make_table
+from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, JobRun, SorWorld
 
 EARLIER = "2026-11-25"
 # 6 MiB files against a 5 MiB threshold: the blobs table takes the multipart UploadPartCopy path (2 parts).
 MULTIPART = ("--multipart_threshold_mb", "5", "--multipart_chunksize_mb", "5")
 TABLES = ("public_blobs", "public_customers", "public_items", "public_orders", "public_payments")
-
-
-def export_id(day: str) -> str:
-    return f"aurora-sor-shop-{day}"
 
 
 def tables_for(day: str) -> list[SourceTable]:
@@ -49,7 +45,7 @@ def tables_for(day: str) -> list[SourceTable]:
 
 
 def export_day(world: SorWorld, day: str) -> str:
-    return world.export(tables_for(day), export_id=export_id(day))
+    return world.export(tables_for(day), export_id=shop_export_id(day))
 
 
 def run_day(world: SorWorld, uri: str, day: str = DAY, *extra: str) -> JobRun:
@@ -123,7 +119,7 @@ class Scene:
         if self.earlier is not None:
             assert day_snapshot(self.world, EARLIER) == self.earlier
         manifest = self.world.manifest()
-        assert (manifest["status"], manifest["export_id"]) == ("SUCCEEDED", export_id(DAY))
+        assert (manifest["status"], manifest["export_id"]) == ("SUCCEEDED", shop_export_id(DAY))
         assert [t["name"] for t in manifest["tables"] if t["status"] == "PUBLISHED"] == list(TABLES)
 
 
@@ -152,7 +148,7 @@ def with_legacy_run_parameters(world: SorWorld) -> None:
     for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
         legacy = sor_job.as_table_input(table)
         legacy["Parameters"] |= {
-            "sor.last_export_id": export_id(EARLIER),
+            "sor.last_export_id": shop_export_id(EARLIER),
             "sor.last_snapshot_time": "2026-11-25T06:05Z",
         }
         world.glue.update_table(DatabaseName=DATABASE, TableInput=legacy)

@@ -17,7 +17,7 @@ import sor_job
 from botocore.config import Config
 
 from local.aws_emulator import Fault, Request, wait_for
-from tests.exports import EXPORT_BUCKET
+from tests.exports import EXPORT_BUCKET, shop_export_id
 from tests.faults.scenario import (
     EARLIER,
     TABLES,
@@ -26,7 +26,6 @@ from tests.faults.scenario import (
     day_snapshot,
     exact_state,
     export_day,
-    export_id,
     footer_read_of,
     one_call,
     run_day,
@@ -226,7 +225,7 @@ def test_update_table_conflicts_fail_their_tables_and_a_rerun_converges(world: S
     for name in failed_names(failed.summary):
         assert partitions_of(world, name) == [EARLIER]
         table = world.glue.get_table(DatabaseName=DATABASE, Name=name)["Table"]
-        assert table["Parameters"]["sor.last_export_id"] == export_id(EARLIER)  # the definition was not changed
+        assert table["Parameters"]["sor.last_export_id"] == shop_export_id(EARLIER)  # the definition was not changed
     assert failed.summary["tables"] == len(TABLES) - 2
     assert day_snapshot(world, EARLIER) == s.earlier
 

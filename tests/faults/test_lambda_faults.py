@@ -26,10 +26,10 @@ import on_export_event
 import pytest
 import start_export
 from botocore.exceptions import ClientError
-from event_handling import handle_rds_event
-from reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
 from sources import SourceRefusedError
-from starting import start_export as run_start
+from start_export_flow import export_day
 
 from local.aws_emulator import Fault, Request
 from tests.functions.conftest import FakeContext, Stack
@@ -63,7 +63,9 @@ def test_throttling_on_completion_is_retried_by_botocore_and_starts_one_run(
     identifier = stack.start_task(DAY)
     fault = stack.emulator.add_fault(Fault(operation(service, name), status, code, times=1))
 
-    result = handle_rds_event(stack.config, stack.clients_as(EVENT), stack.event(COMPLETED, stack.snapshot_arn))
+    result = handle_rds_event(
+        stack.config, stack.clients_as(EVENT), stack.event(COMPLETED, stack.snapshot_arn)
+    ).as_dict()
 
     assert fault.hits == 1
     assert result["tasks"][0]["action"] == "started"
@@ -78,18 +80,18 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
     now = stack.snapshot_time + dt.timedelta(minutes=1)
     clients = stack.clients_as(START)
     transient = stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
-    assert run_start(stack.config, clients, {}, now)["status"] == "started"
+    assert export_day(stack.config, clients, {}, now).as_dict()["status"] == "started"
     assert transient.hits == 1
 
     # The same night for a second cluster-day would be a new id; here: tomorrow, throttled for good.
     stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
-        run_start(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
+        export_day(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
     assert len(stack.tasks()) == 1  # nothing half-started
     stack.emulator.faults.clear()
     # Lambda's retry of the failed invocation starts that night, once.
-    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "started"
-    assert run_start(stack.config, clients, {}, now + dt.timedelta(days=1))["status"] == "already_started"
+    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "started"
+    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "already_started"
     assert len(stack.tasks()) == 2
 
 
@@ -117,7 +119,7 @@ def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day
         assert "no export task at all" not in alert["Message"]
 
     stack.emulator.faults.clear()
-    result = reconcile(stack.config, stack.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW)
+    result = reconcile(stack.config, stack.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW).as_dict()
     assert [a["action"] for a in result["actions"]] == ["started"]
     [run] = stack.job_runs()
     assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
@@ -126,28 +128,28 @@ def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day
 # -- SNS failing during an alert ------------------------------------------------------------------------------
 def _failed_export(stack: Stack, clients: Any) -> Any:
     stack.start_task(DAY, status="failed", failure_cause="KMS key not accessible")
-    return lambda c: handle_rds_event(stack.config, c, stack.event(FAILED, stack.snapshot_arn))
+    return lambda c: handle_rds_event(stack.config, c, stack.event(FAILED, stack.snapshot_arn)).as_dict()
 
 
 def _table_extraction_failed(stack: Stack, clients: Any) -> Any:
     stack.start_task(DAY, status="in_progress")
-    return lambda c: handle_rds_event(stack.config, c, stack.event(TABLE_FAILED, stack.snapshot_arn))
+    return lambda c: handle_rds_event(stack.config, c, stack.event(TABLE_FAILED, stack.snapshot_arn)).as_dict()
 
 
 def _completed_with_warnings(stack: Stack, clients: Any) -> Any:
     stack.hold_glue_runs()  # the run is still going when Lambda retries, as in AWS
     warning = json.dumps({"skippedTables": ["shop.public.weird table"]})
     stack.start_task(DAY, warning_message=warning)
-    return lambda c: handle_rds_event(stack.config, c, stack.event(COMPLETED, stack.snapshot_arn))
+    return lambda c: handle_rds_event(stack.config, c, stack.event(COMPLETED, stack.snapshot_arn)).as_dict()
 
 
 def _reconcile_problem(stack: Stack, clients: Any) -> Any:
     stack.start_task(DAY, status="canceled")
-    return lambda c: reconcile(stack.config, c, ReconcileRequest(), RECONCILE_NOW)
+    return lambda c: reconcile(stack.config, c, ReconcileRequest(), RECONCILE_NOW).as_dict()
 
 
 def _stale_snapshot_refusal(stack: Stack, clients: Any) -> Any:
-    return lambda c: run_start(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30))
+    return lambda c: export_day(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30)).as_dict()
 
 
 ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)

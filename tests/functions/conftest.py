@@ -16,7 +16,7 @@ import requests
 from aws_clients import Clients
 from botocore.config import Config as BotoConfig
 from config import Config, load_config
-from export_id import export_id
+from export_ids import make_export_id
 from moto.backends import get_backend
 
 from local.aws_emulator import Emulator, Fault, Request
@@ -136,7 +136,7 @@ class Stack:
             attributes.setdefault("task_end_time", EVENT_TIME)
         if attributes.get("task_end_time", "") is None:
             del attributes["task_end_time"]
-        identifier = identifier or export_id(CLUSTER, day, attempt)
+        identifier = identifier or make_export_id(CLUSTER, day, attempt)
         self.client("rds").start_export_task(
             ExportTaskIdentifier=identifier,
             SourceArn=source_arn or self.snapshot_arn,
@@ -191,9 +191,9 @@ class Stack:
         as_dict = run.as_dict
         run.as_dict = lambda: {**as_dict(), "Attempt": 1, "PreviousRunId": previous_run_id}  # type: ignore[method-assign]
 
-    def write_manifest(self, day: dt.date, export_id_: str, status: str = "SUCCEEDED") -> None:
+    def write_manifest(self, day: dt.date, export_id: str, status: str = "SUCCEEDED") -> None:
         key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
-        body = {"manifest_version": 1, "status": status, "export_id": export_id_, "ingestion_date": day.isoformat()}
+        body = {"manifest_version": 1, "status": status, "export_id": export_id, "ingestion_date": day.isoformat()}
         self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
 
     def deny_reads_of_missing_keys(self) -> Fault:

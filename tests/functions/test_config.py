@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from config import ConfigError, load_config
 from export_only import InvalidExportOnlyError, parse_export_only_setting, validate_export_only
@@ -23,6 +25,17 @@ def test_a_complete_environment_loads() -> None:
 def test_prefix_slashes_are_normalised_and_empty_prefix_means_bucket_root() -> None:
     assert load_config({**ENV, "EXPORT_PREFIX": "/a/b/"}).export_uri("x") == "s3://aurora-sor-exports/a/b/x/"
     assert load_config({**ENV, "EXPORT_PREFIX": ""}).export_uri("x") == "s3://aurora-sor-exports/x/"
+
+
+def test_today_and_day_end_follow_the_schedule_time_zone() -> None:
+    # 01:30 UTC on the 27th is still the 26th in Sao Paulo (UTC-3), and the 26th ends at 03:00 UTC on the 27th.
+    config = load_config({**ENV, "SCHEDULE_TIMEZONE": "America/Sao_Paulo"})
+    assert config.today(dt.datetime(2026, 11, 27, 1, 30, tzinfo=dt.UTC)) == dt.date(2026, 11, 26)
+    assert config.today(dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)) == dt.date(2026, 11, 27)
+    assert config.day_end(dt.date(2026, 11, 26)) == dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
+    # New York starts DST at 02:00 on 2026-03-08: that day ends at midnight EDT (UTC-4), not EST (UTC-5).
+    new_york = load_config({**ENV, "SCHEDULE_TIMEZONE": "America/New_York"})
+    assert new_york.day_end(dt.date(2026, 3, 8)) == dt.datetime(2026, 3, 9, 4, 0, tzinfo=dt.UTC)
 
 
 def test_export_only_setting_is_split_and_checked() -> None:

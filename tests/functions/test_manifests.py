@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from botocore.exceptions import ClientError
-from export_id import export_id
+from export_ids import make_export_id
 from manifests import manifest_key, published_export_id
 
 from local.aws_emulator import Fault
@@ -22,7 +22,7 @@ def test_a_missing_manifest_is_not_published_even_where_s3_answers_403(stack: St
 
 def test_an_existing_manifest_is_read(stack: Stack) -> None:
     stack.deny_reads_of_missing_keys()
-    identifier = export_id(CLUSTER, DAY, 2)
+    identifier = make_export_id(CLUSTER, DAY, 2)
     stack.write_manifest(DAY, identifier)
     # A longer key under the same prefix must not be taken for the manifest, nor hide it.
     stack.client("s3").put_object(Bucket="aurora-sor-sor", Key=manifest_key("sor", DAY) + ".bak", Body=b"{}")
@@ -39,7 +39,7 @@ def test_only_a_longer_key_under_the_prefix_is_not_the_manifest(stack: Stack) ->
 
 @pytest.mark.parametrize("operation", ["ListObjectsV2", "GetObject"])
 def test_a_denied_read_is_raised_not_taken_for_missing(stack: Stack, operation: str) -> None:
-    stack.write_manifest(DAY, export_id(CLUSTER, DAY))
+    stack.write_manifest(DAY, make_export_id(CLUSTER, DAY))
     stack.emulator.add_fault(
         Fault(match=lambda r: r.operation == operation, status=403, code="AccessDenied", times=None)
     )

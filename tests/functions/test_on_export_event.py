@@ -10,11 +10,11 @@ import aws_clients
 import on_export_event
 import pytest
 from botocore.exceptions import ClientError
-from event_handling import handle_rds_event
-from export_id import export_id
-from publishing import MAX_AUTOMATIC_RUNS, RunDecision
+from export_ids import make_export_id
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import ReconcileRequest, reconcile
 from rds_events import InvalidEventError
-from reconcile import ReconcileRequest, reconcile
+from run_requests import MAX_AUTOMATIC_RUNS
 
 from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, EVENT_TIME, FakeContext, Stack
@@ -35,7 +35,7 @@ def expected_arguments(stack: Stack, identifier: str, day: dt.date = DAY) -> dic
 
 def test_completed_export_starts_the_glue_job_with_the_contract_arguments(stack: Stack) -> None:
     identifier = stack.start_task(DAY)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     [run] = stack.job_runs()
     assert run["Arguments"] == expected_arguments(stack, identifier)
     assert result == {
@@ -53,7 +53,7 @@ def test_duplicate_events_start_one_run_while_it_runs(stack: Stack) -> None:
     stack.hold_glue_runs()
     stack.start_task(DAY)
     event = stack.event(COMPLETED_0164, stack.snapshot_arn)
-    actions = [handle_rds_event(stack.config, stack.clients, event)["tasks"][0]["action"] for _ in range(3)]
+    actions = [handle_rds_event(stack.config, stack.clients, event).as_dict()["tasks"][0]["action"] for _ in range(3)]
     assert actions == ["started", "already_running", "already_running"]
     assert len(stack.job_runs()) == 1
 
@@ -61,15 +61,15 @@ def test_duplicate_events_start_one_run_while_it_runs(stack: Stack) -> None:
 def test_duplicate_event_after_publication_starts_nothing(stack: Stack) -> None:
     identifier = stack.start_task(DAY)
     stack.write_manifest(DAY, identifier, status="FAILED")  # whatever its status: an operator decides
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "already_published"
     assert stack.job_runs() == []
 
 
 def test_a_manifest_of_an_earlier_attempt_does_not_block_a_re_export(stack: Stack) -> None:
-    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 1))
+    stack.write_manifest(DAY, make_export_id(CLUSTER, DAY, 1))
     identifier = stack.start_task(DAY, attempt=2)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "started"
     assert stack.job_runs()[0]["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
 
@@ -80,7 +80,7 @@ def test_skipped_tables_alert_but_the_day_is_still_published(stack: Stack) -> No
     )
     stack.hold_glue_runs()  # the duplicate arrives while the run is on, as it would in AWS
     identifier = stack.start_task(DAY, warning_message=warning)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "started"
     assert len(stack.job_runs()) == 1
     [alert] = stack.alerts()
@@ -98,7 +98,7 @@ def test_live_cluster_export_completion(stack: Stack) -> None:
     stack.client("rds").create_db_cluster_snapshot(DBClusterIdentifier=CLUSTER, DBClusterSnapshotIdentifier=CLUSTER)
     identifier = stack.start_task(DAY, source_arn=stack.cluster_arn)
     event = stack.event("rds-event-0236-cluster-export-completed.json", stack.cluster_arn)
-    result = handle_rds_event(stack.config, stack.clients, event)
+    result = handle_rds_event(stack.config, stack.clients, event).as_dict()
     assert result["tasks"][0]["action"] == "started"
     assert stack.job_runs()[0]["Arguments"] == expected_arguments(stack, identifier)
 
@@ -112,13 +112,13 @@ def test_instance_snapshot_export_completion(stack: Stack) -> None:
     stack.start_task(DAY, source_arn=arn)
     result = handle_rds_event(
         stack.config, stack.clients, stack.event("rds-event-0161-snapshot-export-completed.json", arn)
-    )
+    ).as_dict()
     assert result["tasks"][0]["action"] == "started"
 
 
 def test_completion_event_before_the_task_reads_complete_waits_for_reconcile(stack: Stack) -> None:
     stack.start_task(DAY, status="in_progress")
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "not_complete"
     assert stack.job_runs() == []
 
@@ -152,7 +152,7 @@ def test_failed_or_canceled_export_alerts_and_never_starts_glue(
     source = source_for(stack, kind)
     cause = "The IAM role arn:aws:iam::123456789012:role/aurora-sor-export is missing s3:PutObject."
     identifier = stack.start_task(DAY, source_arn=source, status=status, failure_cause=cause)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture, source))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture, source)).as_dict()
     assert result["tasks"] == [{"export_id": identifier, "action": "alerted"}]
     assert stack.emulator.calls("glue", "StartJobRun") == []
     [alert] = stack.alerts()
@@ -171,8 +171,8 @@ def test_failure_event_for_a_task_that_is_not_failed_is_left_to_reconcile(stack:
         stack.config,
         stack.clients,
         stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn),
-    )
-    assert result["tasks"] == [{"export_id": identifier, "action": "status_complete"}]
+    ).as_dict()
+    assert result["tasks"] == [{"export_id": identifier, "action": "status_differs", "status": "COMPLETE"}]
     assert stack.alerts() == []
     assert stack.job_runs() == []
 
@@ -180,7 +180,7 @@ def test_failure_event_for_a_task_that_is_not_failed_is_left_to_reconcile(stack:
 def test_table_extraction_failure_alerts(stack: Stack) -> None:
     identifier = stack.start_task(DAY, status="in_progress")
     event = stack.event("rds-event-0489-table-extraction-failed.json", stack.snapshot_arn)
-    result = handle_rds_event(stack.config, stack.clients, event)
+    result = handle_rds_event(stack.config, stack.clients, event).as_dict()
     assert result["tasks"] == [{"export_id": identifier, "action": "alerted"}]
     [alert] = stack.alerts()
     assert identifier in alert["Subject"]
@@ -198,7 +198,7 @@ def test_table_extraction_failure_alerts(stack: Stack) -> None:
 def test_foreign_and_unknown_events_are_ignored_quietly(stack: Stack, fixture: str, reason: str) -> None:
     stack.start_task(DAY)
     stack.emulator.clear()
-    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(fixture)).as_dict()
     assert result["status"] == "ignored"
     assert reason in result["reason"]
     assert stack.emulator.calls() == []
@@ -206,9 +206,9 @@ def test_foreign_and_unknown_events_are_ignored_quietly(stack: Stack, fixture: s
 
 def test_exports_that_are_not_ours_are_ignored(stack: Stack) -> None:
     stack.start_task(DAY, identifier="someone-elses-export")
-    stack.start_task(DAY, identifier=export_id("othercluster", DAY))
+    stack.start_task(DAY, identifier=make_export_id("othercluster", DAY))
     stack.start_task(DAY, attempt=2, bucket="another-bucket")
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["status"] == "ignored"
     assert "no export task of this pipeline" in result["reason"]
     assert stack.job_runs() == []
@@ -257,9 +257,9 @@ def test_glue_busy_with_another_day_is_deferred_to_reconcile_not_an_error(stack:
     other = DAY - dt.timedelta(days=1)
     stack.client("glue").start_job_run(JobName="sor_job", Arguments={"--ingestion_date": other.isoformat()})
     identifier = stack.start_task(DAY)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"] == [
-        {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": RunDecision.DEFERRED_TO_RECONCILE}
+        {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": "deferred_to_reconcile"}
     ]
     assert len(stack.job_runs()) == 1
 
@@ -269,7 +269,7 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(sta
     glue = stack.client("glue")
     for _ in range(MAX_AUTOMATIC_RUNS):  # moto finishes each at once; none wrote a manifest
         glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "gave_up"
     assert len(stack.job_runs()) == MAX_AUTOMATIC_RUNS
 
@@ -283,7 +283,7 @@ def test_glue_retries_do_not_count_toward_the_automatic_run_limit(stack: Stack) 
             retry = glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(stack, identifier))["JobRunId"]
             stack.make_glue_retry(retry, first)
     assert [r["Attempt"] for r in stack.job_runs()].count(1) == 2 * (MAX_AUTOMATIC_RUNS - 1)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "started"
 
 
@@ -305,7 +305,7 @@ def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str
         handle_rds_event(stack.config, stack.no_retry_clients(), stack.event(COMPLETED_0164, stack.snapshot_arn))
     stack.emulator.clear()
     # The retry (Lambda's, or reconcile's) then finishes the job: nothing was lost.
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "started"
     assert len(stack.job_runs()) == 1
 
@@ -313,7 +313,7 @@ def test_aws_faults_on_completion_fail_the_invocation(stack: Stack, service: str
 def test_a_completion_starts_the_run_where_s3_answers_403_for_the_missing_manifest(stack: Stack) -> None:
     stack.deny_reads_of_missing_keys()
     stack.start_task(DAY)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     assert result["tasks"][0]["action"] == "started"
     assert len(stack.job_runs()) == 1
 
@@ -328,7 +328,7 @@ def test_an_alert_that_cannot_be_published_fails_the_invocation(stack: Stack) ->
             stack.config,
             stack.no_retry_clients(),
             stack.event("rds-event-0162-cluster-snapshot-export-failed.json", stack.snapshot_arn),
-        )
+        ).as_dict()
 
 
 def test_handler_counts_outcomes(
@@ -362,7 +362,7 @@ def test_a_completion_event_starts_a_run_only_for_the_task_that_just_ended(stack
     tonight = stack.start_task(DAY, source_arn=source)
     result = handle_rds_event(
         stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
-    )
+    ).as_dict()
     assert [(t["export_id"], t["action"]) for t in result["tasks"]] == [(tonight, "started")]
     [run] = stack.job_runs()
     assert run["Arguments"] == expected_arguments(stack, tonight)
@@ -370,12 +370,12 @@ def test_a_completion_event_starts_a_run_only_for_the_task_that_just_ended(stack
 
 def test_an_older_attempt_never_replaces_the_one_the_manifest_names(stack: Stack) -> None:
     source = cluster_source(stack)
-    stack.write_manifest(DAY, export_id(CLUSTER, DAY, 2))
+    stack.write_manifest(DAY, make_export_id(CLUSTER, DAY, 2))
     # Attempt 1 of the day ends (late) after attempt 2 was published.
     older = stack.start_task(DAY, source_arn=source)
     result = handle_rds_event(
         stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
-    )
+    ).as_dict()
     assert result["tasks"] == [{"export_id": older, "ingestion_date": DAY.isoformat(), "action": "superseded"}]
     assert stack.job_runs() == []
 
@@ -387,7 +387,7 @@ def test_a_failure_event_alerts_only_for_the_task_that_just_failed(stack: Stack)
     tonight = stack.start_task(DAY, source_arn=source, status="failed", failure_cause="x")
     result = handle_rds_event(
         stack.config, stack.clients, stack.event("rds-event-0234-cluster-export-failed.json", source)
-    )
+    ).as_dict()
     assert result["tasks"] == [{"export_id": tonight, "action": "alerted"}]
     [alert] = stack.alerts()
     assert tonight in alert["Subject"]
@@ -405,7 +405,7 @@ def test_a_failure_event_alerts_only_for_the_task_that_just_failed(stack: Stack)
 )
 def test_the_event_time_tolerance(stack: Stack, ended_before_event: dt.timedelta, matches: bool) -> None:
     identifier = stack.start_task(DAY, task_end_time=EVENT_TIME - ended_before_event)
-    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn))
+    result = handle_rds_event(stack.config, stack.clients, stack.event(COMPLETED_0164, stack.snapshot_arn)).as_dict()
     if matches:
         assert result["tasks"][0]["export_id"] == identifier
         assert result["tasks"][0]["action"] == "started"
@@ -421,7 +421,7 @@ def test_of_two_tasks_ending_close_together_the_event_takes_the_closest(stack: S
     closest = stack.start_task(DAY, source_arn=source, task_end_time=EVENT_TIME + dt.timedelta(seconds=2))
     result = handle_rds_event(
         stack.config, stack.clients, stack.event("rds-event-0236-cluster-export-completed.json", source)
-    )
+    ).as_dict()
     assert [t["export_id"] for t in result["tasks"]] == [closest]
 
 
@@ -429,7 +429,7 @@ def test_the_envelope_time_is_used_when_detail_date_is_absent(stack: Stack) -> N
     identifier = stack.start_task(DAY, task_end_time=dt.datetime(2026, 11, 26, 8, 14, 7, tzinfo=dt.UTC))
     event = stack.event(COMPLETED_0164, stack.snapshot_arn)
     del event["detail"]["Date"]
-    result = handle_rds_event(stack.config, stack.clients, event)
+    result = handle_rds_event(stack.config, stack.clients, event).as_dict()
     assert result["tasks"][0]["export_id"] == identifier
 
 
@@ -448,10 +448,12 @@ def test_a_busy_job_on_the_event_path_is_picked_up_by_reconcile(stack: Stack) ->
     stack.client("glue").start_job_run(JobName="sor_job", Arguments={"--ingestion_date": other.isoformat()})
     identifier = stack.start_task(DAY)
     event = stack.event(COMPLETED_0164, stack.snapshot_arn)
-    assert handle_rds_event(stack.config, stack.clients, event)["tasks"][0]["action"] == "deferred_to_reconcile"
+    assert (
+        handle_rds_event(stack.config, stack.clients, event).as_dict()["tasks"][0]["action"] == "deferred_to_reconcile"
+    )
     stack.release_glue_runs()  # the other day's run ends
     now = EVENT_TIME + dt.timedelta(hours=1)
-    result = reconcile(stack.config, stack.clients, ReconcileRequest(), now)
+    result = reconcile(stack.config, stack.clients, ReconcileRequest(), now).as_dict()
     assert {"export_id": identifier, "ingestion_date": DAY.isoformat(), "action": "started"} == {
         k: v for k, v in result["actions"][0].items() if k != "job_run_id"
     }

@@ -9,10 +9,16 @@ import aws_clients
 import on_export_event
 import pytest
 import start_export
-from event_handling import handle_rds_event
-from export_id import export_id
+from export_ids import make_export_id
 from manifests import manifest_key
-from reconcile import DaysNotJudgedError, InvalidReconcileRequestError, ReconcileRequest, parse_reconcile, reconcile
+from on_export_event_flow import handle_rds_event
+from on_export_event_reconcile import (
+    DaysNotJudgedError,
+    InvalidReconcileRequestError,
+    ReconcileRequest,
+    parse_reconcile,
+    reconcile,
+)
 
 from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
@@ -28,7 +34,7 @@ def day(offset: int) -> dt.date:
 
 
 def run(stack: Stack, **request: Any) -> dict[str, Any]:
-    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW)
+    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW).as_dict()
 
 
 def problems_alert(stack: Stack) -> str:
@@ -58,7 +64,7 @@ def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> 
         stack.config,
         stack.clients,
         stack.event("rds-event-0164-cluster-snapshot-export-completed.json", stack.snapshot_arn),
-    )
+    ).as_dict()
     run(stack)
     assert late["tasks"][0]["action"] == "already_running"
     assert len(stack.job_runs()) == 1
@@ -105,7 +111,8 @@ def test_a_day_whose_manifest_listing_is_denied_is_alerted_with_the_permission_t
     assert glue_run["Arguments"]["--ingestion_date"] == day(1).isoformat()
     message = problems_alert(stack)
     assert (
-        f"{day(2)}: export {export_id(CLUSTER, day(2))} could not be judged: ListObjectsV2 failed with AccessDenied; "
+        f"{day(2)}: export {make_export_id(CLUSTER, day(2))} could not be judged: "
+        "ListObjectsV2 failed with AccessDenied; "
         f"the on_export_event role lacks s3:ListBucket on bucket aurora-sor-sor with s3:prefix {denied_prefix}"
     ) in message
 
@@ -201,7 +208,7 @@ def test_a_backfill_started_recently_is_watched_even_for_an_old_date(stack: Stac
 
 
 def test_foreign_tasks_are_not_reconciled(stack: Stack) -> None:
-    stack.start_task(TODAY, identifier=export_id("othercluster", TODAY))
+    stack.start_task(TODAY, identifier=make_export_id("othercluster", TODAY))
     stack.start_task(TODAY, identifier=f"manual-{CLUSTER}-export")
     assert run(stack)["actions"] == []
     assert stack.job_runs() == []

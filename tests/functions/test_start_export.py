@@ -11,8 +11,8 @@ import pytest
 import start_export
 from botocore.exceptions import ClientError
 from sources import InvalidSourceError, SourceRefusedError
+from start_export_flow import export_day
 from start_request import InvalidRequestError
-from starting import start_export as run_start
 
 from local.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Stack
@@ -24,7 +24,7 @@ def local_day(stack: Stack, instant: dt.datetime) -> dt.date:
 
 def test_nightly_start_exports_the_newest_automated_snapshot(stack: Stack) -> None:
     now = stack.snapshot_time + dt.timedelta(minutes=30)
-    result = run_start(stack.config, stack.clients, {}, now)
+    result = export_day(stack.config, stack.clients, {}, now).as_dict()
     day = local_day(stack, now)
     expected_id = f"aurora-sor-{CLUSTER}-{day.isoformat()}"
     assert result == {
@@ -46,8 +46,8 @@ def test_nightly_start_exports_the_newest_automated_snapshot(stack: Stack) -> No
 
 def test_the_same_night_twice_is_already_started_not_a_second_export(stack: Stack) -> None:
     now = stack.snapshot_time + dt.timedelta(minutes=30)
-    first = run_start(stack.config, stack.clients, {}, now)
-    second = run_start(stack.config, stack.clients, {}, now + dt.timedelta(minutes=5))
+    first = export_day(stack.config, stack.clients, {}, now).as_dict()
+    second = export_day(stack.config, stack.clients, {}, now + dt.timedelta(minutes=5)).as_dict()
     assert (first["status"], second["status"]) == ("started", "already_started")
     assert second["export_id"] == first["export_id"]
     assert len(stack.tasks()) == 1
@@ -57,8 +57,8 @@ def test_the_same_night_twice_is_already_started_not_a_second_export(stack: Stac
 def test_export_only_comes_from_the_setting_unless_the_payload_names_tables(stack: Stack) -> None:
     config = type(stack.config)(**{**stack.config.__dict__, "export_only": ("mydb.public",)})
     now = stack.snapshot_time + dt.timedelta(minutes=30)
-    run_start(config, stack.clients, {}, now)
-    run_start(config, stack.clients, {"export_only": ["mydb.sales.orders"], "attempt": 2}, now)
+    export_day(config, stack.clients, {}, now)
+    export_day(config, stack.clients, {"export_only": ["mydb.sales.orders"], "attempt": 2}, now)
     by_id = {t["ExportTaskIdentifier"]: t["ExportOnly"] for t in stack.tasks()}
     day = local_day(stack, now).isoformat()
     assert by_id == {
@@ -70,7 +70,7 @@ def test_export_only_comes_from_the_setting_unless_the_payload_names_tables(stac
 def test_backfill_uses_the_snapshot_that_held_that_day(stack: Stack) -> None:
     day = local_day(stack, stack.snapshot_time)
     later = stack.snapshot_time + dt.timedelta(days=5)
-    result = run_start(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, later)
+    result = export_day(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, later).as_dict()
     assert result["export_id"] == f"aurora-sor-{CLUSTER}-{day.isoformat()}"
     assert result["source_arn"] == stack.snapshot_arn
 
@@ -88,7 +88,7 @@ def refusal(stack: Stack) -> dict[str, str]:
 def test_a_stale_snapshot_is_refused_with_an_alert(stack: Stack) -> None:
     now = stack.snapshot_time + dt.timedelta(hours=30)
     with pytest.raises(SourceRefusedError, match="MAX_SNAPSHOT_AGE_HOURS=26"):
-        run_start(stack.config, stack.clients, {}, now)
+        export_day(stack.config, stack.clients, {}, now)
     alert = refusal(stack)
     assert stack.snapshot_arn in alert["Message"]
 
@@ -96,7 +96,7 @@ def test_a_stale_snapshot_is_refused_with_an_alert(stack: Stack) -> None:
 def test_a_day_before_any_snapshot_is_refused_with_an_alert(stack: Stack) -> None:
     day = local_day(stack, stack.snapshot_time) - dt.timedelta(days=3)
     with pytest.raises(SourceRefusedError, match="no available automated snapshot"):
-        run_start(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, stack.snapshot_time)
+        export_day(stack.config, stack.clients, {"ingestion_date": day.isoformat()}, stack.snapshot_time)
     assert day.isoformat() in refusal(stack)["Subject"]
 
 
@@ -107,7 +107,7 @@ def test_an_unavailable_snapshot_is_not_used(stack: Stack) -> None:
     for snapshot in backend.cluster_snapshots.values():
         snapshot.status = "creating"
     with pytest.raises(SourceRefusedError):
-        run_start(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1))
+        export_day(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1))
     refusal(stack)
 
 
@@ -119,11 +119,11 @@ def test_source_arn_in_the_payload_wins(stack: Stack) -> None:
     )
     arn = manual["DBClusterSnapshot"]["DBClusterSnapshotArn"]
     now = stack.snapshot_time + dt.timedelta(hours=100)  # the automated one is stale: not consulted at all
-    result = run_start(stack.config, stack.clients, {"source_arn": arn}, now)
+    result = export_day(stack.config, stack.clients, {"source_arn": arn}, now).as_dict()
     assert result["source_arn"] == arn
     assert stack.tasks()[0]["SourceArn"] == arn
     # An automated snapshot named by ARN is looked up as automated.
-    result = run_start(stack.config, stack.clients, {"source_arn": stack.snapshot_arn, "attempt": 2}, now)
+    result = export_day(stack.config, stack.clients, {"source_arn": stack.snapshot_arn, "attempt": 2}, now).as_dict()
     assert result["source_arn"] == stack.snapshot_arn
 
 
@@ -135,13 +135,13 @@ def test_a_snapshot_of_another_cluster_is_rejected(stack: Stack) -> None:
     other = rds.create_db_cluster_snapshot(DBClusterIdentifier="othercluster", DBClusterSnapshotIdentifier="other-1")
     arn = other["DBClusterSnapshot"]["DBClusterSnapshotArn"]
     with pytest.raises(InvalidSourceError, match="othercluster"):
-        run_start(stack.config, stack.clients, {"source_arn": arn}, stack.snapshot_time)
+        export_day(stack.config, stack.clients, {"source_arn": arn}, stack.snapshot_time)
     with pytest.raises(InvalidSourceError, match="not cluster"):
-        run_start(
+        export_day(
             stack.config, stack.clients, {"source_arn": stack.cluster_arn.replace(CLUSTER, "x")}, stack.snapshot_time
-        )
+        ).as_dict()
     with pytest.raises(InvalidSourceError, match="not an RDS"):
-        run_start(stack.config, stack.clients, {"source_arn": "arn:aws:s3:::bucket"}, stack.snapshot_time)
+        export_day(stack.config, stack.clients, {"source_arn": "arn:aws:s3:::bucket"}, stack.snapshot_time)
     assert stack.emulator.calls("rds", "StartExportTask") == []
 
 
@@ -154,7 +154,7 @@ def cluster_source(stack: Stack) -> Any:
 
 def test_cluster_source_exports_the_live_cluster(stack: Stack) -> None:
     config = cluster_source(stack)
-    result = run_start(config, stack.clients, {}, stack.snapshot_time + dt.timedelta(hours=100))
+    result = export_day(config, stack.clients, {}, stack.snapshot_time + dt.timedelta(hours=100)).as_dict()
     assert result["source_arn"] == stack.cluster_arn
     assert stack.tasks()[0]["SourceArn"] == stack.cluster_arn
 
@@ -163,11 +163,11 @@ def test_cluster_source_will_not_label_live_data_with_a_past_day(stack: Stack) -
     config = cluster_source(stack)
     day = local_day(stack, stack.snapshot_time) - dt.timedelta(days=1)
     with pytest.raises(InvalidRequestError, match="pass source_arn"):
-        run_start(config, stack.clients, {"ingestion_date": day.isoformat()}, stack.snapshot_time)
+        export_day(config, stack.clients, {"ingestion_date": day.isoformat()}, stack.snapshot_time)
     # ... unless the operator says so explicitly.
-    result = run_start(
+    result = export_day(
         config, stack.clients, {"ingestion_date": day.isoformat(), "source_arn": stack.cluster_arn}, stack.snapshot_time
-    )
+    ).as_dict()
     assert result["export_id"].endswith(day.isoformat())
 
 
@@ -175,7 +175,7 @@ def test_a_transient_rds_error_is_retried(stack: Stack) -> None:
     stack.emulator.add_fault(
         Fault(match=lambda r: r.operation == "StartExportTask", status=503, code="ServiceUnavailable", times=1)
     )
-    result = run_start(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1))
+    result = export_day(stack.config, stack.clients, {}, stack.snapshot_time + dt.timedelta(minutes=1)).as_dict()
     assert result["status"] == "started"
     assert len(stack.emulator.calls("rds", "StartExportTask")) == 2
 
@@ -186,7 +186,7 @@ def test_a_persistent_rds_error_fails_the_invocation(stack: Stack, operation: st
         Fault(match=lambda r: r.operation == operation, status=500, code="InternalFailure", times=None)
     )
     with pytest.raises(ClientError, match="InternalFailure"):
-        run_start(stack.config, stack.no_retry_clients(), {}, stack.snapshot_time + dt.timedelta(minutes=1))
+        export_day(stack.config, stack.no_retry_clients(), {}, stack.snapshot_time + dt.timedelta(minutes=1))
     assert stack.tasks() == []
 
 
@@ -195,7 +195,7 @@ def test_a_refusal_whose_alert_cannot_be_sent_still_fails(stack: Stack) -> None:
         Fault(match=lambda r: r.operation == "Publish", status=500, code="InternalError", times=None)
     )
     with pytest.raises(ClientError, match="InternalError"):
-        run_start(stack.config, stack.no_retry_clients(), {}, stack.snapshot_time + dt.timedelta(hours=30))
+        export_day(stack.config, stack.no_retry_clients(), {}, stack.snapshot_time + dt.timedelta(hours=30))
 
 
 def emf_metrics(output: str) -> dict[str, float]:

@@ -18,15 +18,11 @@ from sor_job import base_table_name
 
 from local.aws_emulator import Fault, Request, wait_for
 from local.rds_export import exported_table, skip_reason, table_folder
-from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables
+from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
 pytestmark = pytest.mark.glue_job
 NEXT_DAY = "2026-11-27"
-
-
-def export_id(day: str) -> str:
-    return f"aurora-sor-shop-{day}"
 
 
 def normalized(value: Any) -> Any:
@@ -52,7 +48,7 @@ def published_rows(world: SorWorld, name: str, day: str = DAY) -> tuple[list[str
 @pytest.mark.parametrize(("engine", "tables"), [(PG, pg_sample_tables), (MY, mysql_sample_tables)])
 def test_every_exported_table_is_published_and_every_row_reads_back_through_the_catalog(world, engine, tables):
     sample = tables()
-    uri = world.export(sample, engine=engine, export_id=export_id(DAY))
+    uri = world.export(sample, engine=engine, export_id=shop_export_id(DAY))
     run = world.run(uri)
 
     assert run.code == 0, run.stderr[-3000:]
@@ -71,12 +67,12 @@ def test_every_exported_table_is_published_and_every_row_reads_back_through_the_
         assert catalog["Parameters"]["sor.source"] == table_folder(engine, table).replace("/", ".")
         assert catalog["StorageDescriptor"]["Location"] == f"s3://{SOR_BUCKET}/{DATABASE}/{name}/"
     assert run.manifest["status"] == "SUCCEEDED"
-    assert run.manifest["export_id"] == export_id(DAY)
+    assert run.manifest["export_id"] == shop_export_id(DAY)
     assert run.manifest["totals"]["rows"] == run.summary["rows"]
 
 
 def test_skipped_tables_and_the_manifest_live_outside_every_table_location(world):
-    uri = world.export(export_id=export_id(DAY))
+    uri = world.export(export_id=shop_export_id(DAY))
     run = world.run(uri)
     assert run.code == 0
     keys = [o["Key"] for o in world.s3.list_objects_v2(Bucket=SOR_BUCKET)["Contents"]]
@@ -86,7 +82,7 @@ def test_skipped_tables_and_the_manifest_live_outside_every_table_location(world
 
 
 def test_running_again_changes_nothing_and_copies_nothing(world):
-    uri = world.export(export_id=export_id(DAY))
+    uri = world.export(export_id=shop_export_id(DAY))
     assert world.run(uri).code == 0
     before = world.state()
     world.emulator.requests.clear()
@@ -101,7 +97,7 @@ def test_running_again_changes_nothing_and_copies_nothing(world):
 
 
 def test_a_run_killed_mid_copy_then_run_again_converges_to_a_clean_run(world):
-    uri = world.export(export_id=export_id(DAY))
+    uri = world.export(export_id=shop_export_id(DAY))
     gate, reached = threading.Event(), threading.Event()
 
     def hold_the_fifth_copy(request: Request) -> None:
@@ -140,7 +136,7 @@ def test_large_files_are_copied_with_multipart_upload_part_copy(world):
     rng = random.Random(7)
     blobs = [(i, rng.randbytes(3 * 1024 * 1024)) for i in range(4)]  # incompressible: ~12 MiB per file
     table = make_table("blobs", {"id": "bigint", "payload": "bytea"}, blobs, files_per_batch=1)
-    uri = world.export([table], export_id=export_id(DAY))
+    uri = world.export([table], export_id=shop_export_id(DAY))
 
     run = world.run(uri, DAY, "--multipart_threshold_mb", "5", "--multipart_chunksize_mb", "5")
 
@@ -154,7 +150,7 @@ def test_the_job_reads_footers_not_table_data(world):
     rng = random.Random(3)
     rows = [(i, rng.randbytes(256 * 1024)) for i in range(16)]
     tables = [make_table(f"big_{n}", {"id": "bigint", "payload": "bytea"}, rows, files_per_batch=2) for n in range(2)]
-    uri = world.export(tables, export_id=export_id(DAY))
+    uri = world.export(tables, export_id=shop_export_id(DAY))
 
     run = world.run(uri)
 
@@ -175,13 +171,13 @@ def test_a_type_change_fails_only_that_table_and_leaves_earlier_days_untouched(w
         make_table("orders", {"id": "bigint", "total": "bigint"}, [(1, 10), (2, 20)]),
         make_table("customers", {"id": "bigint", "name": "text"}, [(1, "Ana")]),
     ]
-    assert world.run(world.export(day1, export_id=export_id(DAY))).code == 0
+    assert world.run(world.export(day1, export_id=shop_export_id(DAY))).code == 0
     before = world.state()
     day2 = [
         make_table("orders", {"id": "bigint", "total": "numeric(12,2)"}, [(3, Decimal("1.50"))]),
         make_table("customers", {"id": "bigint", "name": "text", "email": "text"}, [(1, "Ana", "a@x")]),
     ]
-    run = world.run(world.export(day2, export_id=export_id(NEXT_DAY)), NEXT_DAY)
+    run = world.run(world.export(day2, export_id=shop_export_id(NEXT_DAY)), NEXT_DAY)
 
     assert run.code == 1
     assert [f["name"] for f in run.summary["failed_tables"]] == ["public_orders"]
@@ -204,7 +200,7 @@ def test_a_table_the_export_failed_is_reported_and_the_rest_published(world):
         make_table("good", {"id": "bigint"}, [(1,), (2,)]),
         make_table("broken", {"id": "bigint"}, [(1,), (2,)], status="FAILED", failed_files_written=1),
     ]
-    run = world.run(world.export(tables, export_id=export_id(DAY)))
+    run = world.run(world.export(tables, export_id=shop_export_id(DAY)))
 
     assert run.code == 1
     assert run.summary["status"] == "FAILED"
@@ -218,7 +214,7 @@ def test_a_table_the_export_failed_is_reported_and_the_rest_published(world):
 
 def test_a_day_run_again_from_a_new_export_replaces_its_partition_exactly(world):
     first = [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)]
-    assert world.run(world.export(first, export_id=export_id(DAY))).code == 0
+    assert world.run(world.export(first, export_id=shop_export_id(DAY))).code == 0
     second = [make_table("orders", {"id": "bigint"}, [(7,)])]
     uri = world.export(second, export_id="aurora-sor-shop-2026-11-26-rerun", seed=5)
 
@@ -232,7 +228,7 @@ def test_a_day_run_again_from_a_new_export_replaces_its_partition_exactly(world)
 
 
 def test_without_metadata_files_the_job_says_so_and_publishes_the_folders(world):
-    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=export_id(DAY))
+    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=shop_export_id(DAY))
     prefix = uri.split("/", 3)[3]
     for item in world.s3.list_objects_v2(Bucket=EXPORT_BUCKET, Prefix=prefix)["Contents"]:
         if item["Key"].endswith(".json"):
@@ -248,8 +244,8 @@ def test_without_metadata_files_the_job_says_so_and_publishes_the_folders(world)
 def test_corrupt_metadata_is_reported_and_the_folders_still_publish(world):
     uri = world.export(
         [make_table("orders", {"id": "bigint"}, [(1,)])],
-        export_id=export_id(DAY),
-        extra_objects={f"export_tables_info_{export_id(DAY)}_from_1_to_1.json": b"{not json"},
+        export_id=shop_export_id(DAY),
+        extra_objects={f"export_tables_info_{shop_export_id(DAY)}_from_1_to_1.json": b"{not json"},
     )
     run = world.run(uri)
     assert run.code == 0
@@ -263,7 +259,7 @@ def test_corrupt_metadata_is_reported_and_the_folders_still_publish(world):
 def test_objects_that_are_not_parquet_fail_their_table_by_name(world, body, words):
     tables = [make_table("orders", {"id": "bigint"}, [(1,)]), make_table("fine", {"id": "bigint"}, [(1,)])]
     uri = world.export(
-        tables, export_id=export_id(DAY), extra_objects={"shop/public.orders/9/part-bad.gz.parquet": body}
+        tables, export_id=shop_export_id(DAY), extra_objects={"shop/public.orders/9/part-bad.gz.parquet": body}
     )
 
     run = world.run(uri)
@@ -286,7 +282,7 @@ def test_files_of_one_table_with_different_schemas_fail_that_table(world):
     pq.write_table(other, buffer, compression="gzip")
     uri = world.export(
         [make_table("orders", {"id": "bigint"}, [(1,)])],
-        export_id=export_id(DAY),
+        export_id=shop_export_id(DAY),
         extra_objects={"shop/public.orders/2/part-00000-odd.gz.parquet": buffer.getvalue()},
     )
     run = world.run(uri)
@@ -297,7 +293,7 @@ def test_files_of_one_table_with_different_schemas_fail_that_table(world):
 
 def test_sources_whose_names_collide_land_in_distinct_tables(world):
     tables = [make_table("Orders", {"id": "bigint"}, [(1,)]), make_table("orders", {"id": "bigint"}, [(2,), (3,)])]
-    run = world.run(world.export(tables, export_id=export_id(DAY)))
+    run = world.run(world.export(tables, export_id=shop_export_id(DAY)))
     assert run.code == 0
     names = sorted(t["name"] for t in run.manifest["tables"])
     assert names[0] == "public_orders"
@@ -307,7 +303,7 @@ def test_sources_whose_names_collide_land_in_distinct_tables(world):
 
 
 def test_an_export_without_tables_is_a_failure_not_a_silent_success(world):
-    run = world.run(world.export([], export_id=export_id(DAY)))
+    run = world.run(world.export([], export_id=shop_export_id(DAY)))
     assert run.code == 1
     assert run.summary["failed_tables"][0]["error"] == "the export holds no tables"
 
@@ -318,14 +314,14 @@ def test_a_missing_export_or_catalog_database_stops_the_run_with_exit_2(world):
     assert missing.code == 2
     assert "nothing under" in missing.summary["error"]
     world.glue.delete_database(Name=DATABASE)
-    no_db = world.run(world.export(export_id=export_id(DAY)))
+    no_db = world.run(world.export(export_id=shop_export_id(DAY)))
     assert no_db.code == 2
     assert "does not exist" in no_db.summary["error"]
 
 
 def test_throttling_and_server_errors_are_retried_by_botocore(world):
     uri = world.export(
-        [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)], export_id=export_id(DAY)
+        [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)], export_id=shop_export_id(DAY)
     )
     world.emulator.add_fault(Fault(lambda r: r.operation == "CopyObject", status=503, code="SlowDown", times=3))
     world.emulator.add_fault(
@@ -342,7 +338,7 @@ def test_throttling_and_server_errors_are_retried_by_botocore(world):
 
 def test_copies_are_encrypted_with_the_given_kms_key_and_metrics_are_emitted(world, aws):
     key = world.stack_key()  # the key the Glue role may use
-    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=export_id(DAY))
+    uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id=shop_export_id(DAY))
 
     assert world.run(uri, DAY, "--sor_kms_key_arn", key).code == 0
 
@@ -358,13 +354,13 @@ def test_copies_are_encrypted_with_the_given_kms_key_and_metrics_are_emitted(wor
 def test_an_empty_table_is_published_as_an_empty_day_only_once_its_schema_is_known(world):
     never_seen = make_table("ghost", {"id": "bigint"}, [], empty_part_file=False)
     day1 = [make_table("orders", {"id": "bigint"}, [(1,)]), never_seen]
-    first = world.run(world.export(day1, export_id=export_id(DAY)))
+    first = world.run(world.export(day1, export_id=shop_export_id(DAY)))
     assert first.code == 0
     assert first.summary["empty_tables"] == ["public_ghost"]
     assert "public_ghost" not in world.state()["catalog"]  # no footer, no schema: nothing guessed
 
     day2 = [make_table("orders", {"id": "bigint"}, [], empty_part_file=False), never_seen]
-    second = world.run(world.export(day2, export_id=export_id(NEXT_DAY)), NEXT_DAY)
+    second = world.run(world.export(day2, export_id=shop_export_id(NEXT_DAY)), NEXT_DAY)
 
     assert second.code == 0
     assert second.table("public_orders")["status"] == "EMPTY"
@@ -383,7 +379,7 @@ def test_a_long_run_logs_a_progress_heartbeat(world):
 
     world.emulator.hooks.append(slow_copies)
     tables = [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)]
-    run = world.run(world.export(tables, export_id=export_id(DAY)), DAY, "--progress_seconds", "1")
+    run = world.run(world.export(tables, export_id=shop_export_id(DAY)), DAY, "--progress_seconds", "1")
     assert run.code == 0
     beats = [line for line in run.stderr.splitlines() if "progress: " in line]
     assert beats, run.stderr[-2000:]
@@ -409,18 +405,18 @@ def night_tables(day: str) -> list[Any]:
 
 def test_nights_whose_schema_did_not_change_make_no_update_table_call(world):
     """Every UpdateTable archives a table version (limits 100,000 a table, 1,000,000 an account)."""
-    first = world.run(world.export(night_tables(DAY), export_id=export_id(DAY)))
+    first = world.run(world.export(night_tables(DAY), export_id=shop_export_id(DAY)))
     assert first.code == 0, first.stderr[-3000:]
     definitions = {t["Name"]: t for t in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
     assert "source type: timestamp with time zone" in json.dumps(definitions["public_orders"]["StorageDescriptor"])
     world.emulator.requests.clear()
 
     # The next night comes from another export, and without its metadata files: no comment may vanish.
-    second_uri = world.export(night_tables(NEXT_DAY), export_id=export_id(NEXT_DAY))
+    second_uri = world.export(night_tables(NEXT_DAY), export_id=shop_export_id(NEXT_DAY))
     drop_metadata_files(world, second_uri)
     second = world.run(second_uri, NEXT_DAY)
     third_day = "2026-11-28"
-    third = world.run(world.export(night_tables(third_day), export_id=export_id(third_day)), third_day)
+    third = world.run(world.export(night_tables(third_day), export_id=shop_export_id(third_day)), third_day)
 
     assert (second.code, third.code) == (0, 0), second.stderr[-3000:] + third.stderr[-3000:]
     assert world.emulator.calls("glue", "UpdateTable") == []
@@ -433,28 +429,29 @@ def test_nights_whose_schema_did_not_change_make_no_update_table_call(world):
     for day in (DAY, NEXT_DAY, third_day):
         partition = world.glue.get_partition(DatabaseName=DATABASE, TableName="public_orders", PartitionValues=[day])
         parameters = partition["Partition"]["Parameters"]
-        assert parameters["sor.export_id"] == export_id(day)
+        assert parameters["sor.export_id"] == shop_export_id(day)
         assert parameters.get("sor.snapshot_time", "absent")[:19] == (
             "absent" if day == NEXT_DAY else "2026-11-26T06:05:12"
         )
 
 
 def test_tables_with_the_old_per_run_parameters_are_cleaned_once_then_left_alone(world):
-    assert world.run(world.export(night_tables(DAY), export_id=export_id(DAY))).code == 0
+    assert world.run(world.export(night_tables(DAY), export_id=shop_export_id(DAY))).code == 0
     for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:  # as an earlier version wrote them
         legacy = sor_job.as_table_input(table)
-        legacy["Parameters"] |= {"sor.last_export_id": export_id(DAY), "sor.last_snapshot_time": "2026-11-26T06:05Z"}
+        legacy_run = {"sor.last_export_id": shop_export_id(DAY), "sor.last_snapshot_time": "2026-11-26T06:05Z"}
+        legacy["Parameters"] |= legacy_run
         world.glue.update_table(DatabaseName=DATABASE, TableInput=legacy)
     world.emulator.requests.clear()
 
-    assert world.run(world.export(night_tables(NEXT_DAY), export_id=export_id(NEXT_DAY)), NEXT_DAY).code == 0
+    assert world.run(world.export(night_tables(NEXT_DAY), export_id=shop_export_id(NEXT_DAY)), NEXT_DAY).code == 0
     assert len(world.emulator.calls("glue", "UpdateTable")) == 2  # one per table, once
     for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
         assert not {"sor.last_export_id", "sor.last_snapshot_time"} & set(table["Parameters"])
     world.emulator.requests.clear()
 
     third_day = "2026-11-28"
-    assert world.run(world.export(night_tables(third_day), export_id=export_id(third_day)), third_day).code == 0
+    assert world.run(world.export(night_tables(third_day), export_id=shop_export_id(third_day)), third_day).code == 0
     assert world.emulator.calls("glue", "UpdateTable") == []
 
 
@@ -494,7 +491,7 @@ def test_at_the_table_version_quota_the_update_goes_through_without_archiving(wo
 
 def test_a_column_whose_name_holds_a_dot_is_published_as_that_flat_column(world):
     table = make_table("dotted", {"id": "bigint", "a.b": "integer"}, [(1, 10), (2, 20)])
-    run = world.run(world.export([table], export_id=export_id(DAY)))
+    run = world.run(world.export([table], export_id=shop_export_id(DAY)))
 
     assert run.code == 0, run.summary
     columns = world.glue.get_table(DatabaseName=DATABASE, Name="public_dotted")["Table"]["StorageDescriptor"]["Columns"]

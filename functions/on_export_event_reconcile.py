@@ -16,16 +16,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
 from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
 from manifests import manifest_key
-from publishing import MAX_AUTOMATIC_RUNS, GlueBusyError, RunDecision, publish_export
-from sources import day_end
-from starting import today_in
+from outcomes import FAILED_STATUS_OUTCOMES, ExportOutcome, Outcome, RefusedError, Result
+from run_requests import MAX_AUTOMATIC_RUNS, GlueBusyError, request_run
 
 logger = Logger(child=True)
 
@@ -34,7 +33,7 @@ DEFAULT_STUCK_HOURS = 12.0
 _KEYS = frozenset({"action", "lookback_days", "stuck_hours"})
 
 
-class InvalidReconcileRequestError(ValueError):
+class InvalidReconcileRequestError(RefusedError, ValueError):
     """A reconcile payload with unknown keys or out-of-range values."""
 
 
@@ -68,7 +67,7 @@ def parse_reconcile(event: dict[str, Any]) -> ReconcileRequest:
 def _started_at(task: ExportTask, config: Config) -> dt.datetime:
     # Without TaskStartTime, assume the task started when its day began: that can only alert early, never
     # let a stuck task go unreported.
-    return task.task_start_time or day_end(task.ingestion_date - dt.timedelta(days=1), config)
+    return task.task_start_time or config.day_end(task.ingestion_date - dt.timedelta(days=1))
 
 
 def _resource_of(operation: str, config: Config, day: dt.date) -> str:
@@ -98,8 +97,8 @@ def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id
     return f"{line} ({error}); the next reconcile tries again"
 
 
-def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> dict[str, Any]:
-    today = today_in(config, now)
+def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> Result:
+    today = config.today(now)
     first_day = today - dt.timedelta(days=request.lookback_days)
     window_start = now - dt.timedelta(days=request.lookback_days)
     tasks = list_our_tasks(clients.rds, config)
@@ -109,46 +108,46 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
     days = {d for d in by_day if first_day <= d <= today}
     days |= {t.ingestion_date for t in tasks if t.task_start_time and t.task_start_time >= window_start}
 
-    actions: list[dict[str, Any]] = []
+    actions: list[ExportOutcome] = []
     problems: list[str] = []
     not_judged = 0
     for day in sorted(days):
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
         if task.status == COMPLETE:
             try:
-                outcome = publish_export(config, clients, task)
+                outcome = request_run(config, clients, task)
             except GlueBusyError:
                 # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
-                actions.append({"export_id": task.export_id, "action": "glue_busy"})
+                actions.append(ExportOutcome(task.export_id, Outcome.GLUE_BUSY))
                 continue
             except (ClientError, BotoCoreError) as error:
                 logger.exception("day not judged", extra={"export_id": task.export_id, "day": day.isoformat()})
-                actions.append({"export_id": task.export_id, "action": RunDecision.NOT_JUDGED.value})
+                actions.append(ExportOutcome(task.export_id, Outcome.NOT_JUDGED))
                 problems.append(not_judged_problem(error, config, day, task.export_id))
                 not_judged += 1
                 continue
-            actions.append(outcome.as_dict())
-            if outcome.action == "gave_up":
+            actions.append(outcome)
+            if outcome.outcome == Outcome.GAVE_UP:
                 problems.append(
                     f"{day}: export {task.export_id} is COMPLETE but Glue ran it {MAX_AUTOMATIC_RUNS} times "
                     "without publishing; start the job by hand once the cause is fixed"
                 )
         elif task.status in RUNNING_STATES:
             hours = (now - _started_at(task, config)).total_seconds() / 3600
-            actions.append({"export_id": task.export_id, "action": "exporting", "hours": round(hours, 1)})
+            actions.append(ExportOutcome(task.export_id, Outcome.EXPORTING, hours=round(hours, 1)))
             if hours > request.stuck_hours:
                 problems.append(
                     f"{day}: export {task.export_id} is {task.status} for {hours:.1f} h "
                     f"(limit {request.stuck_hours:g} h); check it in the RDS console (Exports in Amazon S3)"
                 )
         elif task.status in FAILED_STATES:
-            actions.append({"export_id": task.export_id, "action": task.status.lower()})
+            actions.append(ExportOutcome(task.export_id, FAILED_STATUS_OUTCOMES[task.status]))
             problems.append(
                 f"{day}: export {task.export_id} is {task.status} ({task.failure_cause or 'no FailureCause'}); "
                 f're-export with {{"ingestion_date": "{day}", "attempt": {task.parsed.attempt + 1}}}'
             )
         else:
-            actions.append({"export_id": task.export_id, "action": f"unknown_status_{task.status.lower()}"})
+            actions.append(ExportOutcome(task.export_id, Outcome.UNKNOWN_STATUS, status=task.status))
             problems.append(f"{day}: export {task.export_id} has unexpected status {task.status!r}")
 
     if tasks:
@@ -165,7 +164,7 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
         logger.warning("no export task of this pipeline exists yet", extra={"cluster": config.cluster_identifier})
 
     if problems:
-        publish_alert(
+        send_alert(
             clients.sns,
             config.alert_topic_arn,
             Alert(
@@ -182,9 +181,6 @@ def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: 
         raise DaysNotJudgedError(
             f"{not_judged} day(s) could not be judged because of AWS errors; the alert lists them: {problems}"
         )
-    return {
-        "status": "reconciled",
-        "window": [first_day.isoformat(), today.isoformat()],
-        "actions": actions,
-        "problems": problems,
-    }
+    return Result(
+        Outcome.RECONCILED, window=[first_day.isoformat(), today.isoformat()], actions=actions, problems=problems
+    )

@@ -7,18 +7,15 @@ ConcurrentRunsExceededException, looks again, and finds the winner's run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
-
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import parse_export_id
+from export_ids import parse_export_id
 from export_tasks import COMPLETE, ExportTask, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
 from manifests import published_export_id
+from outcomes import ExportOutcome, Outcome
 
 logger = Logger(child=True)
 
@@ -29,36 +26,6 @@ MAX_AUTOMATIC_RUNS = 3
 
 class GlueBusyError(RuntimeError):
     """The job is busy with another day; raised so the invocation is retried (reconcile is the backstop)."""
-
-
-class RunDecision(StrEnum):
-    """What was decided about starting a run for one export (a str, so summaries and logs stay plain JSON)."""
-
-    STARTED = "started"
-    ALREADY_PUBLISHED = "already_published"
-    ALREADY_RUNNING = "already_running"
-    GAVE_UP = "gave_up"
-    NOT_COMPLETE = "not_complete"
-    # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation).
-    NOT_JUDGED = "not_judged"
-    # The day's manifest names a later attempt of the same day: this older export must never replace it.
-    SUPERSEDED = "superseded"
-    # The job (MaxConcurrentRuns 1) is busy with another day; the next reconcile starts this one.
-    DEFERRED_TO_RECONCILE = "deferred_to_reconcile"
-
-
-@dataclass
-class PublishOutcome:
-    export_id: str
-    ingestion_date: str
-    action: RunDecision
-    job_run_id: str | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        # The summary is the invocation's JSON result: the decision goes out as its plain value.
-        plain = {**self.__dict__, "action": self.action.value}
-        return {k: v for k, v in plain.items() if v not in (None, [])}
 
 
 def _supersedes(published: str | None, task: ExportTask) -> bool:
@@ -72,33 +39,33 @@ def _supersedes(published: str | None, task: ExportTask) -> bool:
     )
 
 
-def publish_export(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
-    outcome = PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.NOT_COMPLETE)
+def request_run(config: Config, clients: Clients, task: ExportTask) -> ExportOutcome:
+    result = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
     if task.status != COMPLETE:
-        return outcome
+        return result
     day = task.ingestion_date
     published = published_export_id(clients.s3, config.sor_bucket, config.catalog_database, day)
     if published == task.export_id:
-        outcome.action = RunDecision.ALREADY_PUBLISHED
-        return outcome
+        result.outcome = Outcome.ALREADY_PUBLISHED
+        return result
     if _supersedes(published, task):
         logger.warning(
             "older attempt than the published one, no run started",
             extra={"export_id": task.export_id, "published": published},
         )
-        outcome.action = RunDecision.SUPERSEDED
-        return outcome
+        result.outcome = Outcome.SUPERSEDED
+        return result
     export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
     runs = runs_for_day(clients.glue, config.glue_job_name, day)
     if any(run.state in ACTIVE_STATES for run in runs):
-        outcome.action = RunDecision.ALREADY_RUNNING
-        return outcome
+        result.outcome = Outcome.ALREADY_RUNNING
+        return result
     # Only runs this pipeline started count: Glue's own retries of one of them are part of that run. The job runs
     # with no Glue retry (MaxRetries 0), and an interrupted run (no manifest) is started again from here.
     earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri and not run.is_glue_retry]
     if len(earlier) >= MAX_AUTOMATIC_RUNS:
-        outcome.action = RunDecision.GAVE_UP
-        return outcome
+        result.outcome = Outcome.GAVE_UP
+        return result
 
     # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
     # events find the run active and stay quiet, while an alert SNS refused fails the invocation before the run
@@ -106,8 +73,8 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
     # price is a repeated alert when the start itself fails after it (Glue busy with another day).
     warnings = parse_warning_message(task.warning_message)
     if warnings:
-        outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
-        publish_alert(
+        result.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
+        send_alert(
             clients.sns,
             config.alert_topic_arn,
             Alert(
@@ -131,17 +98,17 @@ def publish_export(config: Config, clients: Clients, task: ExportTask) -> Publis
         )
     arguments = job_arguments(config, export_uri, day)
     try:
-        outcome.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
+        result.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
     except Exception as error:
         if error_code(error) != "ConcurrentRunsExceededException":
             raise
         if any(r.state in ACTIVE_STATES for r in runs_for_day(clients.glue, config.glue_job_name, day)):
-            outcome.action = RunDecision.ALREADY_RUNNING
-            return outcome
+            result.outcome = Outcome.ALREADY_RUNNING
+            return result
         raise GlueBusyError(
             f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
         ) from error
-    outcome.action = RunDecision.STARTED
-    logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
+    result.outcome = Outcome.RUN_STARTED
+    logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": result.job_run_id})
 
-    return outcome
+    return result

@@ -5,27 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
-from export_id import export_id
-from export_tasks import start_export_task
+from export_ids import make_export_id
+from export_tasks import submit_export_task
+from outcomes import Outcome, Result
 from sources import Source, SourceRefusedError, automated_snapshot_for_day, live_cluster, named_source
 from start_request import InvalidRequestError, parse_request
 
 logger = Logger(child=True)
 
 
-def today_in(config: Config, now: dt.datetime) -> dt.date:
-    return now.astimezone(config.schedule_timezone).date()
-
-
 def choose_source(clients: Clients, config: Config, day: dt.date, source_arn: str | None, now: dt.datetime) -> Source:
     if source_arn:
         return named_source(clients.rds, config, source_arn)
     if config.export_source == "cluster":
-        if day != today_in(config, now):
+        if day != config.today(now):
             # The live cluster holds today's data; labelling it as a past day would publish a lie.
             raise InvalidRequestError(
                 f"EXPORT_SOURCE=cluster exports today's data; for {day.isoformat()} pass source_arn "
@@ -49,35 +46,35 @@ def refusal_alert(config: Config, day: dt.date, reason: str) -> Alert:
     )
 
 
-def start_export(config: Config, clients: Clients, event: Any, now: dt.datetime) -> dict[str, Any]:
-    """Returns {"export_id", "ingestion_date", "source_arn", "export_uri", "status"}; status started|already_started.
+def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -> Result:
+    """The export of the request's day, started (EXPORT_STARTED) or found started (EXPORT_ALREADY_STARTED).
 
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError
     (alerted first). AWS errors other than "already exists" are raised for Lambda to retry.
     """
-    today = today_in(config, now)
+    today = config.today(now)
     request = parse_request(event, today)
     day = request.ingestion_date or today
     try:
         source = choose_source(clients, config, day, request.source_arn, now)
     except SourceRefusedError as error:
-        publish_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
+        send_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
         raise
-    identifier = export_id(config.cluster_identifier, day, request.attempt)
+    identifier = make_export_id(config.cluster_identifier, day, request.attempt)
     export_only = config.export_only if request.export_only is None else request.export_only
-    result = {
-        "export_id": identifier,
-        "ingestion_date": day.isoformat(),
-        "source_arn": source.arn,
-        "export_uri": config.export_uri(identifier),
-        "status": "started",
-    }
+    result = Result(
+        Outcome.EXPORT_STARTED,
+        export_id=identifier,
+        ingestion_date=day.isoformat(),
+        source_arn=source.arn,
+        export_uri=config.export_uri(identifier),
+    )
     try:
-        start_export_task(clients.rds, config, export_id=identifier, source_arn=source.arn, export_only=export_only)
+        submit_export_task(clients.rds, config, export_id=identifier, source_arn=source.arn, export_only=export_only)
     except Exception as error:
         if error_code(error) != "ExportTaskAlreadyExists":
             raise
         # Same night twice (schedule retry, manual re-invoke): the first start stands.
-        result["status"] = "already_started"
-    logger.info("export requested", extra=result)
+        result.status = Outcome.EXPORT_ALREADY_STARTED
+    logger.info("export requested", extra=result.as_dict())
     return result

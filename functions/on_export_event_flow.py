@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, publish_alert
+from alerts import Alert, send_alert
 from aws_clients import Clients
 from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
-from publishing import GlueBusyError, PublishOutcome, RunDecision, publish_export
-from rds_events import COMPLETED, TABLE_FAILED, ExportEvent, classify
+from outcomes import ExportOutcome, Outcome, Result
+from rds_events import COMPLETED, TABLE_FAILED, ExportEvent, NotOurEvent, classify
+from run_requests import GlueBusyError, request_run
 
 logger = Logger(child=True)
 
@@ -50,14 +51,16 @@ def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> lis
     return [min(near, key=lambda pair: pair[0])[1]]
 
 
-def _start_run(config: Config, clients: Clients, task: ExportTask) -> PublishOutcome:
+def _start_run(config: Config, clients: Clients, task: ExportTask) -> ExportOutcome:
     try:
-        return publish_export(config, clients, task)
+        return request_run(config, clients, task)
     except GlueBusyError:
         # Not an error: failing would send the event through Lambda's retries into the dead-letter queue, while
         # reconcile starts the day once the job is free (it reads COMPLETE tasks without a manifest).
         logger.info("glue job busy with another day, deferred to reconcile", extra={"export_id": task.export_id})
-        return PublishOutcome(task.export_id, task.ingestion_date.isoformat(), RunDecision.DEFERRED_TO_RECONCILE)
+        return ExportOutcome(
+            task.export_id, Outcome.DEFERRED_TO_RECONCILE, ingestion_date=task.ingestion_date.isoformat()
+        )
 
 
 def failure_alert(task: ExportTask, event: ExportEvent | None) -> Alert:
@@ -96,54 +99,54 @@ def table_failure_alert(tasks: list[ExportTask], event: ExportEvent) -> Alert:
     )
 
 
-def handle_rds_event(config: Config, clients: Clients, event: Any) -> dict[str, Any]:
-    classified = classify(event)
-    if isinstance(classified, str):
-        logger.info("event ignored", extra={"reason": classified})
-        return {"status": "ignored", "reason": classified}
-    source_tasks = list_our_tasks(clients.rds, config, source_arn=classified.source_arn)
-    summary: dict[str, Any] = {"status": "handled", "event": classified.event_id, "kind": classified.kind}
+def handle_rds_event(config: Config, clients: Clients, raw_event: Any) -> Result:
+    try:
+        event = classify(raw_event)
+    except NotOurEvent as not_ours:
+        logger.info("event ignored", extra={"reason": str(not_ours)})
+        return Result(Outcome.EVENT_IGNORED, reason=str(not_ours))
+    source_tasks = list_our_tasks(clients.rds, config, source_arn=event.source_arn)
     if not source_tasks:
-        reason = f"no export task of this pipeline for {classified.source_arn}"
-        logger.info("event ignored", extra={"reason": reason, "rds_event": classified.event_id})
-        return {"status": "ignored", "reason": reason, "event": classified.event_id}
-    tasks = tasks_the_event_is_about(source_tasks, classified)
+        reason = f"no export task of this pipeline for {event.source_arn}"
+        logger.info("event ignored", extra={"reason": reason, "rds_event": event.event_id})
+        return Result(Outcome.EVENT_IGNORED, reason=reason, event=event.event_id)
+    tasks = tasks_the_event_is_about(source_tasks, event)
+    handled = Result(Outcome.EVENT_HANDLED, event=event.event_id, kind=event.kind, tasks=[])
 
-    if classified.kind == COMPLETED:
+    if event.kind == COMPLETED:
         if not tasks:
             # DescribeExportTasks may lag the event (no TaskEndTime yet); reconcile picks the task up once it
             # reads COMPLETE.
             waiting = [t for t in source_tasks if t.status in RUNNING_STATES]
             if not waiting:
-                return _no_match(classified)
+                return _no_match(event)
             logger.warning(
                 "completion event but task not COMPLETE yet", extra={"export_ids": [t.export_id for t in waiting]}
             )
             tasks = waiting
-        summary["tasks"] = [_start_run(config, clients, task).as_dict() for task in tasks]
+        handled.tasks = [_start_run(config, clients, task) for task in tasks]
     elif not tasks:
-        return _no_match(classified)
-    elif classified.kind == TABLE_FAILED:
-        publish_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, classified))
-        summary["tasks"] = [{"export_id": t.export_id, "action": "alerted"} for t in tasks]
+        return _no_match(event)
+    elif event.kind == TABLE_FAILED:
+        send_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, event))
+        handled.tasks = [ExportOutcome(t.export_id, Outcome.ALERTED) for t in tasks]
     else:
-        summary["tasks"] = []
         for task in tasks:
             if task.status in FAILED_STATES:
-                publish_alert(clients.sns, config.alert_topic_arn, failure_alert(task, classified))
-                summary["tasks"].append({"export_id": task.export_id, "action": "alerted"})
+                send_alert(clients.sns, config.alert_topic_arn, failure_alert(task, event))
+                handled.tasks.append(ExportOutcome(task.export_id, Outcome.ALERTED))
             else:
                 # The task disagrees with the event; reconcile judges it.
                 logger.warning("failure event but task status differs", extra={"export_id": task.export_id})
-                summary["tasks"].append({"export_id": task.export_id, "action": f"status_{task.status.lower()}"})
-    return summary
+                handled.tasks.append(ExportOutcome(task.export_id, Outcome.STATUS_DIFFERS, status=task.status))
+    return handled
 
 
-def _no_match(event: ExportEvent) -> dict[str, Any]:
+def _no_match(event: ExportEvent) -> Result:
     reason = (
         f"no export task of this pipeline for {event.source_arn} ended within {EVENT_TIME_TOLERANCE} of "
         f"{event.occurred_at.isoformat() if event.occurred_at else 'the event'}"
     )
     # Not an error: retrying cannot make an old event match, and reconcile judges every recent day anyway.
     logger.warning("event matches no task", extra={"reason": reason, "rds_event": event.event_id})
-    return {"status": "ignored", "reason": reason, "event": event.event_id}
+    return Result(Outcome.EVENT_IGNORED, reason=reason, event=event.event_id)

@@ -65,7 +65,7 @@ def cluster_part(cluster_identifier: str) -> str:
     return f"{slug}-{digest}" if slug else digest
 
 
-def export_id(cluster_identifier: str, ingestion_date: dt.date, attempt: int = 1) -> str:
+def make_export_id(cluster_identifier: str, ingestion_date: dt.date, attempt: int = 1) -> str:
     if isinstance(attempt, bool) or not 1 <= attempt <= MAX_ATTEMPT:
         raise ValueError(f"attempt must be an integer from 1 to {MAX_ATTEMPT}, got {attempt!r}")
     return str(ExportId(cluster_part(cluster_identifier), ingestion_date, attempt))

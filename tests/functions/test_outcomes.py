@@ -1,0 +1,82 @@
+"""The declared outcome vocabulary: one place for the JSON words and the metrics, and README names every metric."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import config
+import export_only
+import on_export_event_reconcile
+import pytest
+import rds_events
+import sources
+import start_request
+from export_tasks import FAILED_STATES
+from outcomes import FAILED_STATUS_OUTCOMES, PROBLEMS_METRIC, ExportOutcome, Outcome, RefusedError, Result
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_names_every_metric_the_lambdas_count() -> None:
+    metrics_paragraph = README.read_text().split("Metrics (namespace", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Za-z]+)`", metrics_paragraph))
+    counted = {o.metric for o in Outcome if o.metric} | {PROBLEMS_METRIC}
+    assert counted == documented
+
+
+def test_every_failed_status_has_its_outcome() -> None:
+    assert set(FAILED_STATUS_OUTCOMES) == FAILED_STATES
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        config.ConfigError,
+        export_only.InvalidExportOnlyError,
+        start_request.InvalidRequestError,
+        sources.InvalidSourceError,
+        sources.SourceRefusedError,
+        rds_events.InvalidEventError,
+        on_export_event_reconcile.InvalidReconcileRequestError,
+    ],
+)
+def test_refusals_share_one_base_and_stay_what_they_were(error: type[Exception]) -> None:
+    assert issubclass(error, RefusedError)
+    assert issubclass(error, ValueError | RuntimeError)
+
+
+def test_a_result_carries_only_the_fields_its_flow_set_and_counts_each_outcome_once() -> None:
+    result = Result(
+        Outcome.RECONCILED,
+        window=["2026-11-23", "2026-11-26"],
+        actions=[
+            ExportOutcome("aurora-sor-c-2026-11-25", Outcome.RUN_STARTED, ingestion_date="2026-11-25", job_run_id="jr"),
+            ExportOutcome("aurora-sor-c-2026-11-26", Outcome.EXPORTING, hours=1.5),
+            ExportOutcome("aurora-sor-c-2026-11-24", Outcome.ALREADY_PUBLISHED, ingestion_date="2026-11-24"),
+        ],
+        problems=[],
+    )
+    assert result.as_dict() == {
+        "status": "reconciled",
+        "window": ["2026-11-23", "2026-11-26"],
+        "actions": [
+            {
+                "export_id": "aurora-sor-c-2026-11-25",
+                "ingestion_date": "2026-11-25",
+                "action": "started",
+                "job_run_id": "jr",
+            },
+            {"export_id": "aurora-sor-c-2026-11-26", "action": "exporting", "hours": 1.5},
+            {"export_id": "aurora-sor-c-2026-11-24", "ingestion_date": "2026-11-24", "action": "already_published"},
+        ],
+        "problems": [],
+    }
+    assert result.metrics() == [("ReconcileProblems", 0), ("GlueRunStarted", 1), ("GlueRunSkipped", 1)]
+
+
+def test_one_word_may_name_two_outcomes_that_count_different_metrics() -> None:
+    # An export started (start_export) and a Glue run started (on_export_event) both read "started".
+    assert Outcome.EXPORT_STARTED.word == Outcome.RUN_STARTED.word == "started"
+    assert Outcome.EXPORT_STARTED is not Outcome.RUN_STARTED
+    assert (Outcome.EXPORT_STARTED.metric, Outcome.RUN_STARTED.metric) == ("ExportStarted", "GlueRunStarted")
