@@ -10,9 +10,24 @@ import io
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sor_job import REJECTS_CATALOG_TYPE, REJECTS_COLUMN
+from sor_job import (
+    REJECTS_CATALOG_TYPE,
+    REJECTS_COLUMN,
+    HistoryFile,
+    HistoryStep,
+    Restoration,
+    Restore,
+    S3Object,
+    TableError,
+    plan_history_partition,
+    restoration_spec,
+    restored_schema,
+    rewrite_plan_digest,
+    with_scale,
+)
 
 from local.aws_emulator import Fault, Request
 from local.rds_export import SourceColumn, SourceTable
@@ -177,3 +192,32 @@ def test_retype_history_converts_a_string_week_in_place(string_week: SorWorld) -
     assert catalog_writes(world, since) == []
     assert again.table(TABLES[0])["retyped_history"]["files_done"] == 14
     assert again.summary["rejected_values"] == 16
+
+
+def test_plan_history_partition_rewrites_string_objects_and_skips_what_this_plan_wrote() -> None:
+    rule = with_scale(Restoration("amount", Restore.DECIMAL, "decimal", pa.string(), "numeric", 12, None), 2)
+    date_rule = Restoration("placed_on", Restore.DATE, "date", pa.date32(), "date")
+    rules = {"amount": rule, "placed_on": date_rule}
+    text = pa.schema([pa.field("id", pa.int32(), nullable=False), pa.field("placed_on", pa.string()),
+                      pa.field("amount", pa.string())])  # fmt: skip
+    typed = restored_schema(text, rules)
+    digest = rewrite_plan_digest(typed, restoration_spec(rules))
+    # what the footer of a rewritten object reads back as (pyarrow names a map's entries after the column)
+    written = io.BytesIO()
+    pq.write_table(typed.empty_table(), written, store_schema=False)  # as the engine writes
+    read_back = pq.read_schema(io.BytesIO(written.getvalue()))
+    files = [
+        HistoryFile(S3Object("d/a.parquet", 10, "e1"), text, 5, None, {}),
+        HistoryFile(S3Object("d/b.parquet", 10, "e2"), read_back, 7, digest, {"rejected:placed_on": 1}),
+        HistoryFile(S3Object("d/c.parquet", 10, "e3"), pa.schema([pa.field("id", pa.int32())]), 3, None, {}),
+    ]
+    plan = plan_history_partition(files, rules)
+    assert plan.steps == {"d/a.parquet": HistoryStep.REWRITE, "d/b.parquet": HistoryStep.DONE,
+                          "d/c.parquet": HistoryStep.UNTOUCHED}  # fmt: skip
+    (unit,) = plan.units
+    assert (unit.source.key, unit.destination, unit.plan_digest, unit.rows) == ("d/a.parquet", "d/a.parquet", digest, 5)
+    assert plan.done_counters == {"rejected:placed_on": 1}
+    # an object typed under another plan cannot be redone from its own (typed) current version
+    other = HistoryFile(S3Object("d/b.parquet", 10, "e2"), read_back, 7, "another digest", {})
+    with pytest.raises(TableError, match="not written by this retype plan"):
+        plan_history_partition([other], rules)
