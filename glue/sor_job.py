@@ -2200,12 +2200,18 @@ def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wante
 
 
 def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
+    """CreatePartition, else UpdatePartition only when the partition differs (a re-run writes nothing)."""
     try:
         glue.create_partition(DatabaseName=database, TableName=table, PartitionInput=wanted)
         return "created"
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "AlreadyExistsException":
             raise
+    current = glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=wanted["Values"])["Partition"]
+    storage = {k: v for k, v in current.get("StorageDescriptor", {}).items() if k in wanted["StorageDescriptor"]}
+    found = {"Values": current.get("Values"), "StorageDescriptor": storage, "Parameters": current.get("Parameters", {})}
+    if same_definition(found, wanted):
+        return "unchanged"
     glue.update_partition(
         DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
     )
@@ -2538,6 +2544,7 @@ class TableResult:
     kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
     rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
     columns_without_evidence: int = 0  # kept_as_text entries of kind no_evidence (the ColumnsKeptAsText metric)
+    retyped_history: dict[str, Any] = field(default_factory=dict)  # RetypeReport.manifest() of a retype run
 
 
 @dataclass
@@ -2623,6 +2630,11 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
                     f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
                     'restored types cannot hold (docs/sor-job.md "Rejected values")'
                 )
+        # --retype_history: the earlier days are rewritten below; the table's columns take the restored types now,
+        # so the schema merge sees no type change.
+        retype = retyped_rules(plan.rules, existing_columns)
+        if retype:
+            existing_columns = retyped_columns(existing_columns, retype)
         result.restored_columns, result.kept_as_text = plan.restored_columns(), plan.kept_as_text()
         result.columns_without_evidence = plan.columns_without_evidence()
         restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
@@ -2668,6 +2680,12 @@ def publish_table(run: Run, source: SourceTable, name: str, total: int) -> Table
             result.copied = sum(1 for r in unit_results if not r.skipped)
             result.skipped = len(units) - result.copied
             result.rejected_values = rejected_by_column(counters, plan.rules)
+            if retype:
+                # after tonight's rewrite, whose format check fails the table before any earlier day is touched
+                history = retype_history(run, name, retype)
+                result.retyped_history = history.manifest()
+                for column, count in history.rejected_values.items():
+                    result.rejected_values[column] += count
             if any(result.rejected_values.values()):
                 result.warnings.append(
                     f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
@@ -2839,6 +2857,212 @@ def rewrite_partition(
     run.copier.delete(stale_keys(units, listed))
     verify_rewrites(s3, config, units)
     return units, results, counters
+
+
+# ==================================================================================================
+# 9d. Retyping history: earlier string-typed partitions of a table rewritten in place (--retype_history true)
+# ==================================================================================================
+# A deployment that ran before typed columns holds string-typed days; the catalog's type-change rule keeps such a
+# table string (TextReason.CATALOG_STRING) until a run with --retype_history true retypes it. That run rewrites every
+# other partition's data objects in place through the same engine (7b) and transform (7c) as a night's rewrite: the
+# source of a unit is the object's current (string) version in the SOR bucket, its destination the same key, so
+# the versioned bucket keeps the string version as a noncurrent version (README "Turn on typed columns on an
+# existing deployment"). The rewritten object carries the engine's metadata: the plan digest, and as source ETag
+# the ETag of the string version it was made from. An object whose footer already has `sor_rejects` and whose
+# digest is the one this plan gives its columns is done: a re-run reads its footer only (for its counters).
+#
+# Order, for one table (publish_table): tonight's day is rewritten first (its format check fails the table before
+# any earlier day is touched); then the earlier partitions, oldest first, each one's objects rewritten then its
+# partition's columns updated at once; then the table (typed columns + sor_rejects); then tonight's partition.
+# What Athena shows meanwhile (docs/sor-job.md "Retyping history"): Parquet columns are matched by name, so a
+# partition schema that differs from the table's raises no HIVE_PARTITION_SCHEMA_MISMATCH
+# (https://docs.aws.amazon.com/athena/latest/ug/updates-and-partitions.html); queries that do not read a retyped
+# column are unaffected throughout. A retyped column of a day already rewritten is typed in its partition while the
+# table still says string until the table is updated (seconds after the last day): Trino's Hive connector coerces a
+# partition's date/decimal/timestamp to the table's varchar (https://github.com/trinodb/trino/pull/19500 and its
+# siblings); whether Athena's engine does so is not documented, so such a read may fail (HIVE_BAD_DATA) until the
+# table update. Days still to be rewritten read as before. An interrupted run leaves a mix; running the same
+# command again converges.
+@dataclass(frozen=True)
+class HistoryFile:
+    """One data object of an earlier partition, as its HeadObject and footer describe it."""
+
+    obj: S3Object
+    schema: pa.Schema
+    rows: int
+    plan_digest: str | None  # PLAN_DIGEST_META, on an object this engine wrote
+    counters: Mapping[str, int]  # COUNTERS_KEY of its footer, on an object this engine wrote
+
+
+class HistoryStep(Enum):
+    REWRITE = "rewrite"  # string-typed: rewritten in place
+    DONE = "done"  # already rewritten under this plan: footer read only
+    UNTOUCHED = "untouched"  # holds none of the retyped columns (written before they existed): nothing to do
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    """An earlier partition's objects: the units to rewrite, and the counters of those already rewritten."""
+
+    units: tuple[RewriteUnit, ...]
+    steps: Mapping[str, HistoryStep]  # key -> step
+    done_counters: Mapping[str, int]
+
+
+@dataclass
+class RetypeReport:
+    """What the retype did to a table's earlier partitions (manifest key `retyped_history`)."""
+
+    partitions: int = 0
+    partitions_updated: list[str] = field(default_factory=list)
+    files_rewritten: int = 0
+    files_done: int = 0
+    files_untouched: int = 0
+    rejected_values: dict[str, int] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def retyped_rules(
+    rules: Mapping[str, Restoration], catalog_columns: Sequence[Mapping[str, str]]
+) -> dict[str, Restoration]:
+    """The rules on columns the catalog holds as string: what a retype rewrites in the table's earlier days."""
+    catalog = {c["Name"]: c["Type"] for c in catalog_columns}
+    return {name: rule for name, rule in rules.items() if catalog.get(name.lower()) == "string"}
+
+
+def retyped_columns(
+    columns: Sequence[Mapping[str, str]], rules: Mapping[str, Restoration], has_rejects: bool = True
+) -> list[dict[str, str]]:
+    """A table's or partition's columns once retyped: each retyped column in its restored type (with the comment
+    the rule gives), then `sor_rejects` when not there yet."""
+    by_name = {name.lower(): rule for name, rule in rules.items()}
+    retyped = [
+        _column(c["Name"], by_name[c["Name"]].catalog_type, by_name[c["Name"]].comment())
+        if c["Name"] in by_name
+        else dict(c)
+        for c in columns
+    ]
+    if has_rejects and REJECTS_COLUMN not in {c["Name"] for c in retyped}:
+        retyped.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
+    return retyped
+
+
+def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Restoration]) -> HistoryPlan:
+    """Pure: which objects of an earlier partition to rewrite in place. Raises TableError for an object that holds
+    `sor_rejects` under another plan (its string version is no longer current: it cannot be redone from here)."""
+    units, steps, done = [], {}, defaultdict(int)
+    for item in files:
+        names = set(item.schema.names)
+        file_rules = {name: rule for name, rule in rules.items() if name in names}
+        if REJECTS_COLUMN in names:
+            # The string schema it was made from: its retyped columns as text, without sor_rejects.
+            source = pa.schema(
+                [pa.field(f.name, pa.string()) if f.name in file_rules else f for f in item.schema
+                 if f.name != REJECTS_COLUMN]
+            )  # fmt: skip
+            digest = rewrite_plan_digest(restored_schema(source, file_rules), restoration_spec(file_rules))
+            if item.plan_digest != digest:
+                raise TableError(
+                    f"{item.obj.key} already holds {REJECTS_COLUMN} but was not written by this retype plan "
+                    f"(digest {item.plan_digest}, expected {digest}): retyping a day that already has typed columns "
+                    "is not supported"
+                )
+            steps[item.obj.key] = HistoryStep.DONE
+            for key, value in item.counters.items():
+                done[key] += value
+        elif not file_rules:
+            steps[item.obj.key] = HistoryStep.UNTOUCHED
+        else:
+            output = restored_schema(item.schema, file_rules)
+            digest = rewrite_plan_digest(output, restoration_spec(file_rules))
+            units.append(RewriteUnit(item.obj, item.obj.key, schema_ipc(output), digest, item.rows))
+            steps[item.obj.key] = HistoryStep.REWRITE
+    return HistoryPlan(tuple(units), steps, dict(done))
+
+
+def read_history_file(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> HistoryFile:
+    """HeadObject and footer (one ranged GET, pinned to the listed version by IfMatch) of an earlier day's object."""
+    head = s3.head_object(Bucket=bucket, Key=obj.key)
+    if str(head["ETag"]).strip('"') != obj.etag:
+        raise TableError(f"{obj.key} changed while the retype read it: run again")
+    try:
+        metadata = pq.ParquetFile(RangeReader(s3, bucket, obj, prefetch)).metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise TableError(f"{obj.key} is not a readable Parquet file: {exc}") from exc
+    stored = (metadata.metadata or {}).get(COUNTERS_KEY.encode())
+    return HistoryFile(
+        obj,
+        metadata.schema.to_arrow_schema(),
+        metadata.num_rows,
+        head.get("Metadata", {}).get(PLAN_DIGEST_META),
+        json.loads(stored) if stored else {},
+    )
+
+
+def earlier_partitions(glue: Any, config: JobConfig, name: str) -> list[dict[str, Any]]:
+    """The table's registered partitions other than tonight's, oldest first."""
+    partitions = []
+    for page in glue.get_paginator("get_partitions").paginate(DatabaseName=config.catalog_database, TableName=name):
+        partitions += [p for p in page["Partitions"] if p["Values"] != [config.ingestion_date]]
+    return sorted(partitions, key=lambda p: p["Values"][0])
+
+
+def retyped_partition_input(partition: Mapping[str, Any], rules: Mapping[str, Restoration]) -> dict[str, Any]:
+    """The PartitionInput of an earlier partition once retyped: same location, parameters and values."""
+    storage = partition["StorageDescriptor"]
+    return {
+        "Values": list(partition["Values"]),
+        "StorageDescriptor": _storage(storage["Location"], retyped_columns(storage["Columns"], rules)),
+        "Parameters": dict(partition.get("Parameters", {})),
+    }
+
+
+def retype_history(run: Run, name: str, rules: Mapping[str, Restoration]) -> RetypeReport:
+    """Rewrites the table's earlier partitions in place, oldest first, and updates each one's columns right after
+    its objects. Raises TableError when a unit fails or a day's text breaks the format assumption: that day's
+    partition keeps its string columns (its objects rewritten so far hold every value, typed or in sor_rejects, and
+    their string versions stay noncurrent), the table stays string, and the same command run again converges."""
+    config, s3, glue = run.config, run.clients.s3, run.clients.glue
+    # The engine reads a unit's source from config.export_bucket: here the source is the SOR object itself.
+    in_place = dataclasses.replace(config, export_bucket=config.sor_bucket)
+    report = RetypeReport()
+    counters: dict[str, int] = defaultdict(int)
+    for partition in earlier_partitions(glue, config, name):
+        report.partitions += 1
+        day = partition["Values"][0]
+        _, prefix = partition["StorageDescriptor"]["Location"].split("://", 1)[1].split("/", 1)
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        listed = [o for o in list_objects(s3, config.sor_bucket, prefix) if not _hidden(o.key[len(prefix) :])]
+        files = [read_history_file(s3, config.sor_bucket, o, config.footer_read_size) for o in listed]
+        plan = plan_history_partition(files, rules)
+        results = run_rewrites(list(plan.units), restoration_factory(rules, config.sor_bucket), in_place)
+        fresh = sum_counters(r for r in results if r.error is None)
+        day_counters = {k: fresh.get(k, 0) + plan.done_counters.get(k, 0) for k in {*fresh, *plan.done_counters}}
+        problems = [r.error for r in results if r.error] + broken_formats(day_counters, results, rules)
+        if problems:
+            raise TableError(
+                f"retype of {day} failed (its partition stays string; run the same command again once fixed): "
+                + "; ".join(str(p) for p in problems[:5])
+            )
+        verify_rewrites(s3, in_place, plan.units)
+        wanted = retyped_partition_input(partition, rules)
+        if partition["StorageDescriptor"]["Columns"] != wanted["StorageDescriptor"]["Columns"]:
+            glue.update_partition(
+                DatabaseName=config.catalog_database, TableName=name, PartitionValueList=[day], PartitionInput=wanted
+            )
+            report.partitions_updated.append(day)
+        steps = list(plan.steps.values())
+        report.files_rewritten += sum(1 for r in results if not r.skipped)
+        report.files_done += steps.count(HistoryStep.DONE) + sum(1 for r in results if r.skipped)
+        report.files_untouched += steps.count(HistoryStep.UNTOUCHED)
+        for key, value in day_counters.items():
+            counters[key] += value
+        log.info("%s: retyped %s (%d objects rewritten, %d already done)", name, day, len(plan.units),
+                 steps.count(HistoryStep.DONE))  # fmt: skip
+    report.rejected_values = rejected_by_column(counters, rules)
+    return report
 
 
 def summarize(
