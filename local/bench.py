@@ -541,6 +541,7 @@ def run_rewrite_bench(config: RewriteConfig, log: Callable[[str], None] = print)
         "--rows", str(config.rows), "--row-group-rows", str(config.row_group_rows),
         "--repeats", str(config.repeats), "--masters", ",".join(config.masters),
         "--memory-mb", ",".join(map(str, config.memory_mb)),
+        "--memory-row-group-rows", str(config.memory_row_group_rows),
     ]  # fmt: skip
     # The child needs no AWS at all (local files only): the emulator's fake credentials are all it inherits.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -686,6 +687,7 @@ class RewriteConfig:
     repeats: int = 2
     masters: tuple[str, ...] = ("local[1]", "local[2]")
     memory_mb: tuple[int, ...] = ()  # source file sizes of the peak-memory probe (--full: 250 and 1100)
+    memory_row_group_rows: int = 500_000  # row groups of the probe's files (~30 MB of gzip each)
     request_rows: int = 200_000  # the one file rewritten against the emulator, for the request counts
 
 
