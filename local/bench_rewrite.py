@@ -516,12 +516,16 @@ def measure_memory(
     bytes_per_row = write_source(root / "probe.parquet", probe_rows, row_group_rows, chunks) / probe_rows
     (root / "probe.parquet").unlink()
     for size_mb in sizes_mb:
-        rows = int(size_mb * MB / bytes_per_row * 1.03) // row_group_rows * row_group_rows + row_group_rows
+        # gzip packs big files tighter than the probe: aim 12% above, then add row groups until the size is reached
+        rows = int(size_mb * MB / bytes_per_row * 1.12) // row_group_rows * row_group_rows + row_group_rows
         key = f"exports/memory/part-{size_mb}mb.gz.parquet"
         path = root / EXPORT_BUCKET / key
         log(f"memory: writing a {size_mb} MB source file ({rows} rows) ...")
         started = time.perf_counter()
         written = write_source(path, rows, row_group_rows, chunks)
+        while written < size_mb * MB:  # "at least" the size asked: a file of 0.98 GB is not a 1 GB file
+            rows += max(row_group_rows, int((size_mb * MB - written) / bytes_per_row))
+            written = write_source(path, rows, row_group_rows, chunks)
         generated = time.perf_counter() - started
         log(f"memory: {written / MB:.0f} MB written in {generated:.0f} s; rewriting it in a child process ...")
         try:
