@@ -127,8 +127,11 @@ def type_mappings() -> list[dict[str, Any]]:
     return mappings
 
 
-def write_source(path: Path, rows: int, row_group_rows: int, chunks: Sequence[pa.Table] | None = None) -> int:
-    """One gzip part file of `rows` rows in row groups of `row_group_rows`, streamed; returns its size."""
+def write_source(
+    path: Path, rows: int, row_group_rows: int, chunks: Sequence[pa.Table] | None = None, first_id: int = 0
+) -> int:
+    """One gzip part file of `rows` rows in row groups of `row_group_rows`, streamed; returns its size. Ids run
+    from `first_id`, so the files of one table never share an id (the peers' outputs are compared by id)."""
     chunks = list(chunks) if chunks else [export_chunk(row_group_rows, seed) for seed in range(DISTINCT_CHUNKS)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(path, chunks[0].schema, **SOURCE_WRITER) as writer:
@@ -136,7 +139,7 @@ def write_source(path: Path, rows: int, row_group_rows: int, chunks: Sequence[pa
         for group in range(-(-rows // row_group_rows)):
             size = min(row_group_rows, rows - written)
             chunk = chunks[group % len(chunks)].slice(0, size)
-            ids = pa.array(range(written, written + size), pa.int64())
+            ids = pa.array(range(first_id + written, first_id + written + size), pa.int64())
             writer.write_table(chunk.set_column(0, chunk.schema.field(0), ids), row_group_size=size)
             written += size
     return path.stat().st_size
@@ -146,7 +149,8 @@ def source_files(folder: Path, files: int, rows: int, row_group_rows: int) -> li
     chunks = [export_chunk(row_group_rows, seed) for seed in range(DISTINCT_CHUNKS)]
     paths = [folder / f"part-{i:05d}-bench.gz.parquet" for i in range(files)]
     for number, path in enumerate(paths):
-        write_source(path, rows, row_group_rows, chunks[number % len(chunks) :] + chunks[: number % len(chunks)])
+        rotated = chunks[number % len(chunks) :] + chunks[: number % len(chunks)]
+        write_source(path, rows, row_group_rows, rotated, first_id=number * rows)
     return paths
 
 
