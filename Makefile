@@ -85,7 +85,7 @@ test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 demo: venv spark-venv ## one night end to end on an embedded AWS emulator, the job under Spark as in Glue (ARGS="--source postgresql://... --verbose")
 	$(PY) -m local.demo $(ARGS)
 
-bench: venv ## job vs naive baseline under a latency model, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full for the big sizes)
+bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark and the codec floor, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full: big sizes and the 1 GB memory probe)
 	$(PY) -m local.bench --write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])

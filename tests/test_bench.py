@@ -18,11 +18,14 @@ from local.bench import (
     GLUE_FLEX_PER_DPU_HOUR,
     GLUE_MINIMUM_SECONDS,
     GLUE_STANDARD_PER_DPU_HOUR,
+    S3_DERATING,
     BenchConfig,
     BenchError,
+    BenchResult,
     Counted,
     Export,
     Measurement,
+    RewriteConfig,
     Shape,
     World,
     console_report,
@@ -33,11 +36,16 @@ from local.bench import (
     markdown_report,
     parse_args,
     result_json,
+    rewrite_estimate,
+    rewrite_markdown,
+    rewrite_requests,
     run_bench,
     run_job,
+    run_rewrite_bench,
     same_publication,
 )
 from local.latency import LatencyHook, LatencyModel, copied_bytes, copy_source, latency
+from tests.spark_env import spark_python_or_skip
 
 
 def request(operation: str, service: str = "s3", path: str = "/b/k", **headers: str) -> Request:
@@ -228,3 +236,115 @@ def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:
     assert "python -m local.bench --test" in markdown
     assert "## What it means for a real account" in markdown
     assert result_json(result)["growth"][0]["job"]["keys"] == 6
+
+
+# -- the typed rewrite against its peers (wiring, not speed) ---------------------------------------------------------
+def test_rewrite_model_runs_in_waves_of_whole_files() -> None:
+    model = LatencyModel()
+    two, ten, twenty = (rewrite_estimate(10.0, w, model) for w in (2, 10, 20))
+    assert (two.cores, ten.cores, twenty.cores) == (4, 36, 76)  # one G.1X worker holds the driver
+    assert two.units == 80  # 80% of 2 TB in 20 GB files
+    assert (two.waves, ten.waves, twenty.waves) == (20, 3, 2)
+    assert two.unit_seconds == pytest.approx(20e9 / (10e6 * S3_DERATING))
+    assert twenty.rewrite_seconds == pytest.approx(2 * twenty.unit_seconds)
+    assert twenty.glue_standard_usd == pytest.approx(20 * twenty.seconds / 3600 * GLUE_STANDARD_PER_DPU_HOUR)
+    with pytest.raises(ValueError, match="at least 2 workers"):
+        rewrite_estimate(10.0, 1, model)
+
+
+def test_rewrite_options() -> None:
+    config, _ = parse_args(["--rewrite-files", "3", "--rewrite-rows", "500", "--memory-mb", "5,9"])
+    assert config.rewrite == RewriteConfig(files=3, rows=500, row_group_rows=500, memory_mb=(5, 9))
+    assert parse_args(["--no-rewrite"])[0].rewrite is None
+    assert parse_args(["--full"])[0].rewrite.memory_mb == (250, 1100)  # type: ignore[union-attr]
+    with pytest.raises(SystemExit):
+        parse_args(["--memory-mb", "x"])
+
+
+def test_local_s3_serves_what_rewrite_unit_asks(tmp_path: Path) -> None:
+    from local.bench_rewrite import LocalS3
+
+    s3 = LocalS3(tmp_path)
+    s3.put_object(Bucket="b", Key="k/a", Body=b"0123456789", Metadata={"m": "1"})
+    head = s3.head_object(Bucket="b", Key="k/a")
+    assert (head["ContentLength"], head["Metadata"]) == (10, {"m": "1"})
+    assert s3.get_object(Bucket="b", Key="k/a", Range="bytes=2-4", IfMatch=head["ETag"])["Body"].read() == b"234"
+    with pytest.raises(ValueError, match="PreconditionFailed"):
+        s3.get_object(Bucket="b", Key="k/a", Range="bytes=0-1", IfMatch='"other"')
+    assert s3.list_objects_v2(Bucket="b", Prefix="k/a", MaxKeys=1)["Contents"][0]["Key"] == "k/a"
+    assert s3.list_objects_v2(Bucket="b", Prefix="k/missing")["Contents"] == []
+    s3.create_multipart_upload(Bucket="b", Key="k/m", Metadata={"x": "y"})
+    s3.upload_part(Bucket="b", Key="k/m", UploadId="local", PartNumber=1, Body=b"ab")
+    assert s3.list_objects_v2(Bucket="b", Prefix="k/m")["Contents"] == []  # nothing at the key before completion
+    s3.upload_part(Bucket="b", Key="k/m", UploadId="local", PartNumber=2, Body=b"cd")
+    s3.complete_multipart_upload(Bucket="b", Key="k/m", UploadId="local", MultipartUpload={})
+    assert (tmp_path / "b" / "k" / "m").read_bytes() == b"abcd"
+    assert s3.head_object(Bucket="b", Key="k/m")["Metadata"] == {"x": "y"}
+
+
+def test_the_rewrite_peers_run_on_the_same_files_and_agree() -> None:
+    """Every peer (the job in-process and under Spark local[1], plain Spark, the codec floor) at a tiny size: the same
+    row counts, the job's restored values equal plain Spark's, the job's transform restored the typed columns."""
+    spark_python_or_skip()
+    report = run_rewrite_bench(
+        RewriteConfig(
+            files=2,
+            rows=3000,
+            row_group_rows=1000,
+            repeats=1,
+            masters=("local[1]",),
+            memory_mb=(1,),
+            memory_row_group_rows=2000,
+        ),
+        log=lambda _: None,
+    )
+    assert {(r["peer"], r["cores"]) for r in report["runs"]} == {
+        ("job", 1),
+        ("arrow", 1),
+        ("spark", 1),
+        ("job-spark", 1),
+    }
+    assert all(r["rows"] == 6000 and r["output_bytes"] > 0 for r in report["runs"])
+    assert report["comparison"]["equal"]
+    assert report["comparison"]["compared_columns"] == ["id", "ordered_on", "created_at", "updated_at", "amount"]
+    assert report["comparison"]["rows"] == {"source": 6000, "job": 6000, "spark": 6000, "arrow": 6000}
+    [memory] = report["memory"]
+    assert memory["file_bytes"] >= 10**6
+    assert memory["vm_hwm_mib"] >= memory["vm_hwm_before_mib"] > 0
+
+
+def test_rewrite_requests_against_the_emulator(emulator: Emulator) -> None:
+    world = World(emulator)
+    counts = rewrite_requests(world, rows=2000)
+    assert counts["first"]["s3"]["GetObject"] >= 2  # the footer, then the row groups
+    assert counts["first"]["source_bytes_read"] >= counts["source_bytes"]
+    assert counts["first"]["s3"].get("PutObject", 0) + counts["first"]["s3"].get("CompleteMultipartUpload", 0) == 1
+    assert not counts["first"]["skipped"]
+    assert counts["rerun"]["skipped"]
+    assert counts["rerun"]["source_bytes_read"] == 0
+    assert "PutObject" not in counts["rerun"]["s3"]
+
+
+def test_rewrite_sections_of_the_report() -> None:
+    run = {"rows": 10, "source_bytes": 10**6, "output_bytes": 10**6, "all_seconds": [1.0]}
+    report = {
+        "files": 2, "rows": 10, "source_bytes": 10**6, "row_groups_per_file": 1, "row_group_rows": 5, "repeats": 1,
+        "pyarrow": "17.0.0",
+        "runs": [
+            {**run, "peer": "job", "cores": 1, "seconds": 2.0, "cpu_seconds": 1.5, "rows_per_s_per_core": 5.0,
+             "mb_per_s_per_core": 0.5},
+            {**run, "peer": "arrow", "cores": 1, "seconds": 1.0, "cpu_seconds": 1.0, "rows_per_s_per_core": 10.0,
+             "mb_per_s_per_core": 1.0},
+            {**run, "peer": "spark", "cores": 1, "seconds": 4.0, "cpu_seconds": None, "rows_per_s_per_core": 2.5,
+             "mb_per_s_per_core": 0.25},
+        ],
+        "comparison": {"rows": {"source": 10}, "compared_columns": ["id"], "equal": True},
+        "memory": [],
+    }  # fmt: skip
+    config = BenchConfig((Shape(1, 1),), (32,), Shape(1, 1, 6), LatencyModel())
+    result = BenchResult(config, "python -m local.bench", {}, rewrite=report)
+    text = "\n".join(rewrite_markdown(result))
+    assert "Job vs codec floor: **0.50x** by wall time, 0.67x by CPU time" in text
+    assert "Job vs plain Spark, one core each: **2.00x**" in text
+    assert "| 20 | 76 |" in text  # the model at 20 workers
+    assert "Not run this time" in text
