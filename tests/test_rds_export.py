@@ -933,11 +933,13 @@ def test_exports_are_byte_identical_across_processes_and_hash_seeds() -> None:
         "print(h.hexdigest())\n"
     )
     root = Path(__file__).resolve().parents[1]
+    # The same import paths pytest gives the tests (pyproject: pythonpath = [".", "glue", "functions"]).
+    import_paths = os.pathsep.join(str(root / part) for part in (".", "glue", "functions"))
     digests = {
         subprocess.run(
             [sys.executable, "-c", script],
             cwd=root,
-            env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": seed},
+            env={**os.environ, "PYTHONPATH": import_paths, "PYTHONHASHSEED": seed},
             capture_output=True,
             text=True,
             check=True,
