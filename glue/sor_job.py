@@ -856,19 +856,66 @@ def _decimal_values(parts: pa.StructArray, matched: pa.Array, rule: Restoration)
     return values, ok
 
 
-def restore_values(values: pa.Array | pa.ChunkedArray, rule: Restoration) -> Restored:
-    """The column's strings as `rule.arrow_type`, exactly; see Restored for what is flagged.
+# Fast path. Almost every value has a common shape whose fields are all possible: a 4-digit year, a day that every
+# year's month has (29 February is left to the regex path), an hour below 24, an offset within PostgreSQL's ±15:59.
+# _FAST_SHAPES admits only those (a match without captures, which RE2 runs as a DFA, several times faster than
+# extract_regex), so Arrow's own ISO-8601 cast parses them without raising; its proleptic Gregorian day count and
+# its UTC conversion of the offset are the regex path's arithmetic, and the same range check follows. Every fast
+# shape is a strict subset of its _SHAPES entry; every other value (BC, 5+ digit years, ±HH:MM:SS offsets, leap
+# days, specials, malformed text) takes the regex path, so a value gets the same result on either path
+# (tests/glue/test_restore.py compares them on mixed inputs).
+_FAST_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])"  # months of 31 days
+    r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"  # of 30 days
+    r"|02-(?:0[1-9]|1\d|2[0-8]))"  # February but its 29th
+)
+_FAST_TIMESTAMP = rf"\d{{4}}-{_FAST_MONTH_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{{1,6}})?"
+_FAST_SHAPES = {
+    Restore.DATE: rf"^\d{{4}}-{_FAST_MONTH_DAY}$",
+    Restore.TIMESTAMP: f"^{_FAST_TIMESTAMP}$",
+    Restore.TIMESTAMP_FROM_UTC_OFFSET: rf"^{_FAST_TIMESTAMP}[+-](?:0\d|1[0-5])(?::[0-5]\d)?$",
+}
+# What Arrow's cast parses each fast shape as (a zoned type makes it apply the offset); storage is days or micros.
+_FAST_PARSED = {
+    Restore.DATE: pa.date32(),
+    Restore.TIMESTAMP: pa.timestamp("us"),
+    Restore.TIMESTAMP_FROM_UTC_OFFSET: pa.timestamp("us", tz="UTC"),
+}
 
-    Shapes (PostgreSQL's ISO output, docs/sor-job.md "Restored types"): date `Y-MM-DD[ BC]` (4 to 7 year digits),
-    timestamp `Y-MM-DD HH:MM:SS[.f{1,6}][ BC]`, timestamptz the same with `±HH[:MM[:SS]]` before ` BC`, numeric
-    `[-]digits[.digits]`. Rejected but well-formed: infinity, -infinity, NaN, ±Infinity, impossible fields (month
-    13, Feb 30, MySQL's 0000-00-00), years outside 0001..9999 AD (for timestamptz after conversion to UTC), digits
-    beyond the decimal's precision or scale (trailing zeros beyond the scale are exact and accepted).
-    """
-    if rule.restore is Restore.DECIMAL and rule.scale is None:
-        raise ValueError(f"column {rule.column!r}: decide the scale first (numeric_scale, with_scale)")
-    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    text = pc.cast(text, pa.string())
+
+def _fast_shape(rule: Restoration) -> str | None:
+    """The regex of the values the fast path restores; None when the rule has no fast path."""
+    if rule.restore is not Restore.DECIMAL:
+        return _FAST_SHAPES[rule.restore]
+    precision, scale = rule.precision or 0, rule.scale or 0
+    if precision <= scale:  # decimal(s,s): "0.5" has a zero beyond its digits, left to the regex path
+        return None
+    # at most p-s digits before the point and s after it: the value fits, so the cast neither rounds nor raises
+    fraction = rf"(?:\.\d{{1,{scale}}})?" if scale else ""
+    return rf"^-?\d{{1,{precision - scale}}}{fraction}$"
+
+
+def _range(rule: Restore) -> tuple[int, int]:
+    """The accepted values' storage range: days for a date, microseconds otherwise."""
+    if rule is Restore.DATE:
+        return _MIN_MICROS // _MICROS_PER_DAY, _MAX_MICROS // _MICROS_PER_DAY
+    return _MIN_MICROS, _MAX_MICROS
+
+
+def _restored(text: pa.Array, values: pa.Array, ok: pa.Array, malformed: pa.Array) -> Restored:
+    """The Restored of `text` from `values`, kept where `ok` (a NULL in `ok` is not ok)."""
+    ok = pc.fill_null(ok, False)
+    return Restored(
+        values=pc.if_else(ok, values, pa.nulls(len(text), values.type)),
+        rejected=pc.and_(pc.is_valid(text), pc.invert(ok)),
+        malformed=malformed,
+        non_null=len(text) - text.null_count,
+    )
+
+
+def restore_values_by_regex(text: pa.Array, rule: Restoration) -> Restored:
+    """restore_values' exact path for every shape, on a string array: the reference the fast path is tested
+    against (restore_values checks the rule first)."""
     present = pc.is_valid(text)
     parts = pc.extract_regex(text, _SHAPES[rule.restore])
     matched = pc.fill_null(pc.is_valid(parts), False)
@@ -877,22 +924,64 @@ def restore_values(values: pa.Array | pa.ChunkedArray, rule: Restoration) -> Res
         restored, ok = _decimal_values(parts, matched, rule)
     else:
         number, in_range = _datetime_micros(parts, rule.restore)
-        if rule.restore is Restore.DATE:
-            low, high = _MIN_MICROS // _MICROS_PER_DAY, _MAX_MICROS // _MICROS_PER_DAY
-        else:
-            low, high = _MIN_MICROS, _MAX_MICROS
+        low, high = _range(rule.restore)
         ok = _and(matched, in_range, _between(number, low, high))
         storage = pa.int32() if rule.restore is Restore.DATE else pa.int64()
         restored = pc.cast(pc.cast(pc.if_else(ok, number, 0), storage), rule.arrow_type)
-    ok = pc.fill_null(ok, False)
-    malformed = _and(present, pc.invert(matched), pc.invert(special))
-    rejected = pc.and_(present, pc.invert(ok))
-    nulls = pa.nulls(len(text), rule.arrow_type)
+    return _restored(text, restored, ok, _and(present, pc.invert(matched), pc.invert(special)))
+
+
+def _restore_fast(text: pa.Array, rule: Restoration) -> Restored:
+    """restore_values of values that are NULL or match _fast_shape(rule): none is malformed. Raises
+    pa.ArrowInvalid if Arrow's cast refuses one (the fast shapes are chosen so that it cannot)."""
+    never = pc.is_valid(pa.nulls(len(text)))  # all False
+    if rule.restore is Restore.DECIMAL:
+        return _restored(text, pc.cast(text, rule.arrow_type), pc.is_valid(text), never)
+    storage = pa.int32() if rule.restore is Restore.DATE else pa.int64()
+    number = pc.cast(text, _FAST_PARSED[rule.restore]).view(storage)
+    low, high = _range(rule.restore)
+    return _restored(text, number.view(rule.arrow_type), _between(number, low, high), never)
+
+
+def _scatter(where: pa.Array, when_true: pa.Array, when_false: pa.Array) -> pa.Array:
+    """One array from two: `when_true` in order at the positions where `where` is True, `when_false` elsewhere."""
+    out = pc.replace_with_mask(pa.nulls(len(where), when_true.type), where, when_true)
+    return pc.replace_with_mask(out, pc.invert(where), when_false)
+
+
+def restore_values(values: pa.Array | pa.ChunkedArray, rule: Restoration) -> Restored:
+    """The column's strings as `rule.arrow_type`, exactly; see Restored for what is flagged.
+
+    Shapes (PostgreSQL's ISO output, docs/sor-job.md "Restored types"): date `Y-MM-DD[ BC]` (4 to 7 year digits),
+    timestamp `Y-MM-DD HH:MM:SS[.f{1,6}][ BC]`, timestamptz the same with `±HH[:MM[:SS]]` before ` BC`, numeric
+    `[-]digits[.digits]`. Rejected but well-formed: infinity, -infinity, NaN, ±Infinity, impossible fields (month
+    13, Feb 30, MySQL's 0000-00-00), years outside 0001..9999 AD (for timestamptz after conversion to UTC), digits
+    beyond the decimal's precision or scale (trailing zeros beyond the scale are exact and accepted).
+    Values of the common shapes take the fast path (_FAST_SHAPES), the others the regex path, with the same results.
+    """
+    if rule.restore is Restore.DECIMAL and rule.scale is None:
+        raise ValueError(f"column {rule.column!r}: decide the scale first (numeric_scale, with_scale)")
+    text = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    text = pc.cast(text, pa.string())
+    shape = _fast_shape(rule)
+    if shape is None:
+        return restore_values_by_regex(text, rule)
+    fast = pc.fill_null(pc.match_substring_regex(text, shape), True)  # a NULL has nothing to parse
+    slow_count = len(text) - _true_count(fast)
+    if slow_count == len(text):
+        return restore_values_by_regex(text, rule)
+    try:
+        if slow_count == 0:
+            return _restore_fast(text, rule)
+        quick = _restore_fast(pc.filter(text, fast), rule)
+    except pa.ArrowInvalid:  # not expected (see _FAST_SHAPES); the regex path is exact for every value
+        return restore_values_by_regex(text, rule)
+    slow = restore_values_by_regex(pc.filter(text, pc.invert(fast)), rule)
     return Restored(
-        values=pc.if_else(ok, restored, nulls),
-        rejected=rejected,
-        malformed=malformed,
-        non_null=len(text) - text.null_count,
+        values=_scatter(fast, quick.values, slow.values),
+        rejected=_scatter(fast, quick.rejected, slow.rejected),
+        malformed=_scatter(fast, quick.malformed, slow.malformed),
+        non_null=quick.non_null + slow.non_null,
     )
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import sor_job
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sor_job import (
@@ -30,6 +32,7 @@ from sor_job import (
     numeric_scale,
     restoration_rules,
     restore_values,
+    restore_values_by_regex,
     statistics_samples,
     with_scale,
 )
@@ -456,3 +459,123 @@ def test_random_decimals_round_trip_and_overflow_is_rejected(
     assert values[: len(fitting)] == [Decimal(u).scaleb(-scale, WIDE) for u in fitting]
     assert restored.rejected.to_pylist() == [False] * len(fitting) + [True] * len(too_big)
     assert not any(restored.malformed.to_pylist())
+
+
+# --------------------------------------------------------------------------------------------------
+# Fast path (common shapes: a match, then Arrow's cast) against the regex path: identical on every value
+# --------------------------------------------------------------------------------------------------
+def same_as_regex_path(texts: list[str | None], rule: Restoration, *, cast_may_refuse: bool = False) -> None:
+    """restore_values (fast path where it applies) and restore_values_by_regex agree on every output, also on a
+    sliced array (non-zero offset) and with the values split across chunks."""
+    array = pa.array(["padding", *texts], pa.string()).slice(1)
+    reference = restore_values_by_regex(array, rule)
+    shape = sor_job._fast_shape(rule)
+    if shape is not None and not cast_may_refuse:  # Arrow's cast takes every fast-shaped value: no fallback needed
+        sor_job._restore_fast(pc.filter(array, pc.fill_null(pc.match_substring_regex(array, shape), True)), rule)
+    for given_values in (array, pa.chunked_array([array.slice(0, len(texts) // 2), array.slice(len(texts) // 2)])):
+        fast = restore_values(given_values, rule)
+        assert fast.values.type == reference.values.type == rule.arrow_type
+        assert fast.values.to_pylist() == reference.values.to_pylist(), texts
+        assert fast.values.is_null().to_pylist() == reference.values.is_null().to_pylist()
+        assert fast.rejected.to_pylist() == reference.rejected.to_pylist(), texts
+        assert fast.malformed.to_pylist() == reference.malformed.to_pylist(), texts
+        assert fast.rejected.null_count == fast.malformed.null_count == 0
+        assert fast.non_null == reference.non_null
+
+
+NUMBERS = st.integers(min_value=0, max_value=99)
+EDGE_TEXT = st.sampled_from([
+    "", " ", "infinity", "-infinity", "Infinity", "NaN", "-Infinity", "BC", " BC", "2021-02-29", "2020-02-29",
+    "2021-02-30", "2021-04-31", "0000-00-00", "0000-01-01", "0001-01-01", "9999-12-31", "10000-01-01",
+    "0001-01-01 BC", "2024-01-01 00:00:00", "2024-01-01 24:00:00", "2024-01-01 23:59:60", "2024-01-01T00:00:00",
+    "2024-01-01 00:00:00.1234567", "2024-01-01 00:00:00.", "2024-01-01 00:00:00+16", "2024-01-01 00:00:00+15:59",
+    "2024-01-01 00:00:00+15:59:59", "2024-01-01 00:00:00-00:60", "2024-01-01 00:00:00Z", "2024-01-01 00:00:00+0530",
+    "0001-01-01 00:00:00+01", "9999-12-31 23:59:59.999999-01", "\uff12\uff10\uff12\uff14-01-01", "2024-1-1",
+    " 2024-01-01", "2024-01-01 ", "2024-01-01\n", "-0", "-0.00", "0", "00", ".5", "5.", "+1", "1e5", "1,5", "-.5",
+    "99999999999999999999999999999999999999", "0.000000000000000000000000000000000000001",
+])  # fmt: skip
+
+
+@st.composite
+def date_texts(draw: st.DrawFn) -> str:
+    year = draw(st.one_of(st.integers(min_value=0, max_value=9999), st.integers(min_value=10000, max_value=99999)))
+    text = f"{year:04d}-{draw(NUMBERS.map(lambda n: n % 14)):02d}-{draw(NUMBERS.map(lambda n: n % 33)):02d}"
+    return text + draw(st.sampled_from(["", "", "", " BC"]))
+
+
+@st.composite
+def timestamp_texts(draw: st.DrawFn, with_offset: bool) -> str:
+    date = draw(date_texts()).removesuffix(" BC")
+    hh, mi, ss = draw(NUMBERS.map(lambda n: n % 26)), draw(NUMBERS.map(lambda n: n % 62)), draw(NUMBERS)
+    digits = st.text("0123456789", min_size=1, max_size=7).map(lambda f: "." + f)
+    fraction = draw(st.sampled_from(["", "", "."]) | digits)
+    offset = ""
+    if with_offset:
+        sign = draw(st.sampled_from("+-"))
+        offset = f"{sign}{draw(NUMBERS.map(lambda n: n % 18)):02d}"
+        offset += draw(st.sampled_from(["", "", ":00", ":30", ":45", ":59", ":60", ":30:15", ":00:00"]))
+    return f"{date} {hh:02d}:{mi:02d}:{ss:02d}{fraction}{offset}" + draw(st.sampled_from(["", "", "", " BC"]))
+
+
+@st.composite
+def numeric_texts(draw: st.DrawFn) -> str:
+    integer = draw(st.text("0123456789", min_size=0, max_size=40))
+    fraction = draw(st.none() | st.text("0123456789", min_size=0, max_size=40))
+    sign = draw(st.sampled_from(["", "", "-"]))
+    return sign + integer + ("" if fraction is None else "." + fraction)
+
+
+def mixed(values: st.SearchStrategy[str]) -> st.SearchStrategy[list[str | None]]:
+    return st.lists(st.one_of(values, values, values, EDGE_TEXT, st.none(), st.text(max_size=12)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mixed(date_texts()))
+def test_fast_path_equals_regex_path_for_dates(texts: list[str | None]) -> None:
+    same_as_regex_path(texts, rule_for("date", [], "real"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(mixed(timestamp_texts(with_offset=False)))
+def test_fast_path_equals_regex_path_for_timestamps(texts: list[str | None]) -> None:
+    same_as_regex_path(texts, rule_for("timestamp", [], "real"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(mixed(timestamp_texts(with_offset=True)))
+def test_fast_path_equals_regex_path_for_timestamptz(texts: list[str | None]) -> None:
+    same_as_regex_path(texts, rule_for("timestamp with time zone", [], "real"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=38).flatmap(lambda p: st.tuples(st.just(p), st.integers(0, p))),
+    mixed(numeric_texts()),
+)
+def test_fast_path_equals_regex_path_for_numerics(precision_scale: tuple[int, int], texts: list[str | None]) -> None:
+    precision, scale = precision_scale
+    same_as_regex_path(texts, rule_for(f"numeric({precision},{scale})", [], "modifiers"))
+
+
+def test_common_postgresql_values_take_the_fast_path() -> None:
+    """The speed rests on the values PostgreSQL prints most often matching the fast shapes."""
+    common = {
+        "date": ["2024-02-28", "1999-12-31", "0001-01-01"],
+        "timestamp": ["2024-02-28 13:45:00", "2024-02-28 13:45:00.5", "2024-02-28 13:45:00.123456"],
+        "timestamp with time zone": ["2024-02-28 13:45:00+00", "2024-02-28 13:45:00.2-03:30", "2024-02-28 13:45:00+15"],
+        "numeric(12,2)": ["0.00", "-1.50", "9999999999.99"],
+        "numeric(10)": ["0", "-42", "9999999999"],
+    }  # fmt: skip
+    for source_type, texts in common.items():
+        rule = rule_for(source_type, texts, "modifiers")
+        shape = sor_job._fast_shape(rule)
+        assert shape is not None
+        assert all(re.fullmatch(shape.strip("^$"), text) for text in texts), (source_type, shape)
+    assert sor_job._fast_shape(rule_for("numeric(3,3)", ["0.500"], "modifiers")) is None  # regex path only
+
+
+def test_a_cast_refused_on_the_fast_path_falls_back_to_the_regex_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast shape looser than Arrow's parser (here one admitting 30 February) costs speed, never a wrong value."""
+    monkeypatch.setitem(sor_job._FAST_SHAPES, Restore.DATE, r"^\d{4}-\d\d-\d\d$")
+    texts = ["2021-02-30", "2021-02-28", None, "2021-13-01", "nope", "2021-02-28 BC"]
+    same_as_regex_path(texts, rule_for("date", [], "real"), cast_may_refuse=True)
