@@ -77,7 +77,7 @@ build: venv ## sam build (python3.13 from PATH or pyenv; skipped with a message 
 
 test: lint glue5-venv spark-venv template-check build ## lint, template checks, sam build, the whole suite, then the Glue job tests again under the Glue 5.0 runtime pins
 	$(VENV)/bin/pytest -n auto --dist loadfile
-	SOR_JOB_PYTHON=$(abspath $(GLUE5_VENV))/bin/python $(VENV)/bin/pytest -m glue_job -q
+	SOR_JOB_PYTHON=$(abspath $(GLUE5_VENV))/bin/python $(VENV)/bin/pytest -m glue_job -q -n auto --dist loadfile
 
 test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 	$(VENV)/bin/pytest -x -q
