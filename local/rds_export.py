@@ -229,7 +229,7 @@ def _quantize(number: decimal.Decimal, scale: int) -> decimal.Decimal:
     return exact
 
 
-def _pg_offset(offset: dt.timedelta | None) -> str:
+def pg_offset(offset: dt.timedelta | None) -> str:
     # PostgreSQL prints UTC offsets as +HH, +HH:MM or +HH:MM:SS.
     if offset is None:
         raise ValueError("a time zone aware value is required")
@@ -246,7 +246,7 @@ def _pg_offset(offset: dt.timedelta | None) -> str:
     return text
 
 
-def _fraction(microsecond: int) -> str:
+def pg_fraction(microsecond: int) -> str:
     # PostgreSQL drops trailing zeros of the fractional second and the dot when it is zero.
     return f".{microsecond:06d}".rstrip("0") if microsecond else ""
 
@@ -274,7 +274,7 @@ def _pg_time(value: Any) -> str:
 
 
 def _clock_text(value: dt.time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{_fraction(value.microsecond)}"
+    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{pg_fraction(value.microsecond)}"
 
 
 def _pg_timetz(value: Any) -> str:
@@ -282,7 +282,7 @@ def _pg_timetz(value: Any) -> str:
         return value
     if not isinstance(value, dt.time) or value.tzinfo is None:
         raise _type_error("time with time zone column (aware time required)", value)
-    return _clock_text(value) + _pg_offset(value.utcoffset())
+    return _clock_text(value) + pg_offset(value.utcoffset())
 
 
 def _pg_timestamp(value: Any) -> str:
@@ -322,7 +322,7 @@ def _pg_interval(value: Any) -> str:
     if days:
         parts.append(f"{sign}{days} day{'s' if days != 1 else ''}")
     if magnitude.seconds or magnitude.microseconds or not days:
-        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{_fraction(magnitude.microseconds)}")
+        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{pg_fraction(magnitude.microseconds)}")
     return " ".join(parts)
 
 
@@ -416,7 +416,7 @@ def _mysql_time(value: Any) -> str:
     total = magnitude.days * 86400 + magnitude.seconds
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
-    return f"{'-' if negative else ''}{hours:02d}:{minutes:02d}:{seconds:02d}{_fraction(magnitude.microseconds)}"
+    return f"{'-' if negative else ''}{hours:02d}:{minutes:02d}:{seconds:02d}{pg_fraction(magnitude.microseconds)}"
 
 
 def _mysql_datetime(value: Any) -> dt.datetime:

@@ -37,6 +37,9 @@ from sor_job import (
     with_scale,
 )
 
+# The export emulator prints values the way PostgreSQL does (checked against a real server by tests/test_pg_text.py).
+from local.rds_export import pg_fraction, pg_offset
+
 STORED = Path(__file__).resolve().parents[1] / "data" / "pg_text.json"
 EPOCH = dt.datetime(1970, 1, 1)
 WIDE = Context(prec=100)
@@ -368,22 +371,6 @@ def test_format_assumption_threshold_is_more_than_half_of_non_null_values() -> N
 
 
 # -- properties: random values printed the way PostgreSQL prints them --------------------------------------------
-def pg_fraction(micros: int) -> str:
-    return f".{micros:06d}".rstrip("0") if micros else ""
-
-
-def pg_offset(seconds: int) -> str:
-    sign = "-" if seconds < 0 else "+"
-    hours, rest = divmod(abs(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{sign}{hours:02d}"
-    if minutes or secs:
-        text += f":{minutes:02d}"
-    if secs:
-        text += f":{secs:02d}"
-    return text
-
-
 def pg_date(year: int, month: int, day: int) -> str:
     """Astronomical year -> PostgreSQL's text (year 0 is 1 BC)."""
     return f"{year:04d}-{month:02d}-{day:02d}" if year > 0 else f"{1 - year:04d}-{month:02d}-{day:02d} BC"
@@ -408,7 +395,10 @@ def test_random_timestamps_round_trip(moments: list[dt.datetime]) -> None:
     )
 )
 def test_random_timestamptz_convert_to_utc(pairs: list[tuple[dt.datetime, int]]) -> None:
-    texts = [f"{m.year:04d}-{m:%m-%d %H:%M:%S}{pg_fraction(m.microsecond)}{pg_offset(o)}" for m, o in pairs]
+    texts = [
+        f"{m.year:04d}-{m:%m-%d %H:%M:%S}{pg_fraction(m.microsecond)}{pg_offset(dt.timedelta(seconds=o))}"
+        for m, o in pairs
+    ]
     restored = restore_values(pa.array(texts, pa.string()), rule_for("timestamp with time zone", [], "real"))
     assert restored.values.to_pylist() == [m - dt.timedelta(seconds=o) for m, o in pairs]
 
