@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from local.iam import Policies, Principal, like
 from local.stack import Stack, policy_statements, role_statements
@@ -264,6 +265,18 @@ def _export_role(names: Names) -> list[Call]:
     ]  # fmt: skip
 
 
+GLUE_LOG_PREFIX_ARGUMENT = "--custom-logGroup-prefix"
+
+
+def glue_runtime_names(job_arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """What the Glue job's default arguments say about the calls Glue itself makes as the job's role (its own
+    metrics, its log groups): the `Names` fields read from a template here and from a deployed job by the verifier."""
+    return {
+        "glue_job_metrics": str(job_arguments.get("--enable-metrics", "false")).lower() == "true",
+        "glue_log_prefix": str(job_arguments.get(GLUE_LOG_PREFIX_ARGUMENT, "")),
+    }
+
+
 # -- from an evaluated template --------------------------------------------------------------------------------
 def names_of(stack: Stack) -> Names:
     """The names a (translated, evaluated) template gives its resources: the functions' environment, the roles."""
@@ -283,8 +296,7 @@ def names_of(stack: Stack) -> Names:
         alert_topic_arn=env["ALERT_TOPIC_ARN"],
         glue_job_name=env["GLUE_JOB_NAME"],
         role_arns={role: stack.get_att(role, "Arn") for role in ROLES},
-        glue_job_metrics=str(job_args.get("--enable-metrics", "false")).lower() == "true",
-        glue_log_prefix=str(job_args.get("--custom-logGroup-prefix", "")),
+        **glue_runtime_names(job_args),
     )
 
 

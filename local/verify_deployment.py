@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from local.access import Call, Names, declared_calls
+from local.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
 from local.stack import load_raw, wildcard_match
 
 Clients = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
@@ -142,8 +142,7 @@ def names_of(
         alert_topic_arn=view.outputs["AlertTopicArn"],
         glue_job_name=view.outputs["SorJobName"],
         role_arns=roles,
-        glue_job_metrics=str(job_arguments.get("--enable-metrics", "false")).lower() == "true",
-        glue_log_prefix=str(job_arguments.get(LOG_PREFIX_ARGUMENT, "")),
+        **glue_runtime_names(job_arguments),
     )
 
 
@@ -508,7 +507,7 @@ def check_schedule(schedule: Mapping[str, Any] | None, label: str) -> Result:
 
 # -- Glue ---------------------------------------------------------------------------------------------------------
 
-LOG_PREFIX_ARGUMENT = "--custom-logGroup-prefix"
+LOG_PREFIX_ARGUMENT = GLUE_LOG_PREFIX_ARGUMENT
 
 
 def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> list[Result]:
