@@ -18,7 +18,7 @@ _BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, conne
 
 
 @dataclass
-class Clients:
+class LambdaClients:
     """One lazily created client per service; pass a pre-built one in to replace it."""
 
     session: boto3.Session | None = None
@@ -47,15 +47,15 @@ class Clients:
         return self._client("sns")
 
 
-_shared: Clients | None = None
+_shared: LambdaClients | None = None
 
 
-def shared_clients() -> Clients:
-    """One Clients per Lambda execution environment, made on the first invocation (not at import) and kept
+def shared_clients() -> LambdaClients:
+    """One LambdaClients per Lambda execution environment, made on the first invocation (not at import) and kept
     warm for the next ones; tests replace `_shared`."""
     global _shared
     if _shared is None:
-        _shared = Clients()
+        _shared = LambdaClients()
     return _shared
 
 

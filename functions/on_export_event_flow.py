@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from alerts import Alert, send_alert
-from aws_clients import Clients
+from aws_clients import LambdaClients
 from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
@@ -51,7 +51,7 @@ def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> lis
     return [min(near, key=lambda pair: pair[0])[1]]
 
 
-def _start_run(config: Config, clients: Clients, task: ExportTask) -> ExportOutcome:
+def _start_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
     try:
         return request_run(config, clients, task)
     except GlueBusyError:
@@ -99,7 +99,7 @@ def table_failure_alert(tasks: list[ExportTask], event: ExportEvent) -> Alert:
     )
 
 
-def handle_rds_event(config: Config, clients: Clients, raw_event: Any) -> Result:
+def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> Result:
     try:
         event = classify(raw_event)
     except NotOurEvent as not_ours:

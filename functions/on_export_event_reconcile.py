@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts import Alert, send_alert
-from aws_clients import Clients, denied_action, error_code, operation_name
+from aws_clients import LambdaClients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
@@ -97,7 +97,7 @@ def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id
     return f"{line} ({error}); the next reconcile tries again"
 
 
-def reconcile(config: Config, clients: Clients, request: ReconcileRequest, now: dt.datetime) -> Result:
+def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest, now: dt.datetime) -> Result:
     today = config.today(now)
     first_day = today - dt.timedelta(days=request.lookback_days)
     window_start = now - dt.timedelta(days=request.lookback_days)

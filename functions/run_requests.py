@@ -8,7 +8,7 @@ ConcurrentRunsExceededException, looks again, and finds the winner's run.
 from __future__ import annotations
 
 from alerts import Alert, send_alert
-from aws_clients import Clients, error_code
+from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import parse_export_id
@@ -39,7 +39,7 @@ def _supersedes(published: str | None, task: ExportTask) -> bool:
     )
 
 
-def request_run(config: Config, clients: Clients, task: ExportTask) -> ExportOutcome:
+def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
     result = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
     if task.status != COMPLETE:
         return result

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from alerts import Alert, send_alert
-from aws_clients import Clients, error_code
+from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import make_export_id
@@ -18,7 +18,9 @@ from start_request import InvalidRequestError, parse_request
 logger = Logger(child=True)
 
 
-def choose_source(clients: Clients, config: Config, day: dt.date, source_arn: str | None, now: dt.datetime) -> Source:
+def choose_source(
+    clients: LambdaClients, config: Config, day: dt.date, source_arn: str | None, now: dt.datetime
+) -> Source:
     if source_arn:
         return named_source(clients.rds, config, source_arn)
     if config.export_source == "cluster":
@@ -46,7 +48,7 @@ def refusal_alert(config: Config, day: dt.date, reason: str) -> Alert:
     )
 
 
-def export_day(config: Config, clients: Clients, event: Any, now: dt.datetime) -> Result:
+def export_day(config: Config, clients: LambdaClients, event: Any, now: dt.datetime) -> Result:
     """The export of the request's day, started (EXPORT_STARTED) or found started (EXPORT_ALREADY_STARTED).
 
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError

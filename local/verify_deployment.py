@@ -7,7 +7,7 @@ fails. It changes nothing but one test message on the alert topic; it starts no 
 
 Data flows one way: the stack is read (`read_stack`), every other read is made with the names found there, each
 check is a pure function over the API responses (shapes of the botocore models), and the rows are printed.
-The AWS clients come from a `Clients` callable (service name -> client), the seam the tests use to answer with
+The AWS clients come from a `ClientFor` callable (service name -> client), the seam the tests use to answer with
 the emulator where moto implements an API and with model-validated recorded responses where it does not.
 
 What the IAM part can and cannot say: `iam:SimulatePrincipalPolicy` evaluates the role's identity policies
@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from local.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
 from local.stack import load_raw, wildcard_match
 
-Clients = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
+ClientFor = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
 
 # -- outcomes -----------------------------------------------------------------------------------------------------
 
@@ -672,7 +672,7 @@ def _pages(method: Callable[..., Mapping[str, Any]], token: str, **params: Any) 
         params[token] = following
 
 
-def read_stack(clients: Clients, stack_name: str) -> StackView:
+def read_stack(clients: ClientFor, stack_name: str) -> StackView:
     cloudformation = clients("cloudformation")
     described = cloudformation.describe_stacks(StackName=stack_name)
     pages = _pages(cloudformation.list_stack_resources, "NextToken", StackName=stack_name)
@@ -704,7 +704,7 @@ def _guard(check: str, action: Callable[[], list[Result]], next_step: str = _REA
 
 
 def verify(
-    clients: Clients,
+    clients: ClientFor,
     stack_name: str,
     now: dt.datetime,
     calls_for: Callable[[Names], list[Call]] = declared_calls,

@@ -20,7 +20,7 @@ from local.aws_emulator import Emulator
 from local.rds_export import exported_table
 from tests.exports import PG, make_table
 from tests.faults.scenario import day_snapshot
-from tests.functions.conftest import FakeContext, Stack, context, env, stack  # noqa: F401 - fixtures
+from tests.functions.conftest import FakeContext, Pipeline, context, env, pipeline  # noqa: F401 - fixtures
 from tests.glue.conftest import DATABASE, DAY, SorWorld
 
 EARLIER = "2026-11-25"
@@ -89,16 +89,16 @@ def test_odd_table_names_publish_end_to_end_under_their_documented_names(world: 
 
 
 def test_a_backfill_date_in_the_future_is_refused_and_exports_nothing(
-    stack: Stack,  # noqa: F811 - the fixture imported above
+    pipeline: Pipeline,  # noqa: F811 - the fixture imported above
     context: FakeContext,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(aws_clients, "_shared", stack.clients)
-    tomorrow = (dt.datetime.now(stack.config.schedule_timezone) + dt.timedelta(days=1)).date()
-    stack.emulator.clear()
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.clients)
+    tomorrow = (dt.datetime.now(pipeline.config.schedule_timezone) + dt.timedelta(days=1)).date()
+    pipeline.emulator.clear()
 
     with pytest.raises(InvalidRequestError, match="in the future"):
         start_export.handler({"ingestion_date": tomorrow.isoformat()}, context)
 
-    assert stack.emulator.calls("rds") == []
-    assert stack.tasks() == []
+    assert pipeline.emulator.calls("rds") == []
+    assert pipeline.tasks() == []

@@ -1,4 +1,4 @@
-"""Fixtures for the fault-injection suite: the Glue job's world (tests/glue) and the Lambdas' stack (tests/functions).
+"""Fault-injection fixtures: the Glue job's world (tests/glue) and the Lambdas' pipeline (tests/functions).
 
 The fixtures are reused, not copied, so a fault test runs against exactly what the component tests run against.
 """
@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from local.aws_emulator import Emulator
-from tests.functions.conftest import context, env, stack  # noqa: F401 - fixtures shared with tests/functions
+from tests.functions.conftest import context, env, pipeline  # noqa: F401 - fixtures shared with tests/functions
 from tests.glue.conftest import SorWorld
 
 

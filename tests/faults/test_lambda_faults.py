@@ -9,7 +9,7 @@ succeeding, or the invocation failing for Lambda to retry), faults during reconc
 kind of alert, each followed by the retry Lambda makes (EventInvokeConfig: 2 retries, then the on-failure queue).
 
 Faults come from the emulator's wire layer; the code under test runs with its own clients (5 attempts, standard
-retry mode) or, where a test needs the first error to surface, clients that do not retry (Stack.no_retry_clients).
+retry mode) or, where a test needs the first error to surface, clients that do not retry (Pipeline.no_retry_clients).
 IAM enforcement is on: each function's calls are signed as its own role of template.yaml (START for start_export,
 EVENT for on_export_event and reconcile), so a fault path that needs a permission the role lacks fails here too.
 """
@@ -32,7 +32,7 @@ from sources import SourceRefusedError
 from start_export_flow import export_day
 
 from local.aws_emulator import Fault, Request
-from tests.functions.conftest import FakeContext, Stack
+from tests.functions.conftest import FakeContext, Pipeline
 
 DAY = dt.date(2026, 11, 25)
 COMPLETED = "rds-event-0164-cluster-snapshot-export-completed.json"
@@ -58,41 +58,41 @@ def operation(service: str, name: str) -> Callable[[Request], bool]:
     ],
 )
 def test_throttling_on_completion_is_retried_by_botocore_and_starts_one_run(
-    stack: Stack, service: str, name: str, status: int, code: str
+    pipeline: Pipeline, service: str, name: str, status: int, code: str
 ) -> None:
-    identifier = stack.start_task(DAY)
-    fault = stack.emulator.add_fault(Fault(operation(service, name), status, code, times=1))
+    identifier = pipeline.start_task(DAY)
+    fault = pipeline.emulator.add_fault(Fault(operation(service, name), status, code, times=1))
 
     result = handle_rds_event(
-        stack.config, stack.clients_as(EVENT), stack.event(COMPLETED, stack.snapshot_arn)
+        pipeline.config, pipeline.clients_as(EVENT), pipeline.event(COMPLETED, pipeline.snapshot_arn)
     ).as_dict()
 
     assert fault.hits == 1
     assert result["tasks"][0]["action"] == "started"
-    [run] = stack.job_runs()
+    [run] = pipeline.job_runs()
     assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
 
 
 @pytest.mark.parametrize("name", ["DescribeDBClusterSnapshots", "StartExportTask"])
 def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_until_lambda_retries(
-    stack: Stack, name: str
+    pipeline: Pipeline, name: str
 ) -> None:
-    now = stack.snapshot_time + dt.timedelta(minutes=1)
-    clients = stack.clients_as(START)
-    transient = stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
-    assert export_day(stack.config, clients, {}, now).as_dict()["status"] == "started"
+    now = pipeline.snapshot_time + dt.timedelta(minutes=1)
+    clients = pipeline.clients_as(START)
+    transient = pipeline.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=1))
+    assert export_day(pipeline.config, clients, {}, now).as_dict()["status"] == "started"
     assert transient.hits == 1
 
     # The same night for a second cluster-day would be a new id; here: tomorrow, throttled for good.
-    stack.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
+    pipeline.emulator.add_fault(Fault(operation("rds", name), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
-        export_day(stack.config, stack.no_retry_clients(START), {}, now + dt.timedelta(days=1))
-    assert len(stack.tasks()) == 1  # nothing half-started
-    stack.emulator.faults.clear()
+        export_day(pipeline.config, pipeline.no_retry_clients(START), {}, now + dt.timedelta(days=1))
+    assert len(pipeline.tasks()) == 1  # nothing half-started
+    pipeline.emulator.faults.clear()
     # Lambda's retry of the failed invocation starts that night, once.
-    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "started"
-    assert export_day(stack.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "already_started"
-    assert len(stack.tasks()) == 2
+    assert export_day(pipeline.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "started"
+    assert export_day(pipeline.config, clients, {}, now + dt.timedelta(days=1)).as_dict()["status"] == "already_started"
+    assert len(pipeline.tasks()) == 2
 
 
 # -- reconcile under faults ---------------------------------------------------------------------------------------
@@ -100,56 +100,56 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
     ("service", "name"), [("rds", "DescribeExportTasks"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")]
 )
 def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day(
-    stack: Stack, service: str, name: str
+    pipeline: Pipeline, service: str, name: str
 ) -> None:
     """An error is never read as "nothing to do": the invocation fails (Lambda Errors alarm, retries). A day whose
     Glue runs cannot be read or started is also alerted, with the error code, before the invocation fails."""
-    identifier = stack.start_task(DAY)  # COMPLETE, its event lost, nothing published
-    stack.emulator.add_fault(Fault(operation(service, name), 500, "InternalFailure", times=None))
+    identifier = pipeline.start_task(DAY)  # COMPLETE, its event lost, nothing published
+    pipeline.emulator.add_fault(Fault(operation(service, name), 500, "InternalFailure", times=None))
 
     expected = ClientError if name == "DescribeExportTasks" else DaysNotJudgedError
     with pytest.raises(expected, match="InternalFailure"):
-        reconcile(stack.config, stack.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
-    assert all(r.status == 500 for r in stack.emulator.calls("glue", "StartJobRun"))  # no run was started
+        reconcile(pipeline.config, pipeline.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
+    assert all(r.status == 500 for r in pipeline.emulator.calls("glue", "StartJobRun"))  # no run was started
     if name == "DescribeExportTasks":
-        assert stack.alerts() == []  # no wrong "missing night" alert either
+        assert pipeline.alerts() == []  # no wrong "missing night" alert either
     else:
-        [alert] = stack.alerts()
+        [alert] = pipeline.alerts()
         assert f"{DAY}: export {identifier} could not be judged: {name} failed with InternalFailure" in alert["Message"]
         assert "no export task at all" not in alert["Message"]
 
-    stack.emulator.faults.clear()
-    result = reconcile(stack.config, stack.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW).as_dict()
+    pipeline.emulator.faults.clear()
+    result = reconcile(pipeline.config, pipeline.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW).as_dict()
     assert [a["action"] for a in result["actions"]] == ["started"]
-    [run] = stack.job_runs()
+    [run] = pipeline.job_runs()
     assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
 
 
 # -- SNS failing during an alert ------------------------------------------------------------------------------
-def _failed_export(stack: Stack, clients: Any) -> Any:
-    stack.start_task(DAY, status="failed", failure_cause="KMS key not accessible")
-    return lambda c: handle_rds_event(stack.config, c, stack.event(FAILED, stack.snapshot_arn)).as_dict()
+def _failed_export(pipeline: Pipeline, clients: Any) -> Any:
+    pipeline.start_task(DAY, status="failed", failure_cause="KMS key not accessible")
+    return lambda c: handle_rds_event(pipeline.config, c, pipeline.event(FAILED, pipeline.snapshot_arn)).as_dict()
 
 
-def _table_extraction_failed(stack: Stack, clients: Any) -> Any:
-    stack.start_task(DAY, status="in_progress")
-    return lambda c: handle_rds_event(stack.config, c, stack.event(TABLE_FAILED, stack.snapshot_arn)).as_dict()
+def _table_extraction_failed(pipeline: Pipeline, clients: Any) -> Any:
+    pipeline.start_task(DAY, status="in_progress")
+    return lambda c: handle_rds_event(pipeline.config, c, pipeline.event(TABLE_FAILED, pipeline.snapshot_arn)).as_dict()
 
 
-def _completed_with_warnings(stack: Stack, clients: Any) -> Any:
-    stack.hold_glue_runs()  # the run is still going when Lambda retries, as in AWS
+def _completed_with_warnings(pipeline: Pipeline, clients: Any) -> Any:
+    pipeline.hold_glue_runs()  # the run is still going when Lambda retries, as in AWS
     warning = json.dumps({"skippedTables": ["shop.public.weird table"]})
-    stack.start_task(DAY, warning_message=warning)
-    return lambda c: handle_rds_event(stack.config, c, stack.event(COMPLETED, stack.snapshot_arn)).as_dict()
+    pipeline.start_task(DAY, warning_message=warning)
+    return lambda c: handle_rds_event(pipeline.config, c, pipeline.event(COMPLETED, pipeline.snapshot_arn)).as_dict()
 
 
-def _reconcile_problem(stack: Stack, clients: Any) -> Any:
-    stack.start_task(DAY, status="canceled")
-    return lambda c: reconcile(stack.config, c, ReconcileRequest(), RECONCILE_NOW).as_dict()
+def _reconcile_problem(pipeline: Pipeline, clients: Any) -> Any:
+    pipeline.start_task(DAY, status="canceled")
+    return lambda c: reconcile(pipeline.config, c, ReconcileRequest(), RECONCILE_NOW).as_dict()
 
 
-def _stale_snapshot_refusal(stack: Stack, clients: Any) -> Any:
-    return lambda c: export_day(stack.config, c, {}, stack.snapshot_time + dt.timedelta(hours=30)).as_dict()
+def _stale_snapshot_refusal(pipeline: Pipeline, clients: Any) -> Any:
+    return lambda c: export_day(pipeline.config, c, {}, pipeline.snapshot_time + dt.timedelta(hours=30)).as_dict()
 
 
 ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)
@@ -162,37 +162,39 @@ ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)
 
 
 @pytest.mark.parametrize("kind", list(ALERTS))
-def test_an_alert_sns_cannot_take_fails_the_invocation_and_lambdas_retry_delivers_it(stack: Stack, kind: str) -> None:
+def test_an_alert_sns_cannot_take_fails_the_invocation_and_lambdas_retry_delivers_it(
+    pipeline: Pipeline, kind: str
+) -> None:
     arrange, subject, role = ALERTS[kind]
-    invoke = arrange(stack, stack.clients_as(role))
-    stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
+    invoke = arrange(pipeline, pipeline.clients_as(role))
+    pipeline.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
 
     with pytest.raises(ClientError, match="InternalError"):
-        invoke(stack.no_retry_clients(role))
-    assert stack.alerts() == []
+        invoke(pipeline.no_retry_clients(role))
+    assert pipeline.alerts() == []
 
-    stack.emulator.faults.clear()  # SNS is back by the time Lambda retries the event
+    pipeline.emulator.faults.clear()  # SNS is back by the time Lambda retries the event
     if kind == "stale snapshot refused":
         with pytest.raises(SourceRefusedError):  # a refusal raises after alerting, by design
-            invoke(stack.clients_as(role))
+            invoke(pipeline.clients_as(role))
     else:
-        invoke(stack.clients_as(role))
-    [alert] = stack.alerts()
+        invoke(pipeline.clients_as(role))
+    [alert] = pipeline.alerts()
     assert subject in alert["Subject"]
-    assert len(stack.job_runs()) == (1 if kind == "completed with warnings" else 0)
+    assert len(pipeline.job_runs()) == (1 if kind == "completed with warnings" else 0)
 
 
 def test_handlers_let_aws_errors_out_so_lambda_retries_the_event(
-    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch
+    pipeline: Pipeline, context: FakeContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Powertools' decorators re-raise: the invocation fails, Lambda retries it (EventInvokeConfig), then the
     on-failure destination (FailedInvocationsQueue) keeps the event and its alarm speaks."""
-    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients(EVENT))
-    stack.start_task(DAY, status="failed", failure_cause="x")
-    stack.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.no_retry_clients(EVENT))
+    pipeline.start_task(DAY, status="failed", failure_cause="x")
+    pipeline.emulator.add_fault(Fault(operation("sns", "Publish"), 500, "InternalError", times=None))
     with pytest.raises(ClientError, match="InternalError"):
-        on_export_event.handler(stack.event(FAILED, stack.snapshot_arn), context)
-    monkeypatch.setattr(aws_clients, "_shared", stack.no_retry_clients(START))
-    stack.emulator.add_fault(Fault(operation("rds", "StartExportTask"), 400, "Throttling", times=None))
+        on_export_event.handler(pipeline.event(FAILED, pipeline.snapshot_arn), context)
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.no_retry_clients(START))
+    pipeline.emulator.add_fault(Fault(operation("rds", "StartExportTask"), 400, "Throttling", times=None))
     with pytest.raises(ClientError, match="Throttling"):
         start_export.handler({}, context)

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from aws_clients import Clients
+from aws_clients import LambdaClients
 from botocore.config import Config as BotoConfig
 from config import Config, load_config
 from export_ids import make_export_id
@@ -59,13 +59,13 @@ class FakeContext:
 
 
 @dataclass
-class Stack:
+class Pipeline:
     """The pipeline's resources in the emulator plus helpers that read or arrange state."""
 
     emulator: Emulator
     session: boto3.Session
     config: Config
-    clients: Clients
+    clients: LambdaClients
     queue_url: str
     role: str | None  # the role the module's code runs as under IAM enforcement; None: enforcement off
     cluster_arn: str
@@ -76,19 +76,19 @@ class Stack:
     def client(self, service: str) -> Any:
         return _cached_client(self.session, service)
 
-    def clients_as(self, role: str) -> Clients:
+    def clients_as(self, role: str) -> LambdaClients:
         """The code's clients signed as another role of the template (for a test that runs two functions)."""
         key = (os.environ["AWS_ENDPOINT_URL"], role)
         if key not in _ROLE_CLIENTS:
-            _ROLE_CLIENTS[key] = Clients(session=self._role_session(role))
+            _ROLE_CLIENTS[key] = LambdaClients(session=self._role_session(role))
         return _ROLE_CLIENTS[key]
 
-    def no_retry_clients(self, role: str | None = None) -> Clients:
-        """Clients that give up at the first error, for fault tests (the real ones retry 5 times), signed as
+    def no_retry_clients(self, role: str | None = None) -> LambdaClients:
+        """LambdaClients that give up at the first error, for fault tests (the real ones retry 5 times), signed as
         `role`, or as the module's role when none is given (the admin key only where enforcement is off)."""
         role = role or self.role
         session = self.session if role is None else self._role_session(role)
-        return Clients(_made={s: _cached_client(session, s, retries=False, as_role=role) for s in _SERVICES})
+        return LambdaClients(_made={s: _cached_client(session, s, retries=False, as_role=role) for s in _SERVICES})
 
     def _role_session(self, role: str) -> boto3.Session:
         """A session signing with `role`'s access key (the same key for the whole test session)."""
@@ -227,7 +227,7 @@ class Stack:
 # clients hold no state, so each kind is made once and reused by every test.
 _CLIENT_CACHE: dict[tuple[str, str, bool, str | None], Any] = {}
 _SESSION: list[boto3.Session] = []
-_SERVICES = ("rds", "glue", "s3", "sns")  # the services functions/aws_clients.Clients hands out
+_SERVICES = ("rds", "glue", "s3", "sns")  # the services functions/aws_clients.LambdaClients hands out
 
 
 def _cached_client(session: boto3.Session, service: str, *, retries: bool = True, as_role: str | None = None) -> Any:
@@ -241,11 +241,11 @@ def _cached_client(session: boto3.Session, service: str, *, retries: bool = True
     return _CLIENT_CACHE[key]
 
 
-def _shared_clients(session: boto3.Session) -> Clients:
-    """The code's own Clients (its retry settings), made once per test session."""
+def _shared_clients(session: boto3.Session) -> LambdaClients:
+    """The code's own LambdaClients (its retry settings), made once per test session."""
     key = (os.environ["AWS_ENDPOINT_URL"], "<clients>", True, None)
     if key not in _CLIENT_CACHE:
-        _CLIENT_CACHE[key] = Clients(session=session)
+        _CLIENT_CACHE[key] = LambdaClients(session=session)
     return _CLIENT_CACHE[key]
 
 
@@ -292,14 +292,14 @@ def _enforce(emulator: Emulator, env: dict[str, str]) -> Enforcer:
     return enforcer
 
 
-_ROLE_CLIENTS: dict[tuple[str, str], Clients] = {}
+_ROLE_CLIENTS: dict[tuple[str, str], LambdaClients] = {}
 _ROLE_SESSIONS: dict[str, boto3.Session] = {}
 
 
 @pytest.fixture
-def stack(
+def pipeline(
     emulator: Emulator, aws: boto3.Session, env: dict[str, str], request: pytest.FixtureRequest
-) -> Iterator[Stack]:
+) -> Iterator[Pipeline]:
     s3 = _cached_client(aws, "s3")
     for bucket in (env["EXPORT_BUCKET"], env["SOR_BUCKET"]):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -334,7 +334,7 @@ def stack(
     clients = _shared_clients(aws)
     if role is not None:
         _enforce(emulator, env)
-    stack = Stack(
+    pipeline = Pipeline(
         emulator=emulator,
         session=aws,
         config=load_config(env),
@@ -346,9 +346,9 @@ def stack(
         snapshot_time=snap["SnapshotCreateTime"].astimezone(dt.UTC),
     )
     if role is not None:
-        stack.clients = stack.clients_as(role)
-    yield stack
-    stack.release_glue_runs()
+        pipeline.clients = pipeline.clients_as(role)
+    yield pipeline
+    pipeline.release_glue_runs()
 
 
 @pytest.fixture

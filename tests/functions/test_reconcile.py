@@ -21,7 +21,7 @@ from on_export_event_reconcile import (
 )
 
 from local.aws_emulator import Fault
-from tests.functions.conftest import CLUSTER, FakeContext, Stack
+from tests.functions.conftest import CLUSTER, FakeContext, Pipeline
 from tests.functions.test_start_export import emf_metrics
 
 # 15:00 in Sao Paulo on 2026-11-26: "today" for reconcile, so the window is 11-23 .. 11-26.
@@ -33,70 +33,70 @@ def day(offset: int) -> dt.date:
     return TODAY - dt.timedelta(days=offset)
 
 
-def run(stack: Stack, **request: Any) -> dict[str, Any]:
-    return reconcile(stack.config, stack.clients, ReconcileRequest(**request), NOW).as_dict()
+def run(pipeline: Pipeline, **request: Any) -> dict[str, Any]:
+    return reconcile(pipeline.config, pipeline.clients, ReconcileRequest(**request), NOW).as_dict()
 
 
-def problems_alert(stack: Stack) -> str:
-    [alert] = stack.alerts()
+def problems_alert(pipeline: Pipeline) -> str:
+    [alert] = pipeline.alerts()
     assert alert["Subject"].startswith("aurora-sor: reconcile found")
     return alert["Message"]
 
 
-def test_a_complete_export_whose_event_was_lost_gets_its_glue_run(stack: Stack) -> None:
+def test_a_complete_export_whose_event_was_lost_gets_its_glue_run(pipeline: Pipeline) -> None:
     for offset in (3, 2, 1):
-        stack.write_manifest(day(offset), stack.start_task(day(offset)))
-    identifier = stack.start_task(TODAY)
-    result = run(stack)
-    [glue_run] = stack.job_runs()
+        pipeline.write_manifest(day(offset), pipeline.start_task(day(offset)))
+    identifier = pipeline.start_task(TODAY)
+    result = run(pipeline)
+    [glue_run] = pipeline.job_runs()
     assert glue_run["Arguments"]["--export_uri"] == f"s3://aurora-sor-exports/exports/{identifier}/"
     assert glue_run["Arguments"]["--ingestion_date"] == TODAY.isoformat()
     assert [a["action"] for a in result["actions"]] == ["already_published"] * 3 + ["started"]
     assert result["problems"] == []
-    assert stack.alerts() == []
+    assert pipeline.alerts() == []
 
 
-def test_reconcile_and_a_late_event_start_one_run_between_them(stack: Stack) -> None:
-    stack.hold_glue_runs()
-    stack.start_task(TODAY)
-    run(stack)
+def test_reconcile_and_a_late_event_start_one_run_between_them(pipeline: Pipeline) -> None:
+    pipeline.hold_glue_runs()
+    pipeline.start_task(TODAY)
+    run(pipeline)
     late = handle_rds_event(
-        stack.config,
-        stack.clients,
-        stack.event("rds-event-0164-cluster-snapshot-export-completed.json", stack.snapshot_arn),
+        pipeline.config,
+        pipeline.clients,
+        pipeline.event("rds-event-0164-cluster-snapshot-export-completed.json", pipeline.snapshot_arn),
     ).as_dict()
-    run(stack)
+    run(pipeline)
     assert late["tasks"][0]["action"] == "already_running"
-    assert len(stack.job_runs()) == 1
+    assert len(pipeline.job_runs()) == 1
 
 
-def test_several_days_to_publish_while_the_job_is_busy_wait_for_the_next_reconcile(stack: Stack) -> None:
-    stack.hold_glue_runs()
-    stack.start_task(day(2))
-    stack.start_task(day(1))
-    result = run(stack)
+def test_several_days_to_publish_while_the_job_is_busy_wait_for_the_next_reconcile(pipeline: Pipeline) -> None:
+    pipeline.hold_glue_runs()
+    pipeline.start_task(day(2))
+    pipeline.start_task(day(1))
+    result = run(pipeline)
     assert [a["action"] for a in result["actions"]] == ["started", "glue_busy"]
     assert result["problems"] == []
-    [glue_run] = stack.job_runs()
+    [glue_run] = pipeline.job_runs()
     assert glue_run["Arguments"]["--ingestion_date"] == day(2).isoformat()
 
 
-def test_missing_manifests_under_s3_403_still_start_the_runs(stack: Stack) -> None:
-    stack.deny_reads_of_missing_keys()
-    stack.write_manifest(day(1), stack.start_task(day(1)))
-    stack.start_task(TODAY)
-    result = run(stack)
+def test_missing_manifests_under_s3_403_still_start_the_runs(pipeline: Pipeline) -> None:
+    pipeline.deny_reads_of_missing_keys()
+    pipeline.write_manifest(day(1), pipeline.start_task(day(1)))
+    pipeline.start_task(TODAY)
+    result = run(pipeline)
     assert [a["action"] for a in result["actions"]] == ["already_published", "started"]
-    assert stack.alerts() == []
+    assert pipeline.alerts() == []
 
 
 def test_a_day_whose_manifest_listing_is_denied_is_alerted_with_the_permission_then_the_invocation_fails(
-    stack: Stack,
+    pipeline: Pipeline,
 ) -> None:
-    stack.start_task(day(2))
-    stack.start_task(day(1))
+    pipeline.start_task(day(2))
+    pipeline.start_task(day(1))
     denied_prefix = manifest_key("sor", day(2))
-    stack.emulator.add_fault(
+    pipeline.emulator.add_fault(
         Fault(
             match=lambda r: r.operation == "ListObjectsV2" and r.query.get("prefix") == [denied_prefix],
             status=403,
@@ -105,11 +105,11 @@ def test_a_day_whose_manifest_listing_is_denied_is_alerted_with_the_permission_t
         )
     )
     with pytest.raises(DaysNotJudgedError, match="1 day"):
-        run(stack)
+        run(pipeline)
     # The other day went on.
-    [glue_run] = stack.job_runs()
+    [glue_run] = pipeline.job_runs()
     assert glue_run["Arguments"]["--ingestion_date"] == day(1).isoformat()
-    message = problems_alert(stack)
+    message = problems_alert(pipeline)
     assert (
         f"{day(2)}: export {make_export_id(CLUSTER, day(2))} could not be judged: "
         "ListObjectsV2 failed with AccessDenied; "
@@ -117,101 +117,101 @@ def test_a_day_whose_manifest_listing_is_denied_is_alerted_with_the_permission_t
     ) in message
 
 
-def test_glue_runs_that_cannot_be_read_are_alerted_with_the_error_code(stack: Stack) -> None:
-    stack.start_task(day(1))
-    stack.emulator.add_fault(
+def test_glue_runs_that_cannot_be_read_are_alerted_with_the_error_code(pipeline: Pipeline) -> None:
+    pipeline.start_task(day(1))
+    pipeline.emulator.add_fault(
         Fault(match=lambda r: r.operation == "GetJobRuns", status=400, code="AccessDeniedException", times=None)
     )
     with pytest.raises(DaysNotJudgedError):
-        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
-    message = problems_alert(stack)
+        reconcile(pipeline.config, pipeline.no_retry_clients(), ReconcileRequest(), NOW)
+    message = problems_alert(pipeline)
     assert "GetJobRuns failed with AccessDeniedException" in message
     assert "lacks glue:GetJobRuns on Glue job sor_job" in message
 
 
-def test_a_day_that_cannot_be_judged_for_a_server_error_names_the_code(stack: Stack) -> None:
-    stack.start_task(day(1))
-    stack.emulator.add_fault(
+def test_a_day_that_cannot_be_judged_for_a_server_error_names_the_code(pipeline: Pipeline) -> None:
+    pipeline.start_task(day(1))
+    pipeline.emulator.add_fault(
         Fault(match=lambda r: r.operation == "ListObjectsV2", status=500, code="InternalError", times=None)
     )
     with pytest.raises(DaysNotJudgedError):
-        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
-    assert "ListObjectsV2 failed with InternalError" in problems_alert(stack)
-    assert stack.job_runs() == []
+        reconcile(pipeline.config, pipeline.no_retry_clients(), ReconcileRequest(), NOW)
+    assert "ListObjectsV2 failed with InternalError" in problems_alert(pipeline)
+    assert pipeline.job_runs() == []
 
 
-def test_a_stuck_export_is_reported_and_a_young_one_is_not(stack: Stack) -> None:
-    stuck = stack.start_task(day(1), status="starting", task_start_time=NOW - dt.timedelta(hours=20))
-    stack.start_task(TODAY, status="in_progress", task_start_time=NOW - dt.timedelta(hours=2))
-    result = run(stack)
+def test_a_stuck_export_is_reported_and_a_young_one_is_not(pipeline: Pipeline) -> None:
+    stuck = pipeline.start_task(day(1), status="starting", task_start_time=NOW - dt.timedelta(hours=20))
+    pipeline.start_task(TODAY, status="in_progress", task_start_time=NOW - dt.timedelta(hours=2))
+    result = run(pipeline)
     assert len(result["problems"]) == 1
-    message = problems_alert(stack)
+    message = problems_alert(pipeline)
     assert f"export {stuck} is STARTING for 20.0 h (limit 12 h)" in message
-    assert stack.job_runs() == []
+    assert pipeline.job_runs() == []
 
 
-def test_a_stuck_export_without_a_start_time_is_judged_from_its_day(stack: Stack) -> None:
-    stuck = stack.start_task(day(2), status="in_progress")
-    stack.start_task(day(1), status="in_progress", task_start_time=NOW - dt.timedelta(hours=1))
-    run(stack)
-    assert f"export {stuck} is IN_PROGRESS" in problems_alert(stack)
+def test_a_stuck_export_without_a_start_time_is_judged_from_its_day(pipeline: Pipeline) -> None:
+    stuck = pipeline.start_task(day(2), status="in_progress")
+    pipeline.start_task(day(1), status="in_progress", task_start_time=NOW - dt.timedelta(hours=1))
+    run(pipeline)
+    assert f"export {stuck} is IN_PROGRESS" in problems_alert(pipeline)
 
 
-def test_a_failed_night_is_reported_until_a_later_attempt_fixes_it(stack: Stack) -> None:
-    failed = stack.start_task(day(1), status="failed", failure_cause="KMS key not accessible")
-    result = run(stack)
-    message = problems_alert(stack)
+def test_a_failed_night_is_reported_until_a_later_attempt_fixes_it(pipeline: Pipeline) -> None:
+    failed = pipeline.start_task(day(1), status="failed", failure_cause="KMS key not accessible")
+    result = run(pipeline)
+    message = problems_alert(pipeline)
     assert f"export {failed} is FAILED (KMS key not accessible)" in message
     assert f'{{"ingestion_date": "{day(1)}", "attempt": 2}}' in message
     assert result["actions"] == [{"export_id": failed, "action": "failed"}]
 
-    retry = stack.start_task(day(1), attempt=2)
-    result = run(stack)
+    retry = pipeline.start_task(day(1), attempt=2)
+    result = run(pipeline)
     assert result["problems"] == []
-    assert stack.job_runs()[0]["Arguments"]["--export_uri"].endswith(f"/{retry}/")
+    assert pipeline.job_runs()[0]["Arguments"]["--export_uri"].endswith(f"/{retry}/")
 
 
-def test_a_night_without_any_task_is_reported(stack: Stack) -> None:
-    stack.write_manifest(day(3), stack.start_task(day(3)))
-    stack.write_manifest(day(1), stack.start_task(day(1)))
-    result = run(stack)
+def test_a_night_without_any_task_is_reported(pipeline: Pipeline) -> None:
+    pipeline.write_manifest(day(3), pipeline.start_task(day(3)))
+    pipeline.write_manifest(day(1), pipeline.start_task(day(1)))
+    result = run(pipeline)
     assert len(result["problems"]) == 1
-    message = problems_alert(stack)
+    message = problems_alert(pipeline)
     assert f"{day(2)}: no export task at all" in message
     assert f'{{"ingestion_date": "{day(2)}"}}' in message
 
 
-def test_nights_before_the_first_export_and_tonight_are_not_missing(stack: Stack) -> None:
-    stack.write_manifest(day(1), stack.start_task(day(1)))
-    assert run(stack)["problems"] == []  # day(3), day(2): before the pipeline existed; today: not yet due
-    assert stack.alerts() == []
+def test_nights_before_the_first_export_and_tonight_are_not_missing(pipeline: Pipeline) -> None:
+    pipeline.write_manifest(day(1), pipeline.start_task(day(1)))
+    assert run(pipeline)["problems"] == []  # day(3), day(2): before the pipeline existed; today: not yet due
+    assert pipeline.alerts() == []
 
 
-def test_no_task_at_all_is_logged_not_alerted(stack: Stack) -> None:
-    assert run(stack) == {
+def test_no_task_at_all_is_logged_not_alerted(pipeline: Pipeline) -> None:
+    assert run(pipeline) == {
         "status": "reconciled",
         "window": [day(3).isoformat(), TODAY.isoformat()],
         "actions": [],
         "problems": [],
     }
-    assert stack.alerts() == []
+    assert pipeline.alerts() == []
 
 
-def test_a_backfill_started_recently_is_watched_even_for_an_old_date(stack: Stack) -> None:
+def test_a_backfill_started_recently_is_watched_even_for_an_old_date(pipeline: Pipeline) -> None:
     old = day(30)
-    stack.write_manifest(day(1), stack.start_task(day(1)))
-    stack.start_task(old, task_start_time=NOW - dt.timedelta(hours=3))
-    stack.start_task(day(40), task_start_time=NOW - dt.timedelta(days=20))  # out of the window: left alone
-    result = run(stack)
+    pipeline.write_manifest(day(1), pipeline.start_task(day(1)))
+    pipeline.start_task(old, task_start_time=NOW - dt.timedelta(hours=3))
+    pipeline.start_task(day(40), task_start_time=NOW - dt.timedelta(days=20))  # out of the window: left alone
+    result = run(pipeline)
     started = [a for a in result["actions"] if a["action"] == "started"]
     assert [a["ingestion_date"] for a in started] == [old.isoformat()]
 
 
-def test_foreign_tasks_are_not_reconciled(stack: Stack) -> None:
-    stack.start_task(TODAY, identifier=make_export_id("othercluster", TODAY))
-    stack.start_task(TODAY, identifier=f"manual-{CLUSTER}-export")
-    assert run(stack)["actions"] == []
-    assert stack.job_runs() == []
+def test_foreign_tasks_are_not_reconciled(pipeline: Pipeline) -> None:
+    pipeline.start_task(TODAY, identifier=make_export_id("othercluster", TODAY))
+    pipeline.start_task(TODAY, identifier=f"manual-{CLUSTER}-export")
+    assert run(pipeline)["actions"] == []
+    assert pipeline.job_runs() == []
 
 
 @pytest.mark.parametrize(
@@ -234,37 +234,37 @@ def test_reconcile_payload_overrides() -> None:
 
 
 def test_the_night_end_to_end_with_the_event_lost(
-    stack: Stack, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pipeline: Pipeline, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Schedule -> start_export; the completion event never arrives; the reconcile schedule publishes the day."""
-    monkeypatch.setattr(aws_clients, "_shared", stack.clients_as("StartExportRole"))
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.clients_as("StartExportRole"))
     started = start_export.handler({}, context)
     capsys.readouterr()
-    monkeypatch.setattr(aws_clients, "_shared", stack.clients)  # each function runs as its own role
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.clients)  # each function runs as its own role
     result = on_export_event.handler({"action": "reconcile"}, context)
-    [glue_run] = stack.job_runs()
+    [glue_run] = pipeline.job_runs()
     assert glue_run["Arguments"]["--export_uri"] == started["export_uri"]
     assert glue_run["Arguments"]["--ingestion_date"] == started["ingestion_date"]
     assert result["problems"] == []
     assert emf_metrics(capsys.readouterr().out) == {"ReconcileProblems": 0.0, "GlueRunStarted": 1.0}
 
 
-def test_a_fault_tests_alert_runs_as_the_role_through_the_stack_key(stack: Stack) -> None:
+def test_a_fault_tests_alert_runs_as_the_role_through_the_stack_key(pipeline: Pipeline) -> None:
     """The no-retry clients sign as the module's role, and the alert topic is encrypted with the stack key as in
     template.yaml: the alert reconcile sends on a day it cannot judge is a Publish plus SNS's KMS use for the role,
     each evaluated against the role's policy and the key policy."""
-    stack.start_task(day(1))
-    stack.emulator.add_fault(
+    pipeline.start_task(day(1))
+    pipeline.emulator.add_fault(
         Fault(match=lambda r: r.operation == "GetJobRuns", status=500, code="InternalError", times=None)
     )
     with pytest.raises(DaysNotJudgedError):
-        reconcile(stack.config, stack.no_retry_clients(), ReconcileRequest(), NOW)
-    assert "GetJobRuns failed with InternalError" in problems_alert(stack)
+        reconcile(pipeline.config, pipeline.no_retry_clients(), ReconcileRequest(), NOW)
+    assert "GetJobRuns failed with InternalError" in problems_alert(pipeline)
 
-    assert stack.emulator.enforcer is not None
-    evaluated = [e for e in stack.emulator.enforcer.evaluated if e.role == "OnExportEventRole"]
-    assert {e.action for e in evaluated if e.resource == stack.config.alert_topic_arn} == {"sns:Publish"}
-    kms = {e.action: e for e in evaluated if e.resource == stack.config.export_kms_key_arn}
+    assert pipeline.emulator.enforcer is not None
+    evaluated = [e for e in pipeline.emulator.enforcer.evaluated if e.role == "OnExportEventRole"]
+    assert {e.action for e in evaluated if e.resource == pipeline.config.alert_topic_arn} == {"sns:Publish"}
+    kms = {e.action: e for e in evaluated if e.resource == pipeline.config.export_kms_key_arn}
     assert set(kms) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert kms["kms:GenerateDataKey"].context["kms:ViaService"] == ("sns.sa-east-1.amazonaws.com",)
     assert all(e.decision.value == "allow" for e in evaluated)
