@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
-import importlib.util
 import json
 import math
 import os
@@ -37,7 +36,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -45,13 +43,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.config import Config
 
-from local import storage_cost
+from local import job_runner, storage_cost
 from local.aws_emulator import Emulator, Request, fake_aws_environment
 from local.latency import LatencyHook, LatencyModel, latency
 from local.rds_export import SourceColumn, SourceTable, export_root, render_export
 
 ROOT = Path(__file__).resolve().parents[1]
-JOB = ROOT / "glue" / "sor_job.py"
 FUNCTIONS = ROOT / "functions"
 TEMPLATE = ROOT / "template.yaml"
 REGION = "sa-east-1"
@@ -286,41 +283,29 @@ class Measurement:
 def run_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str) -> Measurement:
     """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
-    command = [
-        world.job_python, str(JOB), "--export_uri", export.uri, "--sor_bucket", bucket,
-        "--catalog_database", database, "--ingestion_date", DAY, "--copy_concurrency", str(copy_concurrency),
-        "--metrics_namespace", "aurora-sor-bench", *extra,
-    ]  # fmt: skip
+    command = job_runner.job_command([
+        "--export_uri", export.uri, "--sor_bucket", bucket, "--catalog_database", database, "--ingestion_date", DAY,
+        "--copy_concurrency", str(copy_concurrency), "--metrics_namespace", "aurora-sor-bench", *extra,
+    ], python=world.job_python)  # fmt: skip
     env = fake_aws_environment(world.emulator.endpoint_url, region=REGION)
     mark, before = len(world.emulator.calls()), hook.seconds
     with latency(world.emulator, hook):
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=JOB_TIMEOUT_S, check=False)
+        try:
+            done = job_runner.run(command, env, timeout=JOB_TIMEOUT_S)
+        except job_runner.SummaryMissing as error:
+            raise BenchError(f"the job failed on {export.shape.label}: {error}") from None
         seconds = time.perf_counter() - started
     requests = world.requests_since(mark)
-    lines = done.stdout.strip().splitlines()
-    summary = json.loads(lines[-1]) if lines else {}
-    if done.returncode != 0 or summary.get("status") != "SUCCEEDED":
-        raise BenchError(f"the job failed on {export.shape.label} (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    summary = done.summary
+    if done.code != 0 or summary.get("status") != "SUCCEEDED":
+        raise BenchError(f"the job failed on {export.shape.label} (exit {done.code}):\n{done.stderr[-3000:]}")
     keys = world.published(bucket, database)
     return Measurement(
         "job", export.shape, copy_concurrency, seconds, float(summary["seconds"]), int(summary["tables"]),
         int(summary["files"]), int(summary["bytes"]), count(requests, EXPORT_BUCKET, export.data_keys),
         hook.seconds - before, frozenset(keys),
     )  # fmt: skip
-
-
-def load_job_module() -> ModuleType:
-    """glue/sor_job.py as a module: the baseline names tables, keys and types exactly as the job does."""
-    if "sor_job" in sys.modules:
-        return sys.modules["sor_job"]
-    spec = importlib.util.spec_from_file_location("sor_job", JOB)
-    if spec is None or spec.loader is None:
-        raise BenchError(f"cannot load {JOB}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sor_job"] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
 
 
 def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, database: str) -> tuple[int, int, int]:
@@ -333,7 +318,7 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
     does strictly less work than the job, with the same catalog calls per table, so the ratio measures
     sequential whole-file I/O against the job's design, not extra features.
     """
-    job = load_job_module()
+    job = job_runner.load_job_module()
     bucket, _, prefix = export_uri.removeprefix("s3://").partition("/")
     tables: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -569,7 +554,7 @@ def rewrite_requests(world: World, rows: int) -> dict[str, Any]:
 
     from local import bench_rewrite
 
-    job = load_job_module()
+    job = job_runner.load_job_module()
     settings = job.RewriteSettings(part_size=5 * MIB)
     with tempfile.TemporaryDirectory(prefix="aurora-sor-bench-") as scratch:
         path = Path(scratch) / "part-00000-requests.gz.parquet"

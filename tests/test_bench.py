@@ -45,7 +45,7 @@ from local.bench import (
     same_publication,
 )
 from local.latency import LatencyHook, LatencyModel, copied_bytes, copy_source, latency
-from tests.spark_env import spark_python_or_skip
+from tests.prerequisites import spark_python_or_skip
 
 
 def request(operation: str, service: str = "s3", path: str = "/b/k", **headers: str) -> Request:
