@@ -52,13 +52,13 @@ def test_the_demo_runs_one_night_end_to_end_and_says_what_it_did():
     assert "DEMO FAILED" not in done.stderr
 
 
-
 def test_a_job_that_prints_no_summary_fails_the_demo_with_its_log(capsys: pytest.CaptureFixture[str]) -> None:
     crash = [sys.executable, "-c", "import sys; print('Traceback: the real cause', file=sys.stderr)"]
     with pytest.raises(Exception, match="no summary from the job") as caught:  # never an empty summary
         run_glue_job(crash, Console(total=1, verbose=False), {})
     assert str(caught.value).endswith("Traceback: the real cause\n")
     assert "job| Traceback: the real cause" in capsys.readouterr().out  # the log was shown as it came
+
 
 def test_the_deployer_creates_what_the_template_declares(aws, emulator):
     deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
