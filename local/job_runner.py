@@ -63,8 +63,9 @@ class LocalRun:
             summary = None
         if not isinstance(summary, dict):
             said = f"its last stdout line is not a JSON object: {last[:200]!r}" if last else "nothing on stdout"
-            raise SummaryMissing(f"no summary from the job (exit {code}): {said}; its stderr ends:\n"
-                                 f"{stderr[-STDERR_TAIL:]}")  # fmt: skip
+            raise SummaryMissing(
+                f"no summary from the job (exit {code}): {said}; its stderr ends:\n{stderr[-STDERR_TAIL:]}"
+            )
         return cls(code, summary, stdout, stderr)
 
 

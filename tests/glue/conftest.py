@@ -25,8 +25,6 @@ from tests.prerequisites import spark_python_or_skip
 SOR_BUCKET = "aurora-sor-sor"
 DATABASE = "sor"
 DAY = "2026-11-26"
-
-
 JOB_TIMEOUT_S = 300
 
 
