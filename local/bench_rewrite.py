@@ -44,13 +44,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from local.job_runner import JOB, load_job_module
 from local.rds_export import SourceColumn, SourceTable, exported_table, exported_type
 
 ROOT = Path(__file__).resolve().parents[1]
-GLUE = ROOT / "glue"
-if str(GLUE) not in sys.path:  # the job is one script; Spark's Python workers import it from PYTHONPATH (child_env)
-    sys.path.insert(0, str(GLUE))
-import sor_job  # noqa: E402
+GLUE = JOB.parent  # on the PYTHONPATH of Spark's Python workers (child_env): they unpickle sor_job's classes
+sor_job = load_job_module()
 
 ENGINE = "aurora-postgresql"
 EXPORT_BUCKET, SOR_BUCKET = "bench-exports", "bench-sor"

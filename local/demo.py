@@ -9,7 +9,7 @@
 5. complete the export with the export emulator (the sample database, or yours with --source);
 6. deliver the documented completion event (RDS-EVENT-0164) to the real on_export_event handler, then run
    glue/sor_job.py with exactly the arguments that handler gave StartJobRun, the way Glue runs it (under Spark,
-   local/spark_job.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event again
+   local/job_runner.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event again
    (a duplicate) and run the reconcile schedule: neither may start a second run;
 7. query the SOR tables with DuckDB, found only through the emulated Glue catalog: typed columns, no CAST.
 
@@ -26,7 +26,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -148,9 +147,9 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
 
 # -- the Glue job -------------------------------------------------------------------------------------------------
 def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
-    """What Glue runs for a job run: the script under Spark (local/spark_job.py: local[2], the 2 cores of one
+    """What Glue runs for a job run: the script under Spark (local/job_runner.py: local[2], the 2 cores of one
     G.1X worker) with the job's DefaultArguments overridden by the run's Arguments."""
-    from local.spark_job import spark_job_command
+    from local.job_runner import spark_job_command
 
     job = glue.get_job(JobName=job_name)["Job"]
     run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
@@ -162,25 +161,20 @@ def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
 
 
 def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:
-    """Runs the job as Glue would, signed with the job role's credentials."""
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **credentials}
-    )
-    assert process.stderr is not None
-    assert process.stdout is not None
-    for line in process.stderr:
+    """Runs the job as Glue would, signed with the job role's credentials, its log shown as it comes."""
+    from local.job_runner import job_environment, run
+
+    def show(line: str) -> None:
         if not console.verbose and _spark_chatter(line):
-            continue
+            return
         message = line.rstrip().split(" ", 4)[-1] if " INFO " in line or " WARNING " in line else line.rstrip()
         if console.verbose or " INFO " not in line or "table " in line or "plan:" in line:
             console.say(f"job| {message}")
-    stdout = process.stdout.read()
-    code = process.wait()
-    lines = stdout.strip().splitlines()
-    summary = json.loads(lines[-1]) if lines else {}
-    if code != 0:
-        raise DemoFailed(f"the Glue job exited {code}: {summary}")
-    return summary
+
+    done = run(argv, job_environment(credentials), on_stderr=show)
+    if done.code != 0:
+        raise DemoFailed(f"the Glue job exited {done.code}: {done.summary}")
+    return done.summary
 
 
 # Spark's own start-up lines on stderr (log4j's "yy/MM/dd HH:mm:ss LEVEL" layout of Spark 3.5, and the two

@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded AWS emulator per test session, reset between tests."""
+"""Shared fixtures: one embedded AWS emulator per test session, reset between tests; the session's private
+PostgreSQL server for the tests that ask for `pg_server`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import boto3
 import pytest
 
 from local.aws_emulator import Emulator, fake_aws_environment
+from local.pg_server import PostgresServer, start_postgres
+from tests.prerequisites import postgres_bindir_or_skip
 
 REGION = "sa-east-1"
 
@@ -42,3 +45,12 @@ def emulator(emulator_session: Emulator, monkeypatch: pytest.MonkeyPatch) -> Ite
 @pytest.fixture
 def aws(emulator: Emulator) -> boto3.Session:
     return boto3.Session(region_name=REGION)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server, started on first use (about 2 s) and shared by the session, stopped and deleted
+    at its end. Without PostgreSQL binaries the test skips and says why, except under CI=true, where a missing
+    server is a failure: CI on this machine kind must run these tests."""
+    with start_postgres(postgres_bindir_or_skip()) as server:
+        yield server

@@ -30,7 +30,6 @@ from local.athena_duckdb import connect
 from local.pg_server import PostgresServer
 from local.pg_source import read_postgres_tables
 from tests.glue.conftest import DATABASE, SorWorld, world  # noqa: F401 - the job's world fixture
-from tests.pg_server import pg_server  # noqa: F401 - the session's PostgreSQL server fixture
 
 WORKLOAD_DATABASE = "analyst_workload"
 # Restored catalog types the queries depend on: without them Athena's `date < DATE '...'`, `sum(price * qty)` and

@@ -6,7 +6,6 @@ footer-only reads of big files, requests counted at the server, the model's dela
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,31 @@ from local.aws_emulator import Emulator, Request
 from local.bench import (
     DEFAULT_COPY_CONCURRENCY,
     EXPORT_BUCKET,
-    GLUE_FLEX_PER_DPU_HOUR,
-    GLUE_MINIMUM_SECONDS,
-    GLUE_STANDARD_PER_DPU_HOUR,
-    S3_DERATING,
     BenchConfig,
     BenchError,
-    BenchResult,
     Counted,
     Export,
     Measurement,
     RewriteConfig,
     Shape,
     World,
-    console_report,
     count,
-    estimate,
     handler_modules,
     import_times,
-    markdown_report,
     parse_args,
-    result_json,
-    rewrite_estimate,
-    rewrite_markdown,
     rewrite_requests,
     run_bench,
     run_job,
     run_rewrite_bench,
     same_publication,
 )
+from local.bench_report import (
+    console_report,
+    markdown_report,
+    result_json,
+)
 from local.latency import LatencyHook, LatencyModel, copied_bytes, copy_source, latency
-from tests.spark_env import spark_python_or_skip
+from tests.prerequisites import spark_python_or_skip
 
 
 def request(operation: str, service: str = "s3", path: str = "/b/k", **headers: str) -> Request:
@@ -151,7 +144,7 @@ def test_publications_must_match() -> None:
         same_publication(_measurement({"t/a"}, files=1), _measurement({"t/a"}, files=2))
 
 
-# -- imports and the real-account model --------------------------------------------------------------------
+# -- handler imports --------------------------------------------------------------------------------------
 def test_handler_modules_come_from_the_template(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text("A:\n  Properties:\n    Handler: start_export.handler\nB:\n  Handler: 'x.y.main'\n")
@@ -163,22 +156,6 @@ def test_missing_handler_module_is_skipped_with_a_message() -> None:
     [result] = import_times(["no_such_handler_module"], repeats=1)
     assert result.median_ms is None
     assert "does not exist yet" in result.note
-
-
-def test_estimate_costs() -> None:
-    model = LatencyModel()
-    night = estimate(model, total_bytes=2 * 10**12, tables=500)
-    assert night.files == 500 + 100
-    assert night.parts == 100 * 38  # 20 GB files in 512 MiB parts
-    faster = estimate(dataclasses.replace(model, copy_mib_per_s=2 * model.copy_mib_per_s))
-    assert faster.seconds < night.seconds
-    hours = night.seconds / 3600
-    assert night.glue_standard_usd == pytest.approx(2 * hours * GLUE_STANDARD_PER_DPU_HOUR)
-    assert night.glue_flex_usd == pytest.approx(2 * hours * GLUE_FLEX_PER_DPU_HOUR)
-    assert night.export_usd == pytest.approx((20.0, 26.0))
-    tiny = estimate(model, total_bytes=10**6, tables=1)
-    assert tiny.seconds < GLUE_MINIMUM_SECONDS
-    assert tiny.glue_standard_usd == pytest.approx(2 * GLUE_MINIMUM_SECONDS / 3600 * GLUE_STANDARD_PER_DPU_HOUR)
 
 
 # -- the whole bench at the smallest size -------------------------------------------------------------------
@@ -239,19 +216,6 @@ def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:
 
 
 # -- the typed rewrite against its peers (wiring, not speed) ---------------------------------------------------------
-def test_rewrite_model_runs_in_waves_of_whole_files() -> None:
-    model = LatencyModel()
-    two, ten, twenty = (rewrite_estimate(10.0, w, model) for w in (2, 10, 20))
-    assert (two.cores, ten.cores, twenty.cores) == (4, 36, 76)  # one G.1X worker holds the driver
-    assert two.units == 80  # 80% of 2 TB in 20 GB files
-    assert (two.waves, ten.waves, twenty.waves) == (20, 3, 2)
-    assert two.unit_seconds == pytest.approx(20e9 / (10e6 * S3_DERATING))
-    assert twenty.rewrite_seconds == pytest.approx(2 * twenty.unit_seconds)
-    assert twenty.glue_standard_usd == pytest.approx(20 * twenty.seconds / 3600 * GLUE_STANDARD_PER_DPU_HOUR)
-    with pytest.raises(ValueError, match="at least 2 workers"):
-        rewrite_estimate(10.0, 1, model)
-
-
 def test_rewrite_options() -> None:
     config, _ = parse_args(["--rewrite-files", "3", "--rewrite-rows", "500", "--memory-mb", "5,9"])
     assert config.rewrite == RewriteConfig(files=3, rows=500, row_group_rows=500, memory_mb=(5, 9))
@@ -323,28 +287,3 @@ def test_rewrite_requests_against_the_emulator(emulator: Emulator) -> None:
     assert counts["rerun"]["skipped"]
     assert counts["rerun"]["source_bytes_read"] == 0
     assert "PutObject" not in counts["rerun"]["s3"]
-
-
-def test_rewrite_sections_of_the_report() -> None:
-    run = {"rows": 10, "source_bytes": 10**6, "output_bytes": 10**6, "all_seconds": [1.0]}
-    report = {
-        "files": 2, "rows": 10, "source_bytes": 10**6, "row_groups_per_file": 1, "row_group_rows": 5, "repeats": 1,
-        "pyarrow": "17.0.0",
-        "runs": [
-            {**run, "peer": "job", "cores": 1, "seconds": 2.0, "cpu_seconds": 1.5, "rows_per_s_per_core": 5.0,
-             "mb_per_s_per_core": 0.5},
-            {**run, "peer": "arrow", "cores": 1, "seconds": 1.0, "cpu_seconds": 1.0, "rows_per_s_per_core": 10.0,
-             "mb_per_s_per_core": 1.0},
-            {**run, "peer": "spark", "cores": 1, "seconds": 4.0, "cpu_seconds": None, "rows_per_s_per_core": 2.5,
-             "mb_per_s_per_core": 0.25},
-        ],
-        "comparison": {"rows": {"source": 10}, "compared_columns": ["id"], "equal": True},
-        "memory": [],
-    }  # fmt: skip
-    config = BenchConfig((Shape(1, 1),), (32,), Shape(1, 1, 6), LatencyModel())
-    result = BenchResult(config, "python -m local.bench", {}, rewrite=report)
-    text = "\n".join(rewrite_markdown(result))
-    assert "Job vs codec floor: **0.50x** by wall time, 0.67x by CPU time" in text
-    assert "Job vs plain Spark, one core each: **2.00x**" in text
-    assert "| 20 | 76 |" in text  # the model at 20 workers
-    assert "Not run this time" in text

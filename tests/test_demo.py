@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from local.demo import typed_columns_report
+from local.demo import Console, run_glue_job, typed_columns_report
 from local.deploy import deploy
-from tests.pg_server import pg_server  # noqa: F401 - the fixture
-from tests.spark_env import spark_python_or_skip
+from tests.prerequisites import spark_python_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +52,14 @@ def test_the_demo_runs_one_night_end_to_end_and_says_what_it_did():
     assert "DEMO FAILED" not in done.stderr
 
 
+def test_a_job_that_prints_no_summary_fails_the_demo_with_its_log(capsys: pytest.CaptureFixture[str]) -> None:
+    crash = [sys.executable, "-c", "import sys; print('Traceback: the real cause', file=sys.stderr)"]
+    with pytest.raises(Exception, match="no summary from the job") as caught:  # never an empty summary
+        run_glue_job(crash, Console(total=1, verbose=False), {})
+    assert str(caught.value).endswith("Traceback: the real cause\n")
+    assert "job| Traceback: the real cause" in capsys.readouterr().out  # the log was shown as it came
+
+
 def test_the_deployer_creates_what_the_template_declares(aws, emulator):
     deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
     s3, glue = aws.client("s3"), aws.client("glue")
@@ -88,7 +95,7 @@ def test_the_tls_only_statement_is_the_only_part_of_a_bucket_policy_left_out(aws
     assert json.dumps(declared).count("aws:SecureTransport") == 1
 
 
-def test_the_demo_exports_your_own_postgresql_database(pg_server):  # noqa: F811 - the fixture
+def test_the_demo_exports_your_own_postgresql_database(pg_server):
     import psycopg
 
     spark_python_or_skip()

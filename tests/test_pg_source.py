@@ -1,4 +1,4 @@
-"""local/pg_source.py against a real PostgreSQL server (tests/pg_server.py starts one for the session).
+"""local/pg_source.py against a real PostgreSQL server (tests/conftest.py `pg_server` starts one for the session).
 
 The database holds every type family, several schemas, odd names, an unlogged, a temporary, an empty and a
 partitioned table. The expected Parquet values below are written from the SQL literals inserted, as
@@ -34,7 +34,7 @@ from local.pg_source import (
 )
 from local.rds_export import POSTGRESQL, SourceTable, exported_table, render_export
 from tests.exports import export_kwargs
-from tests.pg_server import pg_server, postgres_bindir_or_skip  # noqa: F401  (pg_server is a fixture)
+from tests.prerequisites import postgres_bindir_or_skip
 
 DATABASE = "shop"
 
@@ -191,7 +191,7 @@ EXPECTED_ROWS: list[tuple[Any, ...]] = [
 
 
 @pytest.fixture(scope="module")
-def shop_dsn(pg_server: PostgresServer) -> str:  # noqa: F811
+def shop_dsn(pg_server: PostgresServer) -> str:
     with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
         admin.execute(f"CREATE DATABASE {DATABASE}")
@@ -368,12 +368,12 @@ def test_skipped_tables_are_reported_not_written(shop_export: dict[str, bytes]) 
 # ---------------------------------------------------------------------------------------------------------
 # Connection helpers
 # ---------------------------------------------------------------------------------------------------------
-def test_database_name_comes_from_the_server(pg_server: PostgresServer, shop_dsn: str) -> None:  # noqa: F811
+def test_database_name_comes_from_the_server(pg_server: PostgresServer, shop_dsn: str) -> None:
     assert pg_dsn_database(shop_dsn) == DATABASE
     assert pg_dsn_database(pg_server.dsn()) == "postgres"
 
 
-def test_describe_dsn_hides_the_password(pg_server: PostgresServer) -> None:  # noqa: F811
+def test_describe_dsn_hides_the_password(pg_server: PostgresServer) -> None:
     described = describe_dsn(pg_server.dsn())
     assert pg_server.password not in described
     assert f"port={pg_server.port}" in described
@@ -435,7 +435,7 @@ def test_source_type_of_refuses_unknown_types_and_broken_domains() -> None:
 # ---------------------------------------------------------------------------------------------------------
 # The server starter
 # ---------------------------------------------------------------------------------------------------------
-def test_server_runs_unprivileged_on_loopback(pg_server: PostgresServer) -> None:  # noqa: F811
+def test_server_runs_unprivileged_on_loopback(pg_server: PostgresServer) -> None:
     owner = pg_server.datadir.stat().st_uid
     assert owner == os.geteuid() or (os.geteuid() == 0 and pwd.getpwuid(owner).pw_name in {"postgres", "nobody"})
     with psycopg.connect(pg_server.dsn()) as connection:

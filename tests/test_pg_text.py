@@ -3,8 +3,8 @@ they say what the typed restore relies on (proleptic Gregorian calendar, offsets
 printed with its declared scale).
 
 The stored file (tests/data/pg_text.json) lets Spark and job tests assert exact round trips without a server; the
-first test regenerates it on the session's private server (tests/pg_server.py: skips without PostgreSQL binaries,
-fails under CI=true) so it cannot go stale.
+first test regenerates it on the session's private server (the `pg_server` fixture of tests/conftest.py: skips
+without PostgreSQL binaries, fails under CI=true) so it cannot go stale.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from local.pg_server import PostgresServer
 from local.pg_text import COLUMNS, TIME_ZONES, PgText, create_fixture, from_json, read_fixture, source_tables, to_json
 from local.rds_export import POSTGRESQL, render_export
 from tests.exports import export_kwargs
-from tests.pg_server import pg_server  # noqa: F401  (a fixture)
 
 STORED = Path(__file__).parent / "data" / "pg_text.json"
 WIDE = Context(prec=100)  # numeric(38,s) needs more than the default 28 digits
@@ -36,7 +35,7 @@ def stored() -> list[PgText]:
     return from_json(STORED.read_text(encoding="utf-8"))
 
 
-def test_stored_cases_are_what_a_live_postgresql_prints(pg_server: PostgresServer, stored: list[PgText]) -> None:  # noqa: F811
+def test_stored_cases_are_what_a_live_postgresql_prints(pg_server: PostgresServer, stored: list[PgText]) -> None:
     with psycopg.connect(pg_server.dsn(), autocommit=True) as admin:
         admin.execute("DROP DATABASE IF EXISTS ground_truth")
         admin.execute("CREATE DATABASE ground_truth")

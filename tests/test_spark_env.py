@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from local.spark_env import JAVA_MAJOR, REPO_ROOT, SPARK_PYTHON_VARIABLE, SPARK_VERSION, SparkNotFound, spark_python
-from tests.spark_env import run_in_spark_venv, spark_python_or_skip
+from tests.prerequisites import run_in_spark_venv, spark_python_or_skip
 
 SMOKE = r"""
 import json, time

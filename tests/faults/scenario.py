@@ -22,7 +22,7 @@ import sor_job
 from local.aws_emulator import Fault, Request, wait_for
 from local.rds_export import SourceTable
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
-from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, JobRun, SorWorld
+from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, LocalRunWithManifest, SorWorld
 
 EARLIER = "2026-11-25"
 # 6 MiB files against a 5 MiB threshold: the blobs table takes the multipart UploadPartCopy path (2 parts).
@@ -48,7 +48,7 @@ def export_day(world: SorWorld, day: str) -> str:
     return world.export(tables_for(day), export_id=shop_export_id(day))
 
 
-def run_day(world: SorWorld, uri: str, day: str = DAY, *extra: str) -> JobRun:
+def run_day(world: SorWorld, uri: str, day: str = DAY, *extra: str) -> LocalRunWithManifest:
     return world.run(uri, day, *MULTIPART, *extra)
 
 

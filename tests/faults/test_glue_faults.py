@@ -8,7 +8,6 @@ partition, same catalog schema and partitions as a clean run, the earlier day by
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -17,6 +16,7 @@ import sor_job
 from botocore.config import Config
 
 from local.aws_emulator import Fault, Request, wait_for
+from local.job_runner import finish
 from tests.exports import EXPORT_BUCKET, shop_export_id
 from tests.faults.scenario import (
     EARLIER,
@@ -257,9 +257,8 @@ def test_two_runs_of_the_same_date_at_once_end_exactly_like_one_clean_run(world:
     # (both race to UpdateTable, CreatePartition, the stale-object clean-up and the manifest).
     for day, uri in ((EARLIER, s.earlier_uri), (DAY, s.uri)):
         runs = [start_day(world, uri, day) for _ in range(2)]
-        outputs = [run.communicate(timeout=120) for run in runs]
-        for run, (stdout, stderr) in zip(runs, outputs, strict=True):
-            assert run.returncode == 0, stderr[-3000:]
-            assert json.loads(stdout.strip().splitlines()[-1])["status"] == "SUCCEEDED"
+        for run in [finish(run, timeout=120) for run in runs]:
+            assert run.code == 0, run.stderr[-3000:]
+            assert run.summary["status"] == "SUCCEEDED"
     s.assert_converged()
     assert exact_state(world, EARLIER) == s.reference[EARLIER]

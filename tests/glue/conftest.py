@@ -7,11 +7,8 @@ runtime's boto3/pyarrow (.venv-glue5) so what passes here runs in Glue.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,22 +17,21 @@ import pytest
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
 from local.deploy import enforcer_for
+from local.job_runner import LocalRun, job_command, job_environment, run, spark_job_command, start
 from local.rds_export import SourceTable, write_export
-from local.spark_job import spark_job_command
 from tests.exports import EXPORT_BUCKET, export_kwargs
-from tests.spark_env import spark_python_or_skip
+from tests.prerequisites import spark_python_or_skip
 
-JOB = Path(__file__).resolve().parents[2] / "glue" / "sor_job.py"
 SOR_BUCKET = "aurora-sor-sor"
 DATABASE = "sor"
 DAY = "2026-11-26"
+JOB_TIMEOUT_S = 300
 
 
-@dataclass
-class JobRun:
-    code: int
-    summary: dict[str, Any]
-    stderr: str
+@dataclass(frozen=True)
+class LocalRunWithManifest(LocalRun):
+    """A run of the job (local/job_runner.py) and the run manifest it left for its day in the SOR ({} if none)."""
+
     manifest: dict[str, Any]
 
     def table(self, name: str) -> dict[str, Any]:
@@ -87,8 +83,7 @@ class SorWorld:
     def command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         """The job without Spark (SOR_JOB_PYTHON or this interpreter), on the copy path unless `extra` says
         --restore_types: tests of the typed path run with `spark_command` (marker `spark`)."""
-        python = os.environ.get("SOR_JOB_PYTHON", sys.executable)
-        return [python, str(JOB), *self.job_args(export_uri, day, *extra)]
+        return job_command(self.job_args(export_uri, day, *extra))
 
     def job_args(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         text = () if "--restore_types" in extra else ("--restore_types", "false")
@@ -99,42 +94,28 @@ class SorWorld:
         ]  # fmt: skip
 
     def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
-        """The job as Glue runs it (local/spark_job.py), typed columns on (the default) unless `extra` says."""
+        """The job as Glue runs it (local/job_runner.py, Spark), typed columns on (the default) unless `extra` says."""
         return spark_job_command(self.job_args(export_uri, day, "--restore_types", "true", *extra)
                                  if "--restore_types" not in extra else self.job_args(export_uri, day, *extra),
                                  python=spark_python_or_skip())  # fmt: skip
 
-    def spark_run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
+    def spark_run(self, export_uri: str, day: str = DAY, *extra: str) -> LocalRunWithManifest:
         return self._run(self.spark_command(export_uri, day, *extra), day)
 
     def start(self, export_uri: str, day: str = DAY, *extra: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(export_uri, day, *extra),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.job_environment(),
-        )
+        """The job started (read it with local.job_runner.finish), for tests that kill it or run two at once."""
+        return start(self.command(export_uri, day, *extra), self.job_environment())
 
     def job_environment(self) -> dict[str, str]:
         """This process's environment (the emulator's endpoint) signed as the Glue job's role."""
-        return {**os.environ, **self.job_credentials}
+        return job_environment(self.job_credentials)
 
-    def run(self, export_uri: str, day: str = DAY, *extra: str) -> JobRun:
+    def run(self, export_uri: str, day: str = DAY, *extra: str) -> LocalRunWithManifest:
         return self._run(self.command(export_uri, day, *extra), day)
 
-    def _run(self, command: list[str], day: str) -> JobRun:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=self.job_environment(),
-        )
-        lines = done.stdout.strip().splitlines()
-        assert lines, f"no summary line; stderr:\n{done.stderr[-3000:]}"
-        summary = json.loads(lines[-1])
-        return JobRun(done.returncode, summary, done.stderr, self.manifest(day))
+    def _run(self, command: list[str], day: str) -> LocalRunWithManifest:
+        done = run(command, self.job_environment(), timeout=JOB_TIMEOUT_S)
+        return LocalRunWithManifest(**vars(done), manifest=self.manifest(day))
 
     def manifest(self, day: str = DAY) -> dict[str, Any]:
         key = f"_manifests/{DATABASE}/ingestion_date={day}/manifest.json"

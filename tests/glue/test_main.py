@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 import sor_job
 
 from local.aws_emulator import Fault
+from local.job_runner import LocalRun
 from tests.exports import make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -36,7 +36,7 @@ def launcher_logging() -> Iterator[logging.Handler]:
 
 
 def summary_line(out: str) -> dict[str, Any]:
-    return json.loads(out.strip().splitlines()[-1])
+    return LocalRun.parse(0, out, "").summary  # the exit code is asserted on its own
 
 
 def test_info_lines_survive_a_root_logger_the_launcher_configured_first(world: SorWorld, launcher_logging, capsys):

@@ -10,8 +10,6 @@ import base64
 import io
 import itertools
 import json
-import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,10 +38,10 @@ from sor_job import (
 )
 
 from local.aws_emulator import Fault
-from local.spark_env import REPO_ROOT
+from local.job_runner import JOB
 from tests.exports import make_large_table, make_table
-from tests.glue.conftest import DATABASE, DAY, JOB, SOR_BUCKET, SorWorld
-from tests.spark_env import spark_python_or_skip
+from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
+from tests.prerequisites import run_in_spark_venv, spark_python_or_skip
 
 MIB = 1024**2
 SMALL_PARTS = RewriteSettings(part_size=5 * MIB)
@@ -424,7 +422,7 @@ print(json.dumps({
 
 
 def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world: SorWorld) -> None:
-    python = spark_python_or_skip()
+    spark_python_or_skip()
     tables = [make_large_table("blobs", 6 * MIB, files_per_batch=2), numbers_table(2000, files_per_batch=2)]
     uri = world.export(tables, row_group_rows=8)
     s3 = job_s3(world)
@@ -441,15 +439,7 @@ def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world:
             for u in units
         ],
     }  # fmt: skip
-    done = subprocess.run(
-        [str(python), "-c", SPARK_DRIVER, str(JOB)],
-        input=json.dumps(spec),
-        cwd=REPO_ROOT,
-        env={**os.environ, **world.job_credentials, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_in_spark_venv(SPARK_DRIVER, str(JOB), stdin=json.dumps(spec), environment=world.job_environment())
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["master"] == "local[2]"

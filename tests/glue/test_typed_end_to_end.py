@@ -1,4 +1,4 @@
-"""The typed SOR end to end under Spark (local/spark_job.py, as Glue runs the job): MySQL's DATE restored with its zero
+"""The typed SOR end to end under Spark (local/job_runner.py, as Glue runs the job): MySQL's DATE restored with its zero
 dates in sor_rejects; old dates and pre-1900 timestamps exact in the proleptic Gregorian calendar; an all-NULL
 numeric column stays text (no evidence) and keeps its catalog type on a later night with values; a crash inside the
 rewrite (a fault on the SOR upload during the Spark run), then a re-run, ends exactly like a clean run.

@@ -1,4 +1,4 @@
-"""The job with typed columns on (the default), run the way Glue runs it (local/spark_job.py, Spark local[2]),
+"""The job with typed columns on (the default), run the way Glue runs it (local/job_runner.py, Spark local[2]),
 against the emulator as the Glue role: exact values through the catalog, rejects, a table whose format
 assumption breaks, and a re-run. Each job run costs a JVM start (~10 s): the assertions share few runs."""
 

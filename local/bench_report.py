@@ -1,0 +1,686 @@
+"""docs/benchmarks.md and the console summary from the figures `make bench` measured (local/bench.py).
+
+Pure: a BenchResult in, text out (the date printed is the run's own), so the same measurements always render the
+same document. Also here, because only the report uses it: what the figures mean for a real account, list prices
+and the night modelled from the measured request mix (`estimate`, `rewrite_estimate`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from local import storage_cost
+from local.job_runner import load_job_module
+from local.latency import LatencyModel
+
+if TYPE_CHECKING:  # the report reads what the bench measured; the bench imports the report only to print it
+    from local.bench import BenchResult, Measurement
+
+MIB = 2**20
+DEFAULT_COPY_CONCURRENCY: int = load_job_module().JobConfig.copy_concurrency  # the job's own default
+
+
+# ==================================================================================================
+# What it means for a real account
+# ==================================================================================================
+# Prices (USD, list prices; sa-east-1 is dearer than us-east-1 for most services, not verified here):
+GLUE_STANDARD_PER_DPU_HOUR = 0.44  # docs/aws-facts.md "Glue"; https://aws.amazon.com/glue/pricing/
+# Flex: $0.29 per DPU-hour (us-east-1 list price on https://aws.amazon.com/glue/pricing/, as announced with
+# Flex in https://aws.amazon.com/blogs/big-data/introducing-aws-glue-flex-jobs-cost-savings-on-etl-workloads/).
+GLUE_FLEX_PER_DPU_HOUR = 0.29
+GLUE_MINIMUM_SECONDS = 60  # billed per second with a 1-minute minimum (Glue 2.0 and later; same pricing page)
+EXPORT_PER_GB = (0.010, 0.013)  # docs/aws-facts.md "StartExportTask": per GB of snapshot size, by Region
+S3_COPY_PER_1000 = 0.005  # PUT/COPY/POST/LIST requests, S3 Standard, us-east-1 (https://aws.amazon.com/s3/pricing/)
+S3_GET_PER_1000 = 0.0004
+EXPORT_FILE_BYTES = 20 * 10**9  # docs/aws-facts.md "The export in S3": files are "usually ~20 GB"
+JOB_WORKERS_DPU = 2  # template.yaml defaults: G.1X (1 DPU each) x 2 workers, the glueetl minimum
+
+
+@dataclass(frozen=True)
+class Estimate:
+    total_bytes: int
+    tables: int
+    files: int
+    parts: int
+    copy_concurrency: int
+    copy_mib_per_s: float
+    seconds: float
+    glue_standard_usd: float
+    glue_flex_usd: float
+    export_usd: tuple[float, float]
+    s3_requests_usd: float
+    baseline_hours: float
+
+
+def estimate(
+    model: LatencyModel,
+    total_bytes: int = 2 * 10**12,
+    tables: int = 500,
+    copy_concurrency: int = DEFAULT_COPY_CONCURRENCY,
+    chunk_bytes: int = 512 * MIB,
+    threshold_bytes: int = 1024 * MIB,
+    non_copy_requests_per_file: float = 2.0,
+    glue_calls_per_table: float = 2.0,
+    table_concurrency: int = 8,
+) -> Estimate:
+    """A model of one night on a real account, from the same latency model and the measured request mix.
+
+    Assumed layout: the bulk of the bytes in files of ~20 GB (multipart copies of `chunk_bytes` parts), plus one
+    small file for every table (so `tables + total/20GB` files). The copy is bound by `copy_concurrency`
+    requests in flight at `copy_mib_per_s` each; every other request costs `request_ms` spread over the same
+    concurrency; catalog calls over `table_concurrency`. S3 request-rate limits (3,500 COPY/s per prefix) are
+    far away at these rates and ignored.
+    """
+    big_files = math.ceil(total_bytes / EXPORT_FILE_BYTES)
+    files = tables + big_files
+    per_big = EXPORT_FILE_BYTES if threshold_bytes < EXPORT_FILE_BYTES else 0
+    parts = big_files * math.ceil(per_big / chunk_bytes) if per_big else big_files
+    copy_seconds = (
+        total_bytes / (copy_concurrency * model.copy_mib_per_s * MIB)
+        + parts * (model.copy_ms / 1000) / copy_concurrency
+    )
+    request_seconds = (files * non_copy_requests_per_file + parts) * (model.request_ms / 1000) / copy_concurrency
+    catalog_seconds = tables * glue_calls_per_table * (model.request_ms / 1000) / table_concurrency
+    seconds = copy_seconds + request_seconds + catalog_seconds
+    billed_hours = max(seconds, GLUE_MINIMUM_SECONDS) / 3600
+    gb = total_bytes / 10**9
+    copy_requests = parts + tables + 2 * big_files  # parts + small CopyObjects + Create/Complete per multipart
+    s3_usd = copy_requests / 1000 * S3_COPY_PER_1000 + files * non_copy_requests_per_file / 1000 * S3_GET_PER_1000
+    # The baseline on the same account: every byte copied by one request at a time, and read once through the
+    # client (at the same per-request rate, an optimistic assumption for a single GET stream).
+    baseline_hours = 2 * total_bytes / (model.copy_mib_per_s * MIB) / 3600
+    return Estimate(
+        total_bytes, tables, files, parts, copy_concurrency, model.copy_mib_per_s, seconds,
+        JOB_WORKERS_DPU * billed_hours * GLUE_STANDARD_PER_DPU_HOUR,
+        JOB_WORKERS_DPU * billed_hours * GLUE_FLEX_PER_DPU_HOUR,
+        (gb * EXPORT_PER_GB[0], gb * EXPORT_PER_GB[1]), s3_usd, baseline_hours,
+    )  # fmt: skip
+
+
+# ==================================================================================================
+# The typed SOR on a real account
+# ==================================================================================================
+# The real-account model of the rewrite. Sources: G.1X is 1 DPU = 4 vCPUs and 16 GB
+# (https://docs.aws.amazon.com/glue/latest/dg/worker-types.html), one executor per worker (the CDK's WorkerType
+# documentation, https://docs.aws.amazon.com/cdk/api/v2/docs/@aws-cdk_aws-glue-alpha.WorkerType.html). That the
+# driver takes one whole worker is the usual Glue layout but not stated on those pages: modelled so (fewer cores).
+GLUE_WORKER_VCPUS = 4
+REWRITE_WORKERS = (2, 10, 20)
+# Share of the export's bytes in tables with at least one restorable column. A PostgreSQL OLTP schema puts a
+# created_at/updated_at timestamp(tz) or a numeric amount on nearly every table of size; the tables without one are
+# mostly small (lookup and join tables), so most bytes need the rewrite and a minority keeps the server-side copy.
+REWRITE_SHARE = 0.8
+# Local disk vs S3: a task reads a row group's column chunks with ranged GETs (pre_buffer) and uploads 64 MiB parts
+# synchronously, so waiting for S3 adds to the CPU time; at a few MB/s of CPU per core against tens of MB/s per S3
+# stream it costs on the order of a quarter. An assumption, to replace with the first real night's figures.
+S3_DERATING = 0.75
+
+
+@dataclass(frozen=True)
+class RewriteNight:
+    workers: int
+    cores: int
+    rewrite_bytes: int
+    units: int
+    waves: int
+    unit_seconds: float
+    rewrite_seconds: float
+    copy_seconds: float
+    seconds: float
+    glue_standard_usd: float
+    glue_flex_usd: float
+
+
+def rewrite_estimate(
+    per_core_mb_s: float,
+    workers: int,
+    model: LatencyModel,
+    total_bytes: int = 2 * 10**12,
+    tables: int = 500,
+    share: float = REWRITE_SHARE,
+    derating: float = S3_DERATING,
+    file_bytes: int = EXPORT_FILE_BYTES,
+) -> RewriteNight:
+    """One night of the typed SOR on a real account: `share` of the bytes rewritten by Spark tasks of one export
+    file each (~20 GB files), the rest copied server-side as `estimate` models it, one after the other.
+
+    A unit is a whole file, so the rewrite takes ceil(units / cores) waves of one file's time: more cores than
+    files do not help, and the last wave may be short of work."""
+    if workers < 2:
+        raise ValueError("a glueetl job has at least 2 workers")
+    cores = (workers - 1) * GLUE_WORKER_VCPUS
+    rewrite_bytes = int(total_bytes * share)
+    units = math.ceil(rewrite_bytes / file_bytes)
+    unit_seconds = min(file_bytes, rewrite_bytes) / (per_core_mb_s * 10**6 * derating)
+    waves = math.ceil(units / cores)
+    rewrite_seconds = waves * unit_seconds
+    copied = estimate(model, total_bytes=total_bytes - rewrite_bytes, tables=max(1, round(tables * (1 - share))))
+    seconds = rewrite_seconds + copied.seconds
+    dpu_hours = workers * max(seconds, GLUE_MINIMUM_SECONDS) / 3600
+    return RewriteNight(
+        workers, cores, rewrite_bytes, units, waves, unit_seconds, rewrite_seconds, copied.seconds, seconds,
+        dpu_hours * GLUE_STANDARD_PER_DPU_HOUR, dpu_hours * GLUE_FLEX_PER_DPU_HOUR,
+    )  # fmt: skip
+
+
+def rewrite_run(report: dict[str, Any], peer: str, cores: int) -> dict[str, Any] | None:
+    return next((r for r in report["runs"] if r["peer"] == peer and r["cores"] == cores), None)
+
+
+# ==================================================================================================
+# Tables and text
+# ==================================================================================================
+def _ops(values: dict[str, float], digits: int = 3) -> str:
+    return ", ".join(f"{op} {v:.{digits}g}" for op, v in values.items()) or "-"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def growth_rows(result: BenchResult) -> list[list[Any]]:
+    rows = []
+    for job, baseline in result.growth:
+        rows.append([
+            job.shape.label, job.files, f"{job.seconds:.2f}", f"{job.inner_seconds:.2f}", f"{baseline.seconds:.2f}",
+            f"{baseline.seconds / job.seconds:.1f}x", f"{1000 * job.inner_seconds / job.files:.1f}",
+            f"{1000 * baseline.seconds / baseline.files:.1f}",
+        ])  # fmt: skip
+    return rows
+
+
+GROWTH_HEADERS = (
+    "tables x files", "files", "job wall s", "job inner s", "baseline s", "baseline / job",
+    "job ms/file", "baseline ms/file",
+)  # fmt: skip
+
+
+def sweep_rows(result: BenchResult) -> list[list[Any]]:
+    base = next((j.seconds for j in result.sweep if j.copy_concurrency == DEFAULT_COPY_CONCURRENCY), None)
+    return [
+        [m.shape.label, m.copy_concurrency, f"{m.seconds:.2f}", f"{m.inner_seconds:.2f}",
+         f"{m.seconds / base:.2f}" if base else "-"]
+        for m in result.sweep
+    ]  # fmt: skip
+
+
+SWEEP_HEADERS = ("tables x files", "--copy_concurrency", "job wall s", "job inner s", "vs default (32)")
+
+
+def request_rows(result: BenchResult) -> list[list[Any]]:
+    rows = []
+    pairs = [*result.growth, *([result.big] if result.big else [])]
+    for job, baseline in pairs:
+        for m in (job, baseline):
+            rows.append([
+                m.shape.label, m.who, _ops(m.per_file()), _ops(m.per_table()),
+                _ops({k: v / m.files for k, v in m.counted.other.items()}, 3), m.counted.requests,
+            ])  # fmt: skip
+    return rows
+
+
+REQUEST_HEADERS = (
+    "export",
+    "who",
+    "S3 requests per data file",
+    "Glue calls per table",
+    "other per file",
+    "total requests",
+)
+
+
+def read_rows(result: BenchResult) -> list[list[Any]]:
+    rows = []
+    pairs = [*result.growth, *([result.big] if result.big else [])]
+    for job, baseline in pairs:
+        rows.append([
+            job.shape.label, job.bytes_published, f"{job.counted.data_gets / job.files:.2f}",
+            job.counted.data_bytes_read, f"{job.read_per_published:.4f}",
+            baseline.counted.data_bytes_read, f"{baseline.read_per_published:.4f}",
+        ])  # fmt: skip
+    return rows
+
+
+READ_HEADERS = (
+    "export",
+    "bytes published",
+    "job: data GETs per file",
+    "job: data bytes read",
+    "job: read / published",
+    "baseline: read",
+    "baseline: read / published",
+)
+
+
+def import_rows(result: BenchResult) -> list[list[Any]]:
+    return [
+        [
+            i.module,
+            f"{i.median_ms:.0f}" if i.median_ms is not None else "-",
+            ", ".join(f"{r:.0f}" for r in i.runs) or "-",
+            i.note or "-",
+        ]
+        for i in result.imports
+    ]
+
+
+IMPORT_HEADERS = ("handler module", "median ms", "runs ms", "note")
+
+
+def console_report(result: BenchResult) -> str:
+    sections = [
+        ("Wall time, job (copy_concurrency 32) vs naive sequential baseline", GROWTH_HEADERS, growth_rows(result)),
+        ("Job at several --copy_concurrency settings", SWEEP_HEADERS, sweep_rows(result)),
+        ("Requests counted at the server", REQUEST_HEADERS, request_rows(result)),
+        ("Table data read per byte published", READ_HEADERS, read_rows(result)),
+        ("Cold import of the Lambda handler modules", IMPORT_HEADERS, import_rows(result)),
+    ]
+    out = []
+    for title, headers, rows in sections:
+        widths = [
+            max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)
+        ]
+        out.append(f"\n{title}")
+        out.append("  ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)))
+        out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    if result.rewrite:
+        out.append("\nTyped rewrite (rows/s per core, source MB/s per core, best s)")
+        out += [
+            f"{r['peer']:<10} {r['cores']} core(s)  {r['rows_per_s_per_core']:>12,.0f}  {r['mb_per_s_per_core']:7.2f}  "
+            f"{r['seconds']:.2f}"
+            for r in result.rewrite["runs"]
+        ]
+    return "\n".join(out)
+
+
+def rewrite_markdown(result: BenchResult) -> list[str]:
+    """The typed-rewrite sections of docs/benchmarks.md (empty when the comparison did not run)."""
+    report = result.rewrite
+    if not report:
+        return []
+    floor, job = rewrite_run(report, "arrow", 1), rewrite_run(report, "job", 1)
+    spark1, spark2 = rewrite_run(report, "spark", 1), rewrite_run(report, "spark", 2)
+    jobspark1, jobspark2 = rewrite_run(report, "job-spark", 1), rewrite_run(report, "job-spark", 2)
+    names = {
+        "job": "job: rewrite_unit + restoration_transform (1 process)",
+        "job-spark": "job: run_rewrites under Spark",
+        "spark": "plain Spark: read, to_date/to_timestamp/cast, write",
+        "arrow": "codec floor: pyarrow read + write, no parsing",
+    }
+    rows = []
+    for run in report["runs"]:
+        cpu = run["cpu_seconds"]
+        rows.append([
+            names[run["peer"]], f"local[{run['cores']}]" if run["peer"] in {"spark", "job-spark"} else "1 process",
+            f"{run['seconds']:.2f}", ", ".join(f"{t:.2f}" for t in run["all_seconds"]),
+            f"{run['rows_per_s_per_core']:,.0f}", f"{run['mb_per_s_per_core']:.2f}",
+            f"{cpu:.2f}" if cpu is not None else "-",
+            f"{run['rows'] / cpu:,.0f}" if cpu else "-", f"{run['output_bytes'] / 10**6:.1f}",
+        ])  # fmt: skip
+    lines = [
+        "## Typed rewrite: the job against its peers",
+        "",
+        f"Same input for every peer: {report['files']} files x {report['rows'] // report['files']:,} rows "
+        f"({report['rows']:,} rows, {report['source_bytes'] / 10**6:.1f} MB of gzip Parquet, "
+        f"{report['row_groups_per_file']} row groups of {report['row_group_rows']:,} rows per file) of a PostgreSQL",
+        "table as the export writes it (local/rds_export.py): `date`, `timestamp`, `timestamp with time zone` with",
+        "offsets other than +00 and `numeric(12,2)` as text, plus bigint, integer, double and text columns. Every",
+        "peer reads and writes local files (S3 emulation would otherwise dominate; S3 is modelled below), writes",
+        f"zstd Parquet, runs under the Glue 5.0 runtime's pyarrow {report['pyarrow']} and Spark 3.5.4; fastest of "
+        f"{report['repeats']} runs (all runs listed).",
+        "",
+        *_table(
+            (
+                "peer",
+                "where",
+                "best s",
+                "runs s",
+                "rows/s per core",
+                "source MB/s per core",
+                "CPU s",
+                "rows/s per CPU s",
+                "output MB",
+            ),
+            rows,
+        ),
+        "",
+    ]
+    if floor and job and spark1:
+        cpu_ratio = (floor["cpu_seconds"] / job["cpu_seconds"]) if floor["cpu_seconds"] and job["cpu_seconds"] else 0
+        lines += [
+            f"- Job vs codec floor: **{job['seconds'] and floor['seconds'] / job['seconds']:.2f}x** by wall time, "
+            f"{cpu_ratio:.2f}x by CPU time (goal: >= 0.5x).",
+            "- Job vs plain Spark, one core each: "
+            f"**{job['rows_per_s_per_core'] / spark1['rows_per_s_per_core']:.2f}x**"
+            + (
+                f" (rewrite_unit alone); through the job's own run_rewrites under local[1] "
+                f"{jobspark1['rows_per_s_per_core'] / spark1['rows_per_s_per_core']:.2f}x"
+                if jobspark1
+                else ""
+            )
+            + ".",
+        ]
+    if spark1 and spark2 and jobspark1 and jobspark2:
+        lines += [
+            f"- Scaling local[1] -> local[2] (wall time ratio, 2.0 would be perfect): plain Spark "
+            f"{spark1['seconds'] / spark2['seconds']:.2f}x, the job's run_rewrites "
+            f"{jobspark1['seconds'] / jobspark2['seconds']:.2f}x. The machine has 2 vCPUs shared with other sessions,",
+            "  and local[1] is not one core: the JVM's JIT and GC threads and the Python worker run beside the task",
+            "  thread, so local[1] already uses part of the second vCPU and the ratio understates what more",
+            "  executors give on Glue, where each worker brings its own 4 vCPUs. The job's units are whole files:",
+            f"  {report['files']} files on 2 task slots scale only if both slots get equal work.",
+        ]
+    comparison = report["comparison"]
+    lines += [
+        f"- Same rows, same values: every peer wrote {comparison['rows']['source']:,} rows; the restored columns",
+        f"  ({', '.join(comparison['compared_columns'])}) of the job's output equal plain Spark's, row by row (Spark",
+        "  writes timestamps as UTC instants, the job as UTC wall time: equal values). This input has no value",
+        "  Spark would silently NULL (infinity, BC dates, NaN, malformed text): where it has, the job keeps it in",
+        "  `sor_rejects` and counts it, plain Spark loses it.",
+        "",
+        "*CPU s* is the process's own CPU time, given for the in-process peers: on this shared machine the wall time",
+        "of a run includes waiting for the CPU, so CPU-based rates are the better per-core figure. The Spark peers",
+        "are timed from the action's start in a warm session (a warm-up run first), JVM start-up excluded.",
+        "",
+    ]
+    requests = report.get("requests")
+    if requests:
+        first, rerun = requests["first"], requests["rerun"]
+        lines += [
+            "### Requests of one rewrite unit against the emulator",
+            "",
+            f"One file of {requests['rows']:,} rows ({requests['source_bytes'] / 10**6:.1f} MB, "
+            f"{requests['row_groups']} row groups) through rewrite_unit with the job's transform, against the",
+            f"embedded emulator, parts of {requests['part_size'] // MIB} MiB (the job's default is 64 MiB), "
+            "counted at the server:",
+            "",
+            *_table(
+                ("run", "S3 requests", "source bytes read", "skipped"),
+                [
+                    ["first", _ops(first["s3"]), f"{first['source_bytes_read']:,}", first["skipped"]],
+                    ["re-run", _ops(rerun["s3"]), f"{rerun['source_bytes_read']:,}", rerun["skipped"]],
+                ],
+            ),
+            "",
+            "The first run reads the source once (its footer by one suffix-range GET, then a few ranged GETs per",
+            "row group: pre_buffer coalesces the column chunks) and writes one object; the re-run finds the object",
+            "with this source's ETag and plan digest and reads only its footer.",
+            "",
+        ]
+    memory = report.get("memory") or []
+    lines += ["### Peak memory of the job's rewrite", ""]
+    if memory:
+        lines += [
+            *_table(
+                (
+                    "source file",
+                    "rows",
+                    "row groups",
+                    "largest row group (uncompressed)",
+                    "rewrite s",
+                    "VmHWM before",
+                    "VmHWM after",
+                ),
+                [
+                    [
+                        f"{m['file_bytes'] / 10**9:.2f} GB",
+                        f"{m['rows']:,}",
+                        m["row_groups"],
+                        f"{m['largest_row_group_uncompressed_bytes'] / 10**6:.0f} MB",
+                        f"{m['seconds']:.0f}",
+                        f"{m['vm_hwm_before_mib']:.0f} MiB",
+                        f"{m['vm_hwm_mib']:.0f} MiB",
+                    ]
+                    for m in memory
+                ],
+            ),
+            "",
+            "Each file is written streamed (row group by row group), rewritten by rewrite_unit in a fresh child",
+            "process, and deleted. VmHWM is the child's own peak resident set (/proc/self/status; ru_maxrss would",
+            "report the parent's, inherited through fork). The peak follows the row group, not the file: a file",
+            "several times larger needs about the same memory.",
+            "",
+        ]
+    else:
+        lines += ["Not run this time (`BENCH_ARGS=--full`, or `--memory-mb 250,1100`).", ""]
+    if job:
+        lines += rewrite_model_markdown(result, job)
+    return lines
+
+
+def rewrite_model_markdown(result: BenchResult, job: dict[str, Any]) -> list[str]:
+    per_core = job["mb_per_s_per_core"]
+    nights = [rewrite_estimate(per_core, w, result.config.model) for w in REWRITE_WORKERS]
+    return [
+        "### The typed SOR on a real account",
+        "",
+        "Model (`local/bench_report.py` `rewrite_estimate`): the 2 TB, 500-table export; "
+        f"{REWRITE_SHARE:.0%} of the bytes",
+        "are in tables with a restorable column and are rewritten, the rest keeps the server-side copy (modelled",
+        "as above). Why most bytes: a PostgreSQL OLTP schema puts a `created_at`/`updated_at` timestamp or a",
+        "numeric amount on nearly every table of size, while the tables without one are mostly small lookup and",
+        f"join tables. Rewrite rate: the job's measured {per_core:.2f} MB/s of source per core (rewrite_unit, wall",
+        f"time, gzip source) x {S3_DERATING} for S3 instead of local disk (ranged GETs and part uploads wait",
+        "synchronously in the task; an assumption until the first real night). Workers are G.1X: 1 DPU, 4 vCPUs,",
+        "16 GB (https://docs.aws.amazon.com/glue/latest/dg/worker-types.html), one executor each; one worker is",
+        "taken by the driver (the usual Glue layout, not stated there: modelled so, the pessimistic reading). One",
+        f"unit is one export file of ~{EXPORT_FILE_BYTES // 10**9} GB, so the rewrite runs in waves of whole files.",
+        "",
+        *_table(
+            (
+                "G.1X workers",
+                "task cores",
+                "files to rewrite",
+                "waves",
+                "one file",
+                "rewrite",
+                "copy",
+                "job time",
+                "Glue standard",
+                "Glue Flex",
+            ),
+            [
+                [
+                    n.workers,
+                    n.cores,
+                    n.units,
+                    n.waves,
+                    f"{n.unit_seconds / 60:.0f} min",
+                    f"{n.rewrite_seconds / 3600:.1f} h",
+                    f"{n.copy_seconds / 60:.0f} min",
+                    f"{n.seconds / 3600:.1f} h",
+                    f"${n.glue_standard_usd:.2f}",
+                    f"${n.glue_flex_usd:.2f}",
+                ]
+                for n in nights
+            ],
+        ),
+        "",
+        f"- Glue at ${GLUE_STANDARD_PER_DPU_HOUR}/DPU-hour standard, ${GLUE_FLEX_PER_DPU_HOUR} Flex (sources above);",
+        "  the RDS export fee ($20-26 a night) is unchanged by the rewrite.",
+        "- A whole ~20 GB file per task is the limit: one file takes the time in the *one file* column whatever",
+        "  the worker count, and once there are more cores than files the rest idle. Cutting units by row groups",
+        "  (a file's row groups split over several tasks, each writing its own object) would let 20 workers",
+        "  finish in about total / (cores x rate) instead.",
+        "",
+    ]
+
+
+def markdown_report(result: BenchResult) -> str:
+    config, model = result.config, result.config.model
+    big_job = result.big[0] if result.big else None
+    non_copy = 2.0
+    glue_per_table = 2.0
+    if result.growth:
+        job = result.growth[-1][0]
+        non_copy = sum(v for op, v in job.per_file().items() if op not in {"CopyObject", "UploadPartCopy"})
+        glue_per_table = sum(job.per_table().values())
+    night = estimate(model, non_copy_requests_per_file=non_copy, glue_calls_per_table=glue_per_table)
+    slow = estimate(
+        LatencyModel(model.request_ms, model.copy_ms, 16.0),
+        non_copy_requests_per_file=non_copy, glue_calls_per_table=glue_per_table,
+    )  # fmt: skip
+    floor = ""
+    if result.growth:
+        job = result.growth[-1][0]
+        floor_ms = 1000 * job.latency_seconds / (job.copy_concurrency or 1) / job.files
+        floor = (
+            f" Here, on {job.shape.label}, the delays alone would allow {floor_ms:.1f} ms per file at "
+            f"{job.copy_concurrency} requests in flight; the measured {1000 * job.inner_seconds / job.files:.1f} ms "
+            "is the CPU of the emulator and of the job."
+        )
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`local/bench.py`); do not edit by hand, run it again. What is measured and how is",
+        "explained below the figures; the latency model is documented in `local/latency.py`.",
+        "",
+        f"- Command: `{result.command}` (whole run: {result.seconds:.0f} s)",
+        f"- Date: {result.ended:%Y-%m-%d %H:%M} UTC",
+        "- Machine: " + ", ".join(f"{k} {v}" for k, v in result.machine.items()),
+        f"- Latency model: {model.describe()}",
+        f"- Sizes: {', '.join(s.label for s in config.sizes)}; concurrency sweep "
+        f"{', '.join(map(str, config.concurrency))} on the largest; "
+        f"big files {config.big.label} with `{' '.join(config.big_job_args)}`",
+        "",
+        "## Job vs naive baseline (wall time)",
+        "",
+        *_table(GROWTH_HEADERS, growth_rows(result)),
+        "",
+        "*job wall* is the whole child process (interpreter start and imports included, about a second); *job inner*",
+        "is the job's own `seconds` from its summary line. The ratio uses the wall time, which favours the baseline.",
+        "",
+        "## The job at several `--copy_concurrency` settings",
+        "",
+        *_table(SWEEP_HEADERS, sweep_rows(result)),
+        "",
+        "## Requests counted at the server",
+        "",
+        *_table(REQUEST_HEADERS, request_rows(result)),
+        "",
+        "## Table data read per byte published",
+        "",
+        *_table(READ_HEADERS, read_rows(result)),
+        "",
+        "Data bytes read = bytes GetObject sent back for the export's `.parquet` objects (counted by the emulator).",
+        "The job reads each file's footer with one suffix-range GET of at most `--footer_read_kb` (64 KiB), so tiny",
+        "files are read whole (ratio 1) while for MB-sized files the ratio falls to 64 KiB / file size"
+        + (f" ({big_job.read_per_published:.4f} here)." if big_job else "."),
+        "On real exports (files of ~20 GB) it is about 3e-6: the job never downloads table data.",
+        "",
+        "## Cold import of the Lambda handler modules",
+        "",
+        *_table(IMPORT_HEADERS, import_rows(result)),
+        "",
+        f"Median of {config.import_repeats} fresh interpreters (`{Path(config.job_python).name}`), time around",
+        "`import <module>` with `functions/` on `sys.path`; the OS file cache is warm, so a real cold start",
+        "(Lambda's python3.13, code from a fresh sandbox) is slower. Modules come from `Handler:` in template.yaml.",
+        "",
+        "## What is measured",
+        "",
+        "- **Job**: `glue/sor_job.py` as a child process against the embedded emulator (`AWS_ENDPOINT_URL`), default",
+        "  options except `--copy_concurrency`; each run publishes into a fresh SOR bucket and catalog database.",
+        "- **Baseline** (`publish_naively`): list the export; for each table, for each file in order: GetObject the",
+        "  whole file and read its schema, CopyObject it to the key the job uses; then CreateTable and CreatePartition",
+        "  per table. Sequential, no checks, no verification, no manifest: strictly less work than the job, with",
+        "  the same catalog calls per table. Each comparison checks that both published the same keys and bytes.",
+        "- **Latency**: every request waits `request_ms` in the emulator's request thread before it is served,",
+        "  copies also `copy_ms` plus bytes at `copy_mib_per_s` (per request); the server is threaded, so",
+        "  concurrent requests wait concurrently. The emulator's own CPU time adds to that (moto on 2 cores).",
+        "- **Counts**: from the emulator's request log (service, operation, bytes sent back), not from the job.",
+        "",
+        "How to read the growth: the baseline costs about the same per file at every size (it is sequential:",
+        "one whole-file GET plus one copy per file, each paying the latency), so its time grows linearly with",
+        "files. The job's time per file falls as the export grows (a fixed start-up and per-run cost is spread",
+        "over more files) until the emulator's CPU on this 2-core machine, not the latency, becomes the limit;",
+        "there the ratio stops growing. Against AWS, whose capacity does not run out at 32 requests in flight,",
+        "the job's time is `copy_concurrency`-bound instead, as modelled below." + floor,
+        "",
+        "## What it means for a real account",
+        "",
+        f"Model (`local/bench_report.py` `estimate`): a {night.total_bytes / 10**12:g} TB, "
+        f"{night.tables}-table export, "
+        f"laid out as {night.files} files (one small file per table plus the bulk in ~20 GB files, docs/aws-facts.md",
+        f'"The export in S3"), copied with the job\'s defaults: multipart above 1024 MiB in 512 MiB parts '
+        f"({night.parts} UploadPartCopy requests), {night.copy_concurrency} copy requests in flight, each at",
+        f"{night.copy_mib_per_s:g} MiB/s, plus the measured request mix ({non_copy:.1f} other S3 requests per file,",
+        f"{glue_per_table:.1f} Glue calls per table) at {model.request_ms:g} ms each.",
+        "",
+        *_table(
+            (
+                "per-request copy throughput",
+                "job time",
+                "Glue standard (2 x G.1X)",
+                "Glue Flex (2 x G.1X)",
+                "RDS export fee",
+                "S3 requests",
+            ),
+            [
+                [
+                    f"{e.copy_mib_per_s:g} MiB/s",
+                    f"{e.seconds / 60:.0f} min",
+                    f"${e.glue_standard_usd:.2f}",
+                    f"${e.glue_flex_usd:.2f}",
+                    f"${e.export_usd[0]:.0f}-{e.export_usd[1]:.0f}",
+                    f"${e.s3_requests_usd:.2f}",
+                ]
+                for e in (night, slow)
+            ],
+        ),
+        "",
+        f"- A naive sequential publisher of the same export would spend about {night.baseline_hours:.0f} h at",
+        f"  {night.copy_mib_per_s:g} MiB/s ({slow.baseline_hours:.0f} h at 16 MiB/s) reading and copying every byte",
+        "  one request at a time (each file read whole through one GET stream at that same rate, then copied by one",
+        "  CopyObject: a single CopyObject also stops at 5 GB): it does not fit in a night; the job does.",
+        "- The nightly bill is dominated by the export fee, per GB of snapshot size (about $0.010-0.013/GB,",
+        '  docs/aws-facts.md "StartExportTask"; exact sa-east-1 rate unverified), '
+        f"{night.export_usd[0] / night.glue_standard_usd:.0f}x the Glue compute (standard). Per month (30 nights):",
+        "  export"
+        f" ${30 * night.export_usd[0]:.0f}-{30 * night.export_usd[1]:.0f}, "
+        f"Glue ${30 * night.glue_flex_usd:.0f} (Flex) or ${30 * night.glue_standard_usd:.0f} (standard).",
+        "- Glue: 2 G.1X workers (template.yaml defaults; 1 DPU each) x job time, billed per second with a 1-minute",
+        f'  minimum; ${GLUE_STANDARD_PER_DPU_HOUR}/DPU-hour standard (docs/aws-facts.md "Glue"), '
+        f"${GLUE_FLEX_PER_DPU_HOUR}/DPU-hour Flex",
+        "  (https://aws.amazon.com/glue/pricing/, us-east-1 list prices; Flex was announced in",
+        "  https://aws.amazon.com/blogs/big-data/introducing-aws-glue-flex-jobs-cost-savings-on-etl-workloads/).",
+        "  Glue start-up (and Flex's wait for spare capacity) comes on top of the job time and is not modelled.",
+        f"- S3 requests: ${S3_COPY_PER_1000} per 1,000 COPY/PUT and ${S3_GET_PER_1000} per 1,000 GET (S3 Standard,",
+        "  us-east-1 list prices, https://aws.amazon.com/s3/pricing/). The copies are server-side: no table data",
+        "  passes through the Glue workers.",
+        "",
+        "Assumptions to check against your account: the per-request copy throughput (AWS publishes none; 64 MiB/s",
+        "follows awslabs/aws-c-s3 PR #288, which copied 1 GiB as one 1024 MiB UploadPartCopy in 15.6 s; 16 MiB/s is",
+        "the pessimistic row, near the ~1 GB/min reported in HumanCellAtlas/data-store issue 393); the snapshot size",
+        "equal to the exported bytes (the export fee is charged on the snapshot, which is usually larger than the",
+        "compressed Parquet); the file layout above. The job's own log prints bytes and seconds per table: the first",
+        "real night gives the true throughput to put back into `--copy-mib-per-s`.",
+        "",
+    ]
+    lines += rewrite_markdown(result)
+    return "\n".join(lines) + "\n" + storage_cost.markdown()
+
+
+def result_json(result: BenchResult) -> dict[str, Any]:
+    def measurement(m: Measurement) -> dict[str, Any]:
+        data = asdict(m)
+        data["keys"] = len(m.keys)
+        data["shape"] = m.shape.label
+        return data
+
+    return {
+        "command": result.command,
+        "machine": result.machine,
+        "model": asdict(result.config.model),
+        "growth": [{"job": measurement(j), "baseline": measurement(b)} for j, b in result.growth],
+        "sweep": [measurement(m) for m in result.sweep],
+        "big": {"job": measurement(result.big[0]), "baseline": measurement(result.big[1])} if result.big else None,
+        "imports": [asdict(i) for i in result.imports],
+        "rewrite": result.rewrite,
+        "seconds": result.seconds,
+    }
