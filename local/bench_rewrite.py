@@ -44,7 +44,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from local.rds_export import SourceColumn, SourceTable, exported_table, exported_type
+from local.export_emulator.conversion import exported_table, exported_type
+from local.export_emulator.source import SourceColumn, SourceTable
 
 ROOT = Path(__file__).resolve().parents[1]
 GLUE = ROOT / "glue"

@@ -54,7 +54,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from local.rds_export import POSTGRESQL, SourceColumn, SourceTable, exported_type, skip_reason
+from local.export_emulator.conversion import exported_type
+from local.export_emulator.layout import skip_reason
+from local.export_emulator.source import POSTGRESQL, SourceColumn, SourceTable
 
 UnsupportedPolicy = Literal["error", "text"]
 

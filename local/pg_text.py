@@ -34,8 +34,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from local.export_emulator.source import SourceColumn, SourceTable
 from local.pg_server import start_postgres
-from local.rds_export import SourceColumn, SourceTable
 
 SCHEMA = "ground_truth"  # "pg_" prefixes are reserved for system schemas
 # UTC; a whole-hour negative zone with an LMT of -03:06:28 before 1914; +05:30; -03:30/-02:30 with DST.

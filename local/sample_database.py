@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from local.rds_export import SourceColumn, SourceTable
+from local.export_emulator.source import SourceColumn, SourceTable
 
 _UTC = dt.UTC
 _BRT = dt.timezone(dt.timedelta(hours=-3))

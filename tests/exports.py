@@ -15,7 +15,9 @@ from typing import Any
 
 from export_ids import make_export_id
 
-from local.rds_export import MYSQL, POSTGRESQL, exported_table, render_export, write_export
+from local.export_emulator.conversion import exported_table
+from local.export_emulator.render import render_export, write_export
+from local.export_emulator.source import MYSQL, POSTGRESQL
 from local.sample_database import make_large_table, make_table, mysql_sample_tables, pg_sample_tables
 
 PG = "aurora-postgresql"

@@ -25,18 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local.rds_export import (
-    SourceColumn,
-    SourceTable,
-    default_partition_indexes,
-    exported_arrow_type,
-    exported_table,
-    path_name,
-    render_export,
-    skip_reason,
-    table_folder,
-    to_exported_values,
-)
+from local.export_emulator.conversion import exported_arrow_type, exported_table, to_exported_values
+from local.export_emulator.layout import default_partition_indexes, path_name, skip_reason, table_folder
+from local.export_emulator.render import render_export
+from local.export_emulator.source import SourceColumn, SourceTable
 from tests.exports import (
     EXPORT_BUCKET,
     EXPORT_ID,

@@ -20,7 +20,7 @@ from typing import Any
 import sor_job
 
 from local.aws_emulator import Fault, Request, wait_for
-from local.rds_export import SourceTable
+from local.export_emulator.source import SourceTable
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, JobRun, SorWorld
 

@@ -20,7 +20,8 @@ import pytest
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
 from local.deploy import enforcer_for
-from local.rds_export import SourceTable, write_export
+from local.export_emulator.render import write_export
+from local.export_emulator.source import SourceTable
 from local.spark_job import spark_job_command
 from tests.exports import EXPORT_BUCKET, export_kwargs
 from tests.spark_env import spark_python_or_skip
