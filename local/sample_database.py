@@ -1,6 +1,6 @@
 """The sample source databases: what `make demo` exports, and what the tests publish.
 
-Tables are described as the source database declares them (local/rds_export.py converts them the way the
+Tables are described as the source database declares them (local/export_emulator/conversion.py converts them the way the
 RDS export does). `make_table` builds one quickly.
 """
 

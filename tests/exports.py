@@ -1,6 +1,7 @@
 """Ready-made realistic RDS/Aurora exports for tests (the sample databases live in local/sample_database.py).
 
-Built on local/rds_export.py, which writes them exactly as docs/aws-facts.md describes. Typical use:
+Built on the export emulator (local/export_emulator/), which writes them exactly as docs/aws-facts.md describes.
+Typical use:
 
     tables = pg_sample_tables()
     uri = write_sample_export(s3, tables=tables)          # into the moto bucket, returns the export root URI
