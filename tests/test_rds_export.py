@@ -333,6 +333,8 @@ MYSQL_VALUES = [
     ("bit(12)", 0b101010101010, b"\x0a\xaa"),
     ("bit(1)", b"\x01", b"\x01"),
     ("blob", bytearray(b"xy"), b"xy"),
+    ("varbinary(4)", memoryview(b"ab"), b"ab"),
+    ("double", Decimal("0.5"), 0.5),
 ]
 
 
@@ -352,6 +354,11 @@ def test_mysql_values_are_converted(source_type: str, value: Any, expected: Any)
         (PG, "integer", "12", "str"),
         (PG, "boolean", 1, "int"),
         (PG, "uuid", 12, "int"),
+        (PG, "double precision", True, "bool"),  # bool is an int to Python, no number to the export
+        (PG, "real", "1.5", "str"),
+        (PG, "bytea", "\\x00", "str"),
+        (PG, "text", b"x", "bytes"),
+        (PG, "boolean", "t", "str"),
         (MY, "bigint unsigned", -1, "range"),
         (MY, "bigint unsigned", 2**64, "range"),
         (MY, "decimal(10,2)", Decimal("1.001"), "scale"),

@@ -23,13 +23,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from local.export_emulator.source import POSTGRESQL, SourceTable, normalize_engine
 
 Converter = Callable[[Any], Any]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -83,28 +84,22 @@ def _as_int(value: Any) -> int:
     raise _type_error("integer column", value)
 
 
-def _as_float(value: Any) -> float:
-    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
-        return float(value)
-    raise _type_error("floating point column", value)
+def _accepting(kind: str, accepted: tuple[type, ...], cast: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """A converter that casts values of the `accepted` types and refuses every other value as a `kind`. bool is an
+    int subclass to Python, but a driver's True is no number: it is accepted only where bool is named."""
+
+    def convert(value: Any) -> _T:
+        if isinstance(value, accepted) and (bool in accepted or not isinstance(value, bool)):
+            return cast(value)
+        raise _type_error(kind, value)
+
+    return convert
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise _type_error("boolean column", value)
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise _type_error("binary column", value)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise _type_error("text column", value)
+_as_float = _accepting("floating point column", (int, float, decimal.Decimal), float)
+_as_bool = _accepting("boolean column", (bool,), bool)
+_as_bytes = _accepting("binary column", (bytes, bytearray, memoryview), bytes)
+_as_text = _accepting("text column", (str,), str)
 
 
 def _json_text(value: Any) -> str:
