@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import ipaddress
 import json
 import re
@@ -31,6 +32,7 @@ from local.export_emulator.source import POSTGRESQL, SourceTable, normalize_engi
 
 Converter = Callable[[Any], Any]
 _T = TypeVar("_T")
+_Clock = TypeVar("_Clock", dt.time, dt.datetime)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,21 @@ _as_bytes = _accepting("binary column", (bytes, bytearray, memoryview), bytes)
 _as_text = _accepting("text column", (str,), str)
 
 
+def _server_text_kept(convert: Callable[[Any], str]) -> Callable[[Any], str]:
+    """`convert` for driver objects; a str is the server's own output text and is written as is. Where the driver
+    hands back text (local/pg_source.py reads every column exported as STRING that way) nothing is re-printed."""
+
+    @functools.wraps(convert)
+    def keep_text_or_convert(value: Any) -> str:
+        return value if isinstance(value, str) else convert(value)
+
+    return keep_text_or_convert
+
+
+@_server_text_kept
 def _json_text(value: Any) -> str:
     # Drivers decode json/jsonb into dict/list/scalars; PostgreSQL jsonb and MySQL JSON print with ", " and
     # ": " separators, which is json.dumps' default. A str is taken as the server's own text. UNVERIFIED.
-    if isinstance(value, str):
-        return value
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -153,9 +165,9 @@ def pg_fraction(microsecond: int) -> str:
     return f".{microsecond:06d}".rstrip("0") if microsecond else ""
 
 
+@_server_text_kept
 def _pg_date(value: Any) -> str:
-    if isinstance(value, str):
-        return value  # "infinity", BC dates: only the server's text can say them
+    # "infinity" and BC dates only reach here as the server's text.
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise _type_error("date column", value)
     return _pg_date_text(value)
@@ -165,53 +177,50 @@ def _pg_date_text(value: dt.date) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def _pg_time(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, dt.time):
-        raise _type_error("time column", value)
+def _naive(kind: str, accepted: type[_Clock], value: Any) -> _Clock:
+    """`value` for a `kind` without time zone column: an `accepted` (time or datetime) with no tzinfo."""
+    if not isinstance(value, accepted):
+        raise _type_error(f"{kind} column", value)
     if value.tzinfo is not None:
-        raise ValueError(f"time without time zone column got an aware value {value!r}")
-    return _clock_text(value)
+        raise ValueError(f"{kind} without time zone column got an aware value {value!r}")
+    return value
+
+
+@_server_text_kept
+def _pg_time(value: Any) -> str:
+    return _clock_text(_naive("time", dt.time, value))
 
 
 def _clock_text(value: dt.time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}{pg_fraction(value.microsecond)}"
 
 
+@_server_text_kept
 def _pg_timetz(value: Any) -> str:
-    if isinstance(value, str):
-        return value
     if not isinstance(value, dt.time) or value.tzinfo is None:
         raise _type_error("time with time zone column (aware time required)", value)
     return _clock_text(value) + pg_offset(value.utcoffset())
 
 
+@_server_text_kept
 def _pg_timestamp(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, dt.datetime):
-        raise _type_error("timestamp column", value)
-    if value.tzinfo is not None:
-        raise ValueError(f"timestamp without time zone column got an aware value {value!r}")
-    return f"{_pg_date_text(value.date())} {_pg_time(value.time())}"
+    moment = _naive("timestamp", dt.datetime, value)
+    return f"{_pg_date_text(moment.date())} {_pg_time(moment.time())}"
 
 
+@_server_text_kept
 def _pg_timestamptz(value: Any) -> str:
     # UNVERIFIED: printed as PostgreSQL does with TimeZone=UTC ("2026-11-26 03:00:00.5+00"). A naive value
     # is refused: the driver always returns aware datetimes for timestamptz, so naive means a fixture bug.
-    if isinstance(value, str):
-        return value
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise _type_error("timestamp with time zone column (aware datetime required)", value)
     utc = value.astimezone(dt.UTC)
     return f"{_pg_date_text(utc.date())} {_pg_time(utc.time())}+00"
 
 
+@_server_text_kept
 def _pg_interval(value: Any) -> str:
     # UNVERIFIED: IntervalStyle "postgres" output of a timedelta ("1 day 02:03:04", "-00:00:01.5", "3 days").
-    if isinstance(value, str):
-        return value
     if not isinstance(value, dt.timedelta):
         raise _type_error("interval column", value)
     negative = value < dt.timedelta(0)
@@ -228,10 +237,9 @@ def _pg_interval(value: Any) -> str:
     return " ".join(parts)
 
 
+@_server_text_kept
 def _pg_money(value: Any) -> str:
     # UNVERIFIED: lc_monetary en_US.UTF-8 output ("$1,234.56", "-$0.50"). Drivers often return the text.
-    if isinstance(value, str):
-        return value
     if isinstance(value, bool) or not isinstance(value, (int, decimal.Decimal)):
         raise _type_error("money column", value)
     number = _quantize(decimal.Decimal(value), 2)
@@ -247,10 +255,9 @@ def _pg_uuid(value: Any) -> str:
     raise _type_error("uuid column", value)
 
 
+@_server_text_kept
 def _pg_inet(value: Any) -> str:
     # PostgreSQL prints a host inet without its /32 (/128) and a network with its prefix.
-    if isinstance(value, str):
-        return value
     if isinstance(value, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
         full = value.network.max_prefixlen
         return str(value.ip) if value.network.prefixlen == full else value.with_prefixlen
@@ -282,10 +289,9 @@ def _pg_array_element(value: Any) -> str:
     return text
 
 
+@_server_text_kept
 def _pg_array(value: Any) -> str:
     # PostgreSQL array literal, as text[]::text prints it: {a,"b c",NULL}.
-    if isinstance(value, str):
-        return value
     if not isinstance(value, (list, tuple)):
         raise _type_error("array column", value)
     return "{" + ",".join(_pg_array_element(v) for v in value) + "}"
@@ -296,19 +302,18 @@ def _str_of(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+@_server_text_kept
 def _mysql_date(value: Any) -> str:
-    if isinstance(value, str):
-        return value  # zero dates ("0000-00-00") only exist as text
+    # Zero dates ("0000-00-00") only reach here as the server's text.
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise _type_error("DATE column", value)
     return _pg_date_text(value)
 
 
+@_server_text_kept
 def _mysql_time(value: Any) -> str:
     # MySQL TIME is a duration (-838:59:59 .. 838:59:59); drivers return timedelta. UNVERIFIED: printed the
     # way MySQL prints it (hours may exceed 24, fraction only when non zero).
-    if isinstance(value, str):
-        return value
     if isinstance(value, dt.time):
         return _pg_time(value)
     if not isinstance(value, dt.timedelta):
@@ -349,10 +354,9 @@ def _mysql_unsigned_bigint(value: Any) -> decimal.Decimal:
 def _mysql_set(members: list[str]) -> Converter:
     order = {m: i for i, m in enumerate(members)}
 
+    @_server_text_kept
     def convert(value: Any) -> str:
         # Drivers return a SET as a Python set; MySQL prints members in definition order, comma separated.
-        if isinstance(value, str):
-            return value
         if not isinstance(value, (set, frozenset, list, tuple)):
             raise _type_error("SET column", value)
         unknown = [v for v in value if v not in order] if order else []
