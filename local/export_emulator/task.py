@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from local.export_emulator.layout import export_root
+from local.export_emulator.metadata import arn_parts
 from local.export_emulator.render import render_export
 from local.export_emulator.source import SourceTable
 
@@ -74,7 +75,7 @@ def _end_task(export_id: str, source_arn: str) -> dt.datetime:
     """
     from moto.backends import get_backend
 
-    _, _, _, region, account, _ = source_arn.split(":", 5)
+    region, account = arn_parts(source_arn)
     ended_at = dt.datetime.now(dt.UTC)
     get_backend("rds")[account][region].export_tasks[export_id].task_end_time = ended_at
     return ended_at
