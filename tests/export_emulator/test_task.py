@@ -23,6 +23,8 @@ BUCKET = "rds-exports"
 PREFIX = "exports/nightly"
 EXPORT_ID = "shop-2026-11-26"
 ROLE_ARN = "arn:aws:iam::123456789012:role/aurora-sor-export"
+# Where the task exports, as render_export names it.
+TARGET = {"export_id": EXPORT_ID, "s3_bucket": BUCKET, "s3_prefix": PREFIX}
 
 
 def _started_task(aws: Any) -> tuple[str, str]:
@@ -65,13 +67,7 @@ def test_complete_export_writes_the_task_export_encrypted_with_its_key_and_ends_
     # moto's task has no SnapshotTime (complete_export then takes the present), so only the keys and the data files
     # are compared with a render of the same task; the metadata is checked for the task's own settings.
     expected = render_export(
-        engine=PG,
-        export_id=EXPORT_ID,
-        source_arn=snapshot_arn,
-        s3_bucket=BUCKET,
-        s3_prefix=PREFIX,
-        tables=tables,
-        snapshot_time=written.ended_at,
+        engine=PG, source_arn=snapshot_arn, tables=tables, snapshot_time=written.ended_at, **TARGET
     )
     assert sorted(listed) == sorted(expected)
     assert written.objects == len(expected)
