@@ -54,7 +54,7 @@ class Call:
         return role == self.role and action == self.action and like(self.pattern or self.resource, resource)
 
 
-# Roles whose code the project runs (ExportRole: what RDS writes as it, done locally by local/export_emulator.py).
+# Roles whose code the project runs (ExportRole: what RDS writes as it, done locally by local/export_emulator/task.py).
 ROLES = ("StartExportRole", "OnExportEventRole", "GlueJobRole", "ExportRole")
 
 EXAMPLE_DAY = "2026-11-26"
@@ -252,7 +252,7 @@ def _glue_job(names: Names) -> list[Call]:
 
 
 def _export_role(names: Names) -> list[Call]:
-    """What RDS does as the export role, as far as local/export_emulator.py reproduces it: one PutObject per
+    """What RDS does as the export role, as far as local/export_emulator/task.py reproduces it: one PutObject per
     file, encrypted with the task's key."""
     role = "ExportRole"
     root = f"{names.export_prefix}/" if names.export_prefix else ""

@@ -47,8 +47,10 @@ from botocore.config import Config
 from local import job_runner
 from local.aws_emulator import Emulator, Request, fake_aws_environment
 from local.bench_report import console_report, markdown_report, result_json
+from local.export_emulator.layout import export_root
+from local.export_emulator.render import render_export
+from local.export_emulator.source import SourceColumn, SourceTable
 from local.latency import LatencyHook, LatencyModel, latency
-from local.rds_export import SourceColumn, SourceTable, export_root, render_export
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"

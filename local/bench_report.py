@@ -329,7 +329,7 @@ def rewrite_markdown(result: BenchResult) -> list[str]:
         f"Same input for every peer: {report['files']} files x {report['rows'] // report['files']:,} rows "
         f"({report['rows']:,} rows, {report['source_bytes'] / 10**6:.1f} MB of gzip Parquet, "
         f"{report['row_groups_per_file']} row groups of {report['row_group_rows']:,} rows per file) of a PostgreSQL",
-        "table as the export writes it (local/rds_export.py): `date`, `timestamp`, `timestamp with time zone` with",
+        "table as the export writes it (local/export_emulator/): `date`, `timestamp`, `timestamp with time zone` with",
         "offsets other than +00 and `numeric(12,2)` as text, plus bigint, integer, double and text columns. Every",
         "peer reads and writes local files (S3 emulation would otherwise dominate; S3 is modelled below), writes",
         f"zstd Parquet, runs under the Glue 5.0 runtime's pyarrow {report['pyarrow']} and Spark 3.5.4; fastest of "

@@ -3,7 +3,7 @@
 Runs in the Spark virtualenv (`.venv-spark`: the Glue 5.0 runtime's pyarrow 17 and Spark 3.5.4), started by
 local/bench.py as a child process (`python -m local.bench_rewrite run ...`), and prints one JSON document.
 
-The input is what an RDS snapshot export of a PostgreSQL table looks like (local/rds_export.py converts every value
+The input is what an RDS snapshot export of a PostgreSQL table looks like (local/export_emulator/ converts every value
 as the export does): text dates, timestamps, timestamptz with offsets other than +00, numeric(12,2) as text, plus
 ordinary integer, float and text columns; gzip like RDS writes, several row groups per file. Row groups are cut by
 rows here, and a few distinct generated chunks are cycled (ids stay unique) so that a 1 GB file is written in
@@ -44,8 +44,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from local.export_emulator.conversion import exported_table, exported_type
+from local.export_emulator.source import SourceColumn, SourceTable
 from local.job_runner import JOB, load_job_module
-from local.rds_export import SourceColumn, SourceTable, exported_table, exported_type
 
 ROOT = Path(__file__).resolve().parents[1]
 GLUE = JOB.parent  # on the PYTHONPATH of Spark's Python workers (child_env): they unpickle sor_job's classes
@@ -71,7 +72,7 @@ COLUMNS = (
     SourceColumn("qty", "integer"),
     SourceColumn("score", "double precision"),
 )
-# As local/rds_export.parquet_bytes writes part files, but streamed by row group (that one builds a whole file).
+# As parquet_bytes (local/export_emulator/layout.py) writes part files, but streamed by row group, not whole.
 SOURCE_WRITER = {
     "compression": "gzip",
     "store_decimal_as_integer": True,
@@ -108,14 +109,14 @@ def _row(rng: random.Random, number: int) -> tuple[Any, ...]:
 
 
 def export_chunk(rows: int, seed: int) -> pa.Table:
-    """`rows` rows converted as the export converts them (local/rds_export.py), deterministic in `seed`."""
+    """`rows` rows converted as the export converts them (export_emulator.conversion), deterministic in `seed`."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     table = SourceTable("shop", "public", "orders", list(COLUMNS), [_row(rng, n) for n in range(rows)])
     return exported_table(ENGINE, table)
 
 
 def type_mappings() -> list[dict[str, Any]]:
-    """originalTypeMappings of the table as local/rds_export.py writes them (information_schema words, no scale)."""
+    """originalTypeMappings of the table as the export emulator writes them (information_schema words, no scale)."""
     mappings = []
     for column in COLUMNS:
         rule = exported_type(ENGINE, column.source_type)

@@ -219,7 +219,7 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
     from local.athena_duckdb import connect
     from local.aws_emulator import Emulator, fake_aws_environment
     from local.deploy import deploy
-    from local.export_emulator import complete_export
+    from local.export_emulator.task import complete_export
 
     console = Console(total=8, verbose=verbose)
     console.step("Starting the embedded AWS emulator")

@@ -1,4 +1,5 @@
-"""Reads a real PostgreSQL database into `rds_export.SourceTable`s, as a snapshot export would see it.
+"""Reads a real PostgreSQL database into `SourceTable`s (local/export_emulator/source.py), as a snapshot export would
+see it.
 
 `make demo --source postgresql://...` uses this to export the user's own tables instead of the sample.
 Schema comes from the catalog (pg_class, pg_attribute, pg_type), data from COPY, all inside one
@@ -12,16 +13,16 @@ Which tables (RDS documents none of this beyond the skip rules; our choices):
   tables with storage of their own and are left out.
 - relpersistence 'u' / 't' -> SourceTable.persistence "unlogged" / "temporary": the export skips them
   (docs/aws-facts.md "The export in S3"). Their rows, like those of any table the export skips
-  (`rds_export.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
+  (`layout.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
   pg_temp_N schema.
 
 Column types (SourceColumn.source_type) are `format_type(atttypid, atttypmod)`, with their modifiers
-("timestamp with time zone", "numeric(12,2)", "character varying(40)", "text[]"); rds_export derives the
+("timestamp with time zone", "numeric(12,2)", "character varying(40)", "text[]"); the export emulator derives the
 export's originalTypeMappings from them (information_schema words without modifiers), with:
 - domains replaced by their base type (and its modifier), recursively;
 - enums and composites -> "USER-DEFINED" (as information_schema.columns.data_type says), and ranges
-  whose name rds_export does not know as a range -> "USER-DEFINED";
-- types rds_export does not list (bit, varbit, tsvector, geometric types, pg_lsn, extension types such
+  whose name the conversion does not know as a range -> "USER-DEFINED";
+- types the conversion does not list (bit, varbit, tsvector, geometric types, pg_lsn, extension types such
   as hstore or PostGIS geometry, ...): `unsupported="error"` (default) raises PgSourceError naming
   schema.table.column and the type; `unsupported="text"` exports the column as "text", the server's
   text form as a STRING, the way docs/aws-facts.md says the export writes every non-numeric type. The
@@ -31,12 +32,12 @@ Values: COPY ... TO STDOUT in text format, typed by psycopg (`copy.set_types` + 
 - columns the export writes as native Parquet types (smallint, integer, bigint, real, double precision,
   boolean, bytea, and domains over them) arrive as int / float / bool / bytes; the text form of a float
   is the shortest exact one (extra_float_digits = 1), so nothing is lost;
-- every column the export writes as STRING arrives as PostgreSQL's own output text, which rds_export's
+- every column the export writes as STRING arrives as PostgreSQL's own output text, which the conversion's
   converters keep as is. Chosen over binary COPY and Python objects because those lose what the
   export's string would say: psycopg turns interval '1 year 2 mons' into 425 days, cannot load
   'infinity' dates or timestamps, re-serialises json (its whitespace and key order), has no loader for
   money, and `::text` casts are no substitute (inet::text adds "/32", char(n)::text drops the padding,
-  boolean::text says "true"). The session pins TimeZone=UTC (timestamptz as "...+00", what rds_export
+  boolean::text says "true"). The session pins TimeZone=UTC (timestamptz as "...+00", what the conversion
   assumes), DateStyle ISO, IntervalStyle postgres, bytea_output hex; money follows the database's
   lc_monetary, as it would for RDS reading its own snapshot.
 
@@ -54,7 +55,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from local.rds_export import POSTGRESQL, SourceColumn, SourceTable, exported_type, skip_reason
+from local.export_emulator.conversion import exported_type
+from local.export_emulator.layout import skip_reason
+from local.export_emulator.source import POSTGRESQL, SourceColumn, SourceTable
 
 UnsupportedPolicy = Literal["error", "text"]
 
@@ -140,7 +143,7 @@ def _scalar(connection: psycopg.Connection[Any], query: str, params: Sequence[An
 def source_type_of(
     column_type: CatalogType, domains: Mapping[int, CatalogType], *, where: str, unsupported: UnsupportedPolicy
 ) -> tuple[str, int | None]:
-    """(source_type for rds_export, oid of the native base type or None when the value is read as text).
+    """(source_type for the export emulator, oid of the native base type or None when the value is read as text).
 
     `domains` maps a domain's oid to its base type (with the domain's modifier). `where` names the column
     in errors ("schema.table.column").
@@ -223,7 +226,7 @@ def read_postgres_tables(
     unsupported: UnsupportedPolicy = "error",
     connect_timeout: int = 10,
 ) -> list[SourceTable]:
-    """Every table of the database `dsn` connects to, with its rows, ready for `rds_export.render_export`.
+    """Every table of the database `dsn` connects to, with its rows, ready for `render.render_export`.
 
     `schemas` limits the read to those schemas (each must exist); `exclude_system` leaves out pg_catalog,
     information_schema and pg_toast*; `max_rows` reads at most that many rows per table (in the order the

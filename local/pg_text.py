@@ -34,8 +34,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from local.export_emulator.source import SourceColumn, SourceTable
 from local.pg_server import start_postgres
-from local.rds_export import SourceColumn, SourceTable
 
 SCHEMA = "ground_truth"  # "pg_" prefixes are reserved for system schemas
 # UTC; a whole-hour negative zone with an LMT of -03:06:28 before 1914; +05:30; -03:30/-02:30 with DST.
@@ -209,7 +209,7 @@ def read_fixture(dsn: str, time_zones: Sequence[str] = TIME_ZONES) -> list[PgTex
 
 def source_tables(cases: Iterable[PgText], time_zone: str, database: str = "pg_text") -> list[SourceTable]:
     """The cases printed under `time_zone` as export emulator tables (`ground_truth.<column>`: id integer,
-    v <type>) whose values are PostgreSQL's own text, which local/rds_export.py writes unchanged as strings."""
+    v <type>) whose values are PostgreSQL's own text, which local/export_emulator/ writes unchanged as strings."""
     by_column: dict[str, list[PgText]] = {}
     for case in cases:
         if case.time_zone == time_zone:

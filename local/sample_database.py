@@ -1,6 +1,6 @@
 """The sample source databases: what `make demo` exports, and what the tests publish.
 
-Tables are described as the source database declares them (local/rds_export.py converts them the way the
+Tables are described as the source database declares them (local/export_emulator/conversion.py converts them the way the
 RDS export does). `make_table` builds one quickly.
 """
 
@@ -13,7 +13,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from local.rds_export import SourceColumn, SourceTable
+from local.export_emulator.source import SourceColumn, SourceTable
 
 _UTC = dt.UTC
 _BRT = dt.timezone(dt.timedelta(hours=-3))

@@ -1,6 +1,7 @@
 """Ready-made realistic RDS/Aurora exports for tests (the sample databases live in local/sample_database.py).
 
-Built on local/rds_export.py, which writes them exactly as docs/aws-facts.md describes. Typical use:
+Built on the export emulator (local/export_emulator/), which writes them exactly as docs/aws-facts.md describes.
+Typical use:
 
     tables = pg_sample_tables()
     uri = write_sample_export(s3, tables=tables)          # into the moto bucket, returns the export root URI
@@ -15,7 +16,9 @@ from typing import Any
 
 from export_ids import make_export_id
 
-from local.rds_export import MYSQL, POSTGRESQL, exported_table, render_export, write_export
+from local.export_emulator.conversion import exported_table
+from local.export_emulator.render import render_export, write_export
+from local.export_emulator.source import MYSQL, POSTGRESQL
 from local.sample_database import make_large_table, make_table, mysql_sample_tables, pg_sample_tables
 
 PG = "aurora-postgresql"

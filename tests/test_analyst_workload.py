@@ -1,7 +1,7 @@
 """An analyst's standard SQL, unmodified, answers on the SOR exactly as PostgreSQL answers it.
 
 The TPC-H-style workload of local/analyst_workload.py is loaded into the session's PostgreSQL 15, read as a snapshot
-export would see it (local/pg_source.py), exported (local/rds_export.py, the export emulator's writer, several row
+export would see it (local/pg_source.py), exported (local/export_emulator/render.py, several row
 groups per file), published by the job as Glue runs it (Spark local[2], typed columns on), then every query runs on
 the Athena stand-in over the catalog (local/athena_duckdb.py) and on PostgreSQL, and the answers are compared.
 Needs PostgreSQL binaries and the Spark venv: outside CI it skips with a message when either is missing.

@@ -17,7 +17,7 @@ import start_export
 from start_request import InvalidRequestError
 
 from local.aws_emulator import Emulator
-from local.rds_export import exported_table
+from local.export_emulator.conversion import exported_table
 from tests.exports import PG, make_table
 from tests.faults.scenario import day_snapshot
 from tests.functions.conftest import FakeContext, Pipeline, context, env, pipeline  # noqa: F401 - fixtures

@@ -22,6 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from local.export_emulator.conversion import exported_table
+from local.export_emulator.render import render_export
+from local.export_emulator.source import POSTGRESQL, SourceTable
 from local.pg_server import PostgresNotFound, PostgresServer, find_bindir, start_postgres
 from local.pg_source import (
     USER_DEFINED,
@@ -32,7 +35,6 @@ from local.pg_source import (
     read_postgres_tables,
     source_type_of,
 )
-from local.rds_export import POSTGRESQL, SourceTable, exported_table, render_export
 from tests.exports import export_kwargs
 from tests.prerequisites import postgres_bindir_or_skip
 

@@ -20,9 +20,10 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 
+from local.export_emulator.render import render_export
+from local.export_emulator.source import POSTGRESQL
 from local.pg_server import PostgresServer
 from local.pg_text import COLUMNS, TIME_ZONES, PgText, create_fixture, from_json, read_fixture, source_tables, to_json
-from local.rds_export import POSTGRESQL, render_export
 from tests.exports import export_kwargs
 
 STORED = Path(__file__).parent / "data" / "pg_text.json"

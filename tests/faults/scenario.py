@@ -2,7 +2,7 @@
 
 EARLIER is published first and must come out of every fault byte-for-byte untouched; DAY is the day under
 fault. The reference is what a clean, fault-free run of EARLIER then DAY leaves behind. The exports are
-deterministic (local/rds_export.py renders the same bytes for the same tables and seed), so the reference is
+deterministic (local/export_emulator/ renders the same bytes for the same tables and seed), so the reference is
 computed once per session, in a fresh emulator, and every test compares its own outcome with it.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import sor_job
 
 from local.aws_emulator import Fault, Request, wait_for
-from local.rds_export import SourceTable
+from local.export_emulator.source import SourceTable
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, LocalRunWithManifest, SorWorld
 

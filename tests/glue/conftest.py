@@ -17,8 +17,9 @@ import pytest
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
 from local.deploy import enforcer_for
+from local.export_emulator.render import write_export
+from local.export_emulator.source import SourceTable
 from local.job_runner import LocalRun, job_command, job_environment, run, spark_job_command, start
-from local.rds_export import SourceTable, write_export
 from tests.exports import EXPORT_BUCKET, export_kwargs
 from tests.prerequisites import spark_python_or_skip
 

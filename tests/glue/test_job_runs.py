@@ -17,7 +17,8 @@ import sor_job
 from sor_job import base_table_name
 
 from local.aws_emulator import Fault, Request, wait_for
-from local.rds_export import exported_table, skip_reason, table_folder
+from local.export_emulator.conversion import exported_table
+from local.export_emulator.layout import skip_reason, table_folder
 from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 

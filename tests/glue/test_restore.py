@@ -38,7 +38,7 @@ from sor_job import (
 )
 
 # The export emulator prints values the way PostgreSQL does (checked against a real server by tests/test_pg_text.py).
-from local.rds_export import pg_fraction, pg_offset
+from local.export_emulator.conversion import pg_fraction, pg_offset
 
 STORED = Path(__file__).resolve().parents[1] / "data" / "pg_text.json"
 EPOCH = dt.datetime(1970, 1, 1)

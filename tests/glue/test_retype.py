@@ -30,7 +30,7 @@ from sor_job import (
 )
 
 from local.aws_emulator import Fault, Request
-from local.rds_export import SourceColumn, SourceTable
+from local.export_emulator.source import SourceColumn, SourceTable
 from tests.glue.conftest import DATABASE, SOR_BUCKET, SorWorld
 
 pytestmark = pytest.mark.glue_job

@@ -24,7 +24,7 @@ NEXT_DAY = "2026-11-27"
 
 def zero_dates_table() -> Any:
     """MySQL keeps '0000-00-00' (and zero-in-date values such as '2026-00-15') in a DATE column unless its SQL mode
-    forbids them; the export writes the text as is (local/rds_export.py `_mysql_date`)."""
+    forbids them; the export writes the text as is (local/export_emulator/conversion.py `_mysql_date`)."""
     rows = [(1, "2026-11-26"), (2, "0000-00-00"), (3, "2026-00-15"), (4, None), (5, "1000-01-01"), (6, "9999-12-31")]
     return make_table("zero_dates", {"id": "int", "d": "date"}, rows, schema=None)
 

@@ -10,7 +10,7 @@ import pytest
 import sor_job
 from sor_job import ParquetColumn, UnsupportedType, athena_type
 
-from local.rds_export import exported_arrow_type
+from local.export_emulator.conversion import exported_arrow_type
 
 
 def footer_columns(schema: pa.Schema) -> dict[str, ParquetColumn]:

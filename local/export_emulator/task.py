@@ -1,8 +1,9 @@
-"""The export emulator: does what RDS does after StartExportTask, for a task the emulator knows about.
+"""What RDS does after StartExportTask, for a task the emulator knows about.
 
-moto records StartExportTask but writes nothing to S3 (docs/aws-facts.md "moto quirks"); this fills the gap by writing,
-at the task's S3 location, exactly what local/rds_export.py says RDS writes for the given source tables.
-Fidelity limits (what real RDS does that this does not) are listed in README "Export emulator".
+moto records StartExportTask but writes nothing to S3 (docs/aws-facts.md "moto quirks"); `complete_export` fills the
+gap by writing, at the task's S3 location and with the task's own settings, exactly what `render.render_export` says
+RDS writes for the given source tables, then ends moto's task. This module changes with what the emulator knows of
+a task (moto's model); what an export holds is the other modules'.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from local.rds_export import SourceTable, render_export
+from local.export_emulator.layout import export_root
+from local.export_emulator.metadata import arn_parts
+from local.export_emulator.render import render_export
+from local.export_emulator.source import SourceTable
 
 
 @dataclass(frozen=True)
 class WrittenExport:
+    """What `complete_export` wrote: where, how many objects and Parquet files, and when the task ended."""
+
     export_id: str
     uri: str
     source_arn: str
@@ -48,8 +54,7 @@ def complete_export(s3: Any, rds: Any, export_id: str, engine: str, tables: list
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": task["KmsKeyId"]} if task.get("KmsKeyId") else {}
     for key, body in objects.items():
         s3.put_object(Bucket=task["S3Bucket"], Key=key, Body=body, **encryption)
-    prefix = task.get("S3Prefix", "").strip("/")
-    root = f"{prefix}/{export_id}/" if prefix else f"{export_id}/"
+    root = export_root(task.get("S3Prefix", ""), export_id)
     parquet = [body for key, body in objects.items() if key.endswith(".parquet")]
     ended_at = _end_task(export_id, task["SourceArn"])
     return WrittenExport(
@@ -70,7 +75,7 @@ def _end_task(export_id: str, source_arn: str) -> dt.datetime:
     """
     from moto.backends import get_backend
 
-    _, _, _, region, account, _ = source_arn.split(":", 5)
+    region, account = arn_parts(source_arn)
     ended_at = dt.datetime.now(dt.UTC)
     get_backend("rds")[account][region].export_tasks[export_id].task_end_time = ended_at
     return ended_at
