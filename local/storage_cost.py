@@ -12,12 +12,11 @@ the rule has no NoncurrentVersionTransitions).
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "glue"))
-from sor_job import RetentionPolicy, kept_dates
+from local.job_runner import load_job_module
+
+sor_job = load_job_module()
 
 # S3 list prices, US East (N. Virginia), per GB-month and per GB retrieved (https://aws.amazon.com/s3/pricing/, read
 # 2026-11-27 through copies of that page dated May-June 2026; the Region's first 50 TB tier of S3 Standard is used
@@ -31,7 +30,7 @@ NIGHT_GB = 2048  # one full copy of a 2 TB database per night
 @dataclass(frozen=True)
 class Setting:
     label: str
-    policy: RetentionPolicy
+    policy: sor_job.RetentionPolicy
     noncurrent_days: int = 90
     transition_days: int = 0  # 0: no tiering
     storage_class: str = "GLACIER_IR"
@@ -59,7 +58,7 @@ def simulate(setting: Setting, nights: int, night_gb: float = NIGHT_GB) -> Store
         today = start + dt.timedelta(days=n)
         current.add(today)
         if setting.policy.enabled:
-            kept = kept_dates(current, setting.policy) | {today}
+            kept = sor_job.kept_dates(current, setting.policy) | {today}
             for day in current - kept:
                 noncurrent.append((day, n, n + setting.noncurrent_days))
             current &= kept
@@ -82,14 +81,14 @@ def simulate(setting: Setting, nights: int, night_gb: float = NIGHT_GB) -> Store
 
 
 SETTINGS = (
-    Setting("keep forever (retention off, today's default)", RetentionPolicy()),
-    Setting("35 daily, 24 monthly, 7 yearly", RetentionPolicy(35, 24, 7)),
-    Setting("35/24/7, noncurrent 30 days", RetentionPolicy(35, 24, 7), noncurrent_days=30),
-    Setting("35/24/7, GLACIER_IR after 45 days", RetentionPolicy(35, 24, 7), transition_days=45),
-    Setting("35/24/7, noncurrent 30 d, GLACIER_IR after 45 d", RetentionPolicy(35, 24, 7), 30, 45),
-    Setting("7 daily, 12 monthly", RetentionPolicy(7, 12, 0)),
-    Setting("7 daily, 12 monthly, noncurrent 30 d, GLACIER_IR after 45 d", RetentionPolicy(7, 12, 0), 30, 45),
-    Setting("keep forever, GLACIER_IR after 45 days", RetentionPolicy(), transition_days=45),
+    Setting("keep forever (retention off, today's default)", sor_job.RetentionPolicy()),
+    Setting("35 daily, 24 monthly, 7 yearly", sor_job.RetentionPolicy(35, 24, 7)),
+    Setting("35/24/7, noncurrent 30 days", sor_job.RetentionPolicy(35, 24, 7), noncurrent_days=30),
+    Setting("35/24/7, GLACIER_IR after 45 days", sor_job.RetentionPolicy(35, 24, 7), transition_days=45),
+    Setting("35/24/7, noncurrent 30 d, GLACIER_IR after 45 d", sor_job.RetentionPolicy(35, 24, 7), 30, 45),
+    Setting("7 daily, 12 monthly", sor_job.RetentionPolicy(7, 12, 0)),
+    Setting("7 daily, 12 monthly, noncurrent 30 d, GLACIER_IR after 45 d", sor_job.RetentionPolicy(7, 12, 0), 30, 45),
+    Setting("keep forever, GLACIER_IR after 45 days", sor_job.RetentionPolicy(), transition_days=45),
 )
 HORIZONS = ((30, "month 1"), (365, "month 12"), (3 * 365, "month 36"))
 
