@@ -996,7 +996,7 @@ class S3Object:
 
 
 @dataclass(frozen=True)
-class SourceTable:
+class ExportedTable:
     """One exported table: its folder and Parquet files, and what the export's metadata says of it."""
 
     database: str
@@ -1016,7 +1016,7 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class ExportPlan:
-    tables: tuple[SourceTable, ...]
+    tables: tuple[ExportedTable, ...]
     snapshot_time: str | None
     warnings: tuple[str, ...]
     ignored_objects: int
@@ -1097,7 +1097,7 @@ def plan_export(
         if status == "UNKNOWN":
             warnings.append(f"{database}.{folder} has data but is not listed in export_tables_info")
         tables.append(
-            SourceTable(
+            ExportedTable(
                 database, folder, f"{root_prefix}{database}/{folder}/", files, status, types,
                 raw_mappings.get((database, folder)),
             )
@@ -1140,9 +1140,9 @@ def export_warnings(message: Any) -> list[str]:
     return warnings
 
 
-def destination_key(config: JobConfig, table_name: str, source: SourceTable, obj: S3Object) -> str:
+def destination_key(config: JobConfig, table_name: str, table: ExportedTable, obj: S3Object) -> str:
     """Flat file names under the partition folder: Athena and Hive do not promise to read sub-folders."""
-    relative = obj.key[len(source.prefix) :]
+    relative = obj.key[len(table.prefix) :]
     return config.partition_prefix(table_name) + relative.replace("/", "_")
 
 
@@ -2481,7 +2481,7 @@ def _day_of(text: str) -> dt.date | None:
     return day if day.isoformat() == text else None
 
 
-def table_days(clients: Clients, config: JobConfig, name: str, warnings: list[str]) -> TableDays:
+def table_days(clients: JobClients, config: JobConfig, name: str, warnings: list[str]) -> TableDays:
     location = config.table_location(name)
     partitions: set[dt.date] = set()
     pinned: set[dt.date] = set()
@@ -2521,7 +2521,7 @@ def managed_tables(catalog: Mapping[str, Mapping[str, Any]], config: JobConfig) 
 
 
 def remove_days(
-    clients: Clients,
+    clients: JobClients,
     config: JobConfig,
     removals: Sequence[Removal],
     delete: Callable[[Sequence[str]], None],
@@ -2578,7 +2578,7 @@ def remove_days(
 
 
 def apply_retention(
-    clients: Clients, config: JobConfig, failed_tables: Iterable[str], delete: Callable[[Sequence[str]], None]
+    clients: JobClients, config: JobConfig, failed_tables: Iterable[str], delete: Callable[[Sequence[str]], None]
 ) -> RetentionReport:
     """The retention pass of a run, after publication. Never raises: the night's tables are published whatever
     happens here, and whatever is left is removed by the next run."""
@@ -2637,7 +2637,9 @@ class TableResult:
 
 
 @dataclass
-class Clients:
+class JobClients:
+    """The boto3 clients of the job's driver (Spark tasks make their own: task_s3_client)."""
+
     s3: Any
     glue: Any
     cloudwatch: Any
@@ -2653,11 +2655,11 @@ def boto_config(pool: int) -> Config:
     )
 
 
-def make_clients(config: JobConfig) -> Clients:
-    """Clients with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
+def make_job_clients(config: JobConfig) -> JobClients:
+    """The job's clients, with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
     pool = config.copy_concurrency + config.table_concurrency * 4 + 8
     session = boto3.session.Session()
-    return Clients(
+    return JobClients(
         s3=session.client("s3", config=boto_config(pool)),
         glue=session.client("glue", config=boto_config(pool)),
         cloudwatch=session.client("cloudwatch", config=boto_config(pool)),
@@ -2667,7 +2669,7 @@ def make_clients(config: JobConfig) -> Clients:
 @dataclass
 class Run:
     config: JobConfig
-    clients: Clients
+    clients: JobClients
     copier: Copier
     footer_pool: ThreadPoolExecutor
     catalog: dict[str, dict[str, Any]]
@@ -2676,7 +2678,7 @@ class Run:
     done: int = 0
 
 
-def publish_table(run: Run, source: SourceTable, name: str, total: int) -> TableResult:
+def publish_table(run: Run, source: ExportedTable, name: str, total: int) -> TableResult:
     """Footers -> schema -> (catalog check) -> copy -> clean -> verify -> table -> partition, for one table."""
     config, started = run.config, time.monotonic()
     result = TableResult(name=name, source=source.source, location=config.table_location(name))
@@ -2909,7 +2911,7 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
 
 
 def rewrite_partition(
-    run: Run, source: SourceTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
+    run: Run, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
 ) -> tuple[list[RewriteUnit], list[UnitResult], dict[str, int]]:
     """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
 
@@ -2924,8 +2926,8 @@ def rewrite_partition(
     output = restored_schema(reference, rules)
     digest = rewrite_plan_digest(output, restoration_spec(rules))
     units = [
-        RewriteUnit(obj, destination_key(config, name, source, obj), schema_ipc(output), digest, schema.rows)
-        for obj, schema in zip(source.files, schemas, strict=True)
+        RewriteUnit(obj, destination_key(config, name, table, obj), schema_ipc(output), digest, schema.rows)
+        for obj, schema in zip(table.files, schemas, strict=True)
     ]
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
@@ -3211,7 +3213,7 @@ def build_manifest(
     }
 
 
-def write_manifest(clients: Clients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
+def write_manifest(clients: JobClients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
     extra: dict[str, Any] = {}
     if config.sor_kms_key_arn:
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.sor_kms_key_arn}
@@ -3243,7 +3245,7 @@ def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str,
     return [{"MetricName": k, "Dimensions": dimensions, "Value": v, "Unit": u} for k, (v, u) in values.items()]
 
 
-def emit_metrics(clients: Clients, config: JobConfig, summary: Mapping[str, Any]) -> None:
+def emit_metrics(clients: JobClients, config: JobConfig, summary: Mapping[str, Any]) -> None:
     if not config.metrics_namespace:
         return
     try:
@@ -3253,7 +3255,7 @@ def emit_metrics(clients: Clients, config: JobConfig, summary: Mapping[str, Any]
         log.error("could not emit metrics to %s: %s", config.metrics_namespace, exc)
 
 
-def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
+def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int]:
     started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
     log.info(
         "export %s -> s3://%s/%s/ for %s",
@@ -3354,7 +3356,7 @@ def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.da
     }
 
 
-def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], JobClients] = make_job_clients) -> int:
     """Runs the job; returns the exit code (docs/contracts.md "Exit codes and retries").
 
     0: every table published; 1: at least one table failed (manifest and metrics say which); 2: the run could not
@@ -3374,7 +3376,7 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients]
     logging.getLogger("botocore").setLevel(logging.WARNING)
     started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
     config: JobConfig | None = None
-    clients: Clients | None = None
+    clients: JobClients | None = None
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
         clients = make(config)
