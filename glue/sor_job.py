@@ -2609,6 +2609,13 @@ def apply_retention(
 # ==================================================================================================
 # 9. The run
 # ==================================================================================================
+class PublishMethod(StrEnum):
+    """How a table's day reaches the SOR."""
+
+    COPY = "copy"  # server-side copies of the export's files: zero data bytes read
+    REWRITE = "rewrite"  # Spark units through the restoration transform (sections 7b, 7c, 9c)
+
+
 @dataclass
 class TableResult:
     name: str
@@ -2627,8 +2634,7 @@ class TableResult:
     catalog: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    # Typed columns (section 9c): "copy" (server-side, zero data bytes read) or "rewrite" (Spark)
-    method: str = "copy"
+    method: PublishMethod = PublishMethod.COPY
     restored_columns: dict[str, str] = field(default_factory=dict)  # catalog column -> restored catalog type
     kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
     rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
@@ -2678,160 +2684,296 @@ class Run:
     done: int = 0
 
 
-def publish_table(run: Run, source: ExportedTable, name: str, total: int) -> TableResult:
-    """Footers -> schema -> (catalog check) -> copy -> clean -> verify -> table -> partition, for one table."""
-    config, started = run.config, time.monotonic()
-    result = TableResult(name=name, source=source.source, location=config.table_location(name))
-    try:
-        if source.status != "COMPLETE" and source.status != "UNKNOWN":
-            raise TableError(f"the export reports this table as {source.status}")
-        current = run.catalog.get(name)
-        if current is not None:
-            check_partition_keys(current)
-        if not source.files and current is None:
-            # Nothing to take a schema from and no table yet: publishing would mean guessing types.
-            result.status = "EMPTY"
-            result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
-            return result
+# One table's publication, step by step (publish_table runs them). Plan: refuse_table -> read_footers ->
+# plan_types -> plan_columns -> publish_method; actions: copy_partition or rewrite_partition (then retype_history)
+# -> write_table -> write_partition; result: table_result. Each step returns a value and TableSteps holds them, so
+# the manifest entry of a table that failed half-way shows how far it got.
+@dataclass(frozen=True)
+class Footers:
+    """The day's file schemas in file order, and the bytes read to get them (ranged reads of the footers)."""
 
-        footers: list[Future[tuple[FileSchema, int]]] = [
-            run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
-            for obj in source.files
+    schemas: tuple[FileSchema, ...] = ()
+    bytes_read: int = 0
+
+    def plus(self, schema: FileSchema, read: int) -> Footers:
+        return Footers((*self.schemas, schema), self.bytes_read + read)
+
+
+@dataclass(frozen=True)
+class TypePlan:
+    """The day's restorations, and what they do to the table's catalog columns."""
+
+    restoration: RestorationPlan
+    retype: Mapping[str, Restoration]  # rules on columns the catalog holds as string: earlier days to rewrite
+    catalog_columns: Sequence[Mapping[str, str]]  # the catalog table's columns, retyped where `retype` says
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The day's partition columns, and the table's columns once the day is merged in."""
+
+    day: list[dict[str, str]]
+    merged: list[dict[str, str]]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DayWritten:
+    """What the copy or the rewrite left in the day's partition folder."""
+
+    method: PublishMethod
+    files: int
+    bytes: int
+    rows: int
+    copied: int  # objects written by this run (copied or rewritten)
+    skipped: int  # objects an earlier attempt already wrote
+    removed: int = 0  # stale objects deleted (counted on the copy path)
+    rejected_values: Mapping[str, int] = field(default_factory=dict)  # restored column -> values in sor_rejects
+
+
+@dataclass(frozen=True)
+class TableSteps:
+    """The output of each step of one table's publication; None (or empty) for a step not reached."""
+
+    nothing_to_publish: bool = False
+    footers: Footers = Footers()
+    types: TypePlan | None = None
+    columns: ColumnPlan | None = None
+    day: DayWritten | None = None
+    history: RetypeReport | None = None
+    table_action: TableAction | None = None
+    partition_action: str | None = None
+
+    @property
+    def data_written(self) -> bool:
+        """Tonight's objects are in place, and the earlier days' too when the table is retyped."""
+        retyping = self.types is not None and bool(self.types.retype)
+        return self.day is not None and (not retyping or self.history is not None)
+
+
+def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> None:
+    """Raises TableError for a table this run must not publish: the export did not complete it, or its catalog
+    table is not partitioned the way this job partitions."""
+    if table.status != "COMPLETE" and table.status != "UNKNOWN":
+        raise TableError(f"the export reports this table as {table.status}")
+    if current is not None:
+        check_partition_keys(current)
+
+
+def read_footers(run: Run, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
+    """(schema, bytes read) of each file's footer, in file order; the reads run at once on the footer pool."""
+    config = run.config
+    footers: list[Future[tuple[FileSchema, int]]] = [
+        run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
+        for obj in table.files
+    ]
+    for future in footers:
+        yield future.result()
+
+
+def plan_types(
+    run: Run, table: ExportedTable, current: Mapping[str, Any] | None, schemas: Sequence[FileSchema]
+) -> TypePlan:
+    """Which string columns take a restored type tonight (--restore_types), from the export's metadata and the
+    data's evidence (footer statistics, else the first values: ranged reads)."""
+    config = run.config
+    existing_columns = current["StorageDescriptor"]["Columns"] if current else []
+    plan = RestorationPlan({}, ())
+    if config.restore_types and schemas and schemas[0].arrow_schema is not None:
+        texts = [n for n, t in schemas[0].columns if t == "string"]
+
+        def evidence(column: str) -> list[str]:
+            stats = [v for schema in schemas for v in schema.text_samples.get(column, ())]
+            if numeric_scale(stats) is not None:
+                return stats
+            return first_values(run.clients.s3, config.export_bucket, table.files, column, config.footer_read_size)
+
+        plan = plan_restorations(table.type_mappings, texts, existing_columns, evidence, config.retype_history)
+        if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
+            raise TableError(
+                f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
+                'restored types cannot hold (docs/sor-job.md "Rejected values")'
+            )
+    # --retype_history: the earlier days are rewritten (retype_history); the table's columns take the restored
+    # types now, so the schema merge sees no type change.
+    retype = retyped_rules(plan.rules, existing_columns)
+    warnings = []
+    restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
+    if restorable_strings:
+        warnings.append(
+            f"restorable columns stay string because the catalog says string: {restorable_strings}; run the "
+            'retype (--retype_history true, README "Turn on typed columns on an existing deployment")'
+        )
+    without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
+    if without:
+        warnings.append(f"columns kept as text for want of evidence of their type: {without}")
+    catalog_columns = retyped_columns(existing_columns, retype) if retype else existing_columns
+    return TypePlan(plan, retype, catalog_columns, tuple(warnings))
+
+
+def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: TypePlan) -> ColumnPlan:
+    """The day's columns (restored types, sor_rejects) merged into the table's; raises TableError on a type
+    change, before any data is read or written."""
+    rules = types.restoration.rules
+    comments = {k: f"source type: {v}" for k, v in table.original_types.items() if v}
+    for column_name, rule in rules.items():
+        comments[column_name.lower()] = rule.comment()
+    day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
+    if rules:
+        restored = types.restoration.restored_columns()
+        day_columns = [
+            _column(c["Name"], restored.get(c["Name"], c["Type"]), c.get("Comment", "")) for c in day_columns
         ]
-        schemas = []
-        for future in footers:
-            schema, read = future.result()
-            schemas.append(schema)
-            result.footer_bytes_read += read
-        comments = {k: f"source type: {v}" for k, v in source.original_types.items() if v}
-        existing_columns = current["StorageDescriptor"]["Columns"] if current else []
-        plan = RestorationPlan({}, ())
-        if config.restore_types and schemas and schemas[0].arrow_schema is not None:
-            texts = [n for n, t in schemas[0].columns if t == "string"]
+        day_columns.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
+        comments[REJECTS_COLUMN] = REJECTS_COMMENT
+    if schemas:
+        merged = merge_columns(types.catalog_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
+    else:
+        merged = [dict(c) for c in types.catalog_columns]
+        day_columns = merged  # an empty day keeps the table's schema
+    warnings = []
+    unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
+    if unusual:
+        # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
+        # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+        # The name cannot be changed: Athena finds a Parquet column by its name.
+        warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
+    return ColumnPlan(day_columns, merged, tuple(warnings))
 
-            def evidence(column: str) -> list[str]:
-                stats = [v for schema in schemas for v in schema.text_samples.get(column, ())]
-                if numeric_scale(stats) is not None:
-                    return stats
-                return first_values(run.clients.s3, config.export_bucket, source.files, column, config.footer_read_size)
 
-            plan = plan_restorations(source.type_mappings, texts, existing_columns, evidence, config.retype_history)
-            if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
-                raise TableError(
-                    f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
-                    'restored types cannot hold (docs/sor-job.md "Rejected values")'
-                )
-        # --retype_history: the earlier days are rewritten below; the table's columns take the restored types now,
-        # so the schema merge sees no type change.
-        retype = retyped_rules(plan.rules, existing_columns)
-        if retype:
-            existing_columns = retyped_columns(existing_columns, retype)
+def publish_method(types: TypePlan) -> PublishMethod:
+    """A day with restored columns is rewritten (Spark); any other day is copied server-side."""
+    return PublishMethod.REWRITE if types.restoration.rules else PublishMethod.COPY
+
+
+def copy_partition(run: Run, table: ExportedTable, name: str, schemas: Sequence[FileSchema]) -> DayWritten:
+    """Copies the day's files into the partition folder (skipping those an earlier attempt copied), removes
+    stale objects, verifies the folder."""
+    config, copier = run.config, run.copier
+    steps = [CopyStep(obj, destination_key(config, name, table, obj)) for obj in table.files]
+    if len({s.destination for s in steps}) != len(steps):
+        raise TableError("two export files flatten to the same file name in the partition folder")
+    listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+    sizes = {o.key: o.size for o in listed}
+    # Only objects whose size could match are asked about: a first run pays nothing here.
+    wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
+    present = copier.source_etags(wanted)
+    needed = copy_steps_needed(steps, present)
+    kept = [s for s in steps if s not in needed]
+    copier.progress.add(len(kept), sum(s.source.size for s in kept))
+    copier.copy(needed)
+    stale = stale_keys(steps, listed)
+    copier.delete(stale)
+    verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
+    return DayWritten(
+        PublishMethod.COPY, len(steps), sum(s.source.size for s in steps), sum(s.rows for s in schemas),
+        copied=len(needed), skipped=len(steps) - len(needed), removed=len(stale),
+    )  # fmt: skip
+
+
+def write_table(
+    run: Run, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
+) -> TableAction:
+    config = run.config
+    wanted = table_input(name, config.table_location(name), columns.merged, table.source)
+    return put_table(run.clients.glue, config.catalog_database, current, wanted)
+
+
+def write_partition(run: Run, name: str, columns: ColumnPlan, day: DayWritten) -> str:
+    config = run.config
+    totals = {"files": day.files, "bytes": day.bytes, "rows": day.rows}
+    wanted = partition_input(
+        config.table_location(name), config.ingestion_date, columns.day, config.export_id, totals, run.snapshot_time
+    )
+    return put_partition(run.clients.glue, config.catalog_database, name, wanted)
+
+
+def table_result(
+    name: str, table: ExportedTable, location: str, steps: TableSteps, error: str | None, seconds: float
+) -> TableResult:
+    """The table's manifest entry, from the steps' outputs: a table that failed shows what was done before."""
+    result = TableResult(name=name, source=table.source, location=location, error=error, seconds=seconds)
+    if steps.nothing_to_publish:
+        result.status = "EMPTY"
+        result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
+        return result
+    result.footer_bytes_read = steps.footers.bytes_read
+    if steps.types is not None:
+        plan = steps.types.restoration
         result.restored_columns, result.kept_as_text = plan.restored_columns(), plan.kept_as_text()
         result.columns_without_evidence = plan.columns_without_evidence()
-        restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
-        if restorable_strings:
+        result.warnings += steps.types.warnings
+    if steps.columns is not None:
+        result.warnings += steps.columns.warnings
+    if steps.day is not None:
+        day = steps.day
+        result.method, result.files, result.bytes, result.rows = day.method, day.files, day.bytes, day.rows
+        result.copied, result.skipped, result.removed = day.copied, day.skipped, day.removed
+        result.rejected_values = dict(day.rejected_values)
+    if steps.history is not None:
+        result.retyped_history = steps.history.manifest()
+        for column, count in steps.history.rejected_values.items():
+            result.rejected_values[column] += count
+    if steps.data_written and steps.columns is not None:
+        if any(result.rejected_values.values()):
             result.warnings.append(
-                f"restorable columns stay string because the catalog says string: {restorable_strings}; run the "
-                'retype (--retype_history true, README "Turn on typed columns on an existing deployment")'
+                f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
             )
-        without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
-        if without:
-            result.warnings.append(f"columns kept as text for want of evidence of their type: {without}")
-        for column_name, rule in plan.rules.items():
-            comments[column_name.lower()] = rule.comment()
-        day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
-        if plan.rules:
-            restored = plan.restored_columns()
-            day_columns = [
-                _column(c["Name"], restored.get(c["Name"], c["Type"]), c.get("Comment", "")) for c in day_columns
-            ]
-            day_columns.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
-            comments[REJECTS_COLUMN] = REJECTS_COMMENT
-        if schemas:
-            merged = merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
-        else:
-            merged = [dict(c) for c in existing_columns]
-            day_columns = merged  # an empty day keeps the table's schema
-        unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
-        if unusual:
-            # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
-            # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
-            # The name cannot be changed: Athena finds a Parquet column by its name.
-            result.warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
-
-        if plan.rules:
-            # merge first: a type change fails the table before any data is read
-            merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
-            units, unit_results, counters = rewrite_partition(run, source, name, schemas, plan.rules)
-            run.copier.progress.add(len(units), sum(u.source.size for u in units))
-            result.method = "rewrite"
-            result.files = len(units)
-            result.bytes = sum(r.bytes for r in unit_results)
-            result.rows = sum(u.rows for u in units)
-            result.copied = sum(1 for r in unit_results if not r.skipped)
-            result.skipped = len(units) - result.copied
-            result.rejected_values = rejected_by_column(counters, plan.rules)
-            if retype:
-                # after tonight's rewrite, whose format check fails the table before any earlier day is touched
-                history = retype_history(run, name, retype)
-                result.retyped_history = history.manifest()
-                for column, count in history.rejected_values.items():
-                    result.rejected_values[column] += count
-            if any(result.rejected_values.values()):
-                result.warnings.append(
-                    f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
-                )
-        else:
-            steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
-            if len({s.destination for s in steps}) != len(steps):
-                raise TableError("two export files flatten to the same file name in the partition folder")
-            listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
-            sizes = {o.key: o.size for o in listed}
-            # Only objects whose size could match are asked about: a first run pays nothing here.
-            wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
-            present = run.copier.source_etags(wanted)
-            needed = copy_steps_needed(steps, present)
-            kept = [s for s in steps if s not in needed]
-            run.copier.progress.add(len(kept), sum(s.source.size for s in kept))
-            run.copier.copy(needed)
-            stale = stale_keys(steps, listed)
-            run.copier.delete(stale)
-            verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
-            result.files = len(steps)
-            result.bytes = sum(s.source.size for s in steps)
-            result.rows = sum(s.rows for s in schemas)
-            result.copied, result.skipped, result.removed = len(needed), len(steps) - len(needed), len(stale)
-        result.columns = day_columns
-
-        glue, database = run.clients.glue, config.catalog_database
-        table_action = put_table(glue, database, current, table_input(name, result.location, merged, source.source))
-        if table_action is TableAction.UPDATED_UNARCHIVED:
-            result.warnings.append(
-                "the Glue table version quota is reached: the table was updated without archiving its previous "
-                "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
-            )
-        totals = {"files": result.files, "bytes": result.bytes, "rows": result.rows}
-        partition_action = put_partition(
-            glue,
-            database,
-            name,
-            partition_input(
-                result.location, config.ingestion_date, day_columns, config.export_id, totals, run.snapshot_time
-            ),
+        result.columns = steps.columns.day
+    if steps.table_action is TableAction.UPDATED_UNARCHIVED:
+        result.warnings.append(
+            "the Glue table version quota is reached: the table was updated without archiving its previous "
+            "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
         )
-        result.catalog = f"table {table_action.value}, partition {partition_action}"
-        result.status = "PUBLISHED" if source.files else "EMPTY"
+    if steps.table_action is not None and steps.partition_action is not None:
+        result.catalog = f"table {steps.table_action.value}, partition {steps.partition_action}"
+        result.status = "PUBLISHED" if table.files else "EMPTY"
+    return result
+
+
+def publish_table(run: Run, table: ExportedTable, name: str, total: int) -> TableResult:
+    """Publishes one table's day: the steps above in order, then its result and its log line (also when a step
+    fails: a TableError, ClientError or BotoCoreError fails this table only)."""
+    started = time.monotonic()
+    steps, error = TableSteps(), None
+    try:
+        current = run.catalog.get(name)
+        refuse_table(table, current)
+        if not table.files and current is None:
+            # Nothing to take a schema from and no table yet: publishing would mean guessing types.
+            steps = dataclasses.replace(steps, nothing_to_publish=True)
+        else:
+            for schema, read in read_footers(run, table):
+                steps = dataclasses.replace(steps, footers=steps.footers.plus(schema, read))
+            schemas = steps.footers.schemas
+            types = plan_types(run, table, current, schemas)
+            steps = dataclasses.replace(steps, types=types)
+            columns = plan_columns(table, schemas, types)
+            steps = dataclasses.replace(steps, columns=columns)
+            if publish_method(types) is PublishMethod.REWRITE:
+                day = rewrite_partition(run, table, name, schemas, types.restoration.rules)
+                steps = dataclasses.replace(steps, day=day)
+                if types.retype:
+                    # after tonight's rewrite, whose format check fails the table before any earlier day is touched
+                    steps = dataclasses.replace(steps, history=retype_history(run, name, types.retype))
+            else:
+                day = copy_partition(run, table, name, schemas)
+                steps = dataclasses.replace(steps, day=day)
+            steps = dataclasses.replace(steps, table_action=write_table(run, name, current, table, columns))
+            steps = dataclasses.replace(steps, partition_action=write_partition(run, name, columns, day))
     except (TableError, ClientError, BotoCoreError) as exc:
-        result.status, result.error = "FAILED", str(exc)
+        error = str(exc)
     finally:
-        result.seconds = round(time.monotonic() - started, 3)
+        seconds = round(time.monotonic() - started, 3)
+        result = table_result(name, table, run.config.table_location(name), steps, error, seconds)
         with run.progress_lock:
             run.done += 1
             log.info(
                 "table %d/%d %s (%s): %s, %d files, %d bytes, %d rows, %s %d, kept %d, removed %d, %.1fs%s",
-                run.done, total, name, source.source, result.status, result.files, result.bytes, result.rows,
-                "rewrote" if result.method == "rewrite" else "copied", result.copied, result.skipped, result.removed,
-                result.seconds,
+                run.done, total, name, table.source, result.status, result.files, result.bytes, result.rows,
+                "rewrote" if result.method is PublishMethod.REWRITE else "copied", result.copied, result.skipped,
+                result.removed, result.seconds,
                 f" - {result.error}" if result.error else "",
             )  # fmt: skip
     return result
@@ -2912,7 +3054,7 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
 
 def rewrite_partition(
     run: Run, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
-) -> tuple[list[RewriteUnit], list[UnitResult], dict[str, int]]:
+) -> DayWritten:
     """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
 
     A failed table publishes nothing of its day: when no earlier run registered the day's partition, every object
@@ -2947,7 +3089,12 @@ def rewrite_partition(
     listed = list_objects(s3, config.sor_bucket, config.partition_prefix(name))
     run.copier.delete(stale_keys(units, listed))
     verify_rewrites(s3, config, units)
-    return units, results, counters
+    run.copier.progress.add(len(units), sum(u.source.size for u in units))
+    rewritten = sum(1 for r in results if not r.skipped)
+    return DayWritten(
+        PublishMethod.REWRITE, len(units), sum(r.bytes for r in results), sum(u.rows for u in units),
+        copied=rewritten, skipped=len(units) - rewritten, rejected_values=rejected_by_column(counters, rules),
+    )  # fmt: skip
 
 
 # ==================================================================================================
