@@ -2165,16 +2165,16 @@ def _catalog_rule(column: str, catalog_type: str, comment: str, tonight: Restora
     """The rule the catalog's column type imposes on a string column (None when the type is not a restored one).
     The kind of timestamp (wall time or converted to UTC) comes from tonight's rule, else from the comment this
     job wrote (Restoration.comment)."""
-    source = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
+    source_type = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
     if catalog_type == "date":
-        return Restoration(column, Restore.DATE, "date", pa.date32(), source)
+        return Restoration(column, Restore.DATE, "date", pa.date32(), source_type)
     if catalog_type == "timestamp":
         utc = (tonight.restore is Restore.TIMESTAMP_FROM_UTC_OFFSET) if tonight else "timestamp in UTC" in comment
         kind = Restore.TIMESTAMP_FROM_UTC_OFFSET if utc else Restore.TIMESTAMP
-        return Restoration(column, kind, "timestamp", pa.timestamp("us"), source)
+        return Restoration(column, kind, "timestamp", pa.timestamp("us"), source_type)
     if match := _DECIMAL_TYPE.match(catalog_type):
         precision, scale = int(match.group(1)), int(match.group(2))
-        rule = Restoration(column, Restore.DECIMAL, "decimal", pa.string(), source, precision, None)
+        rule = Restoration(column, Restore.DECIMAL, "decimal", pa.string(), source_type, precision, None)
         return with_scale(rule, scale)
     return None
 
@@ -2684,10 +2684,10 @@ class Run:
     done: int = 0
 
 
-# One table's publication, step by step (publish_table runs them). Plan: refuse_table -> read_footers ->
+# One table's publication, stage by stage (publish_table runs them). Plan: refuse_table -> read_footers ->
 # plan_types -> plan_columns -> publish_method; actions: copy_partition or rewrite_partition (then retype_history)
-# -> write_table -> write_partition; result: table_result. Each step returns a value and TableSteps holds them, so
-# the manifest entry of a table that failed half-way shows how far it got.
+# -> write_table -> write_partition; result: table_result. Each stage returns a value and TableStages holds them,
+# so the manifest entry of a table that failed half-way shows how far it got.
 @dataclass(frozen=True)
 class Footers:
     """The day's file schemas in file order, and the bytes read to get them (ranged reads of the footers)."""
@@ -2726,15 +2726,15 @@ class DayWritten:
     files: int
     bytes: int
     rows: int
-    copied: int  # objects written by this run (copied or rewritten)
+    written: int  # objects this run wrote (copied or rewritten); the manifest calls them `copied`
     skipped: int  # objects an earlier attempt already wrote
     removed: int = 0  # stale objects deleted (counted on the copy path)
     rejected_values: Mapping[str, int] = field(default_factory=dict)  # restored column -> values in sor_rejects
 
 
 @dataclass(frozen=True)
-class TableSteps:
-    """The output of each step of one table's publication; None (or empty) for a step not reached."""
+class TableStages:
+    """The output of each stage of one table's publication; None (or empty) for a stage not reached."""
 
     nothing_to_publish: bool = False
     footers: Footers = Footers()
@@ -2868,7 +2868,7 @@ def copy_partition(run: Run, table: ExportedTable, name: str, schemas: Sequence[
     verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
     return DayWritten(
         PublishMethod.COPY, len(steps), sum(s.source.size for s in steps), sum(s.rows for s in schemas),
-        copied=len(needed), skipped=len(steps) - len(needed), removed=len(stale),
+        written=len(needed), skipped=len(steps) - len(needed), removed=len(stale),
     )  # fmt: skip
 
 
@@ -2890,83 +2890,83 @@ def write_partition(run: Run, name: str, columns: ColumnPlan, day: DayWritten) -
 
 
 def table_result(
-    name: str, table: ExportedTable, location: str, steps: TableSteps, error: str | None, seconds: float
+    name: str, table: ExportedTable, location: str, stages: TableStages, error: str | None, seconds: float
 ) -> TableResult:
-    """The table's manifest entry, from the steps' outputs: a table that failed shows what was done before."""
+    """The table's manifest entry, from the stages' outputs: a table that failed shows what was done before."""
     result = TableResult(name=name, source=table.source, location=location, error=error, seconds=seconds)
-    if steps.nothing_to_publish:
+    if stages.nothing_to_publish:
         result.status = "EMPTY"
         result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
         return result
-    result.footer_bytes_read = steps.footers.bytes_read
-    if steps.types is not None:
-        plan = steps.types.restoration
+    result.footer_bytes_read = stages.footers.bytes_read
+    if stages.types is not None:
+        plan = stages.types.restoration
         result.restored_columns, result.kept_as_text = plan.restored_columns(), plan.kept_as_text()
         result.columns_without_evidence = plan.columns_without_evidence()
-        result.warnings += steps.types.warnings
-    if steps.columns is not None:
-        result.warnings += steps.columns.warnings
-    if steps.day is not None:
-        day = steps.day
+        result.warnings += stages.types.warnings
+    if stages.columns is not None:
+        result.warnings += stages.columns.warnings
+    if stages.day is not None:
+        day = stages.day
         result.method, result.files, result.bytes, result.rows = day.method, day.files, day.bytes, day.rows
-        result.copied, result.skipped, result.removed = day.copied, day.skipped, day.removed
+        result.copied, result.skipped, result.removed = day.written, day.skipped, day.removed
         result.rejected_values = dict(day.rejected_values)
-    if steps.history is not None:
-        result.retyped_history = steps.history.manifest()
-        for column, count in steps.history.rejected_values.items():
+    if stages.history is not None:
+        result.retyped_history = stages.history.manifest()
+        for column, count in stages.history.rejected_values.items():
             result.rejected_values[column] += count
-    if steps.data_written and steps.columns is not None:
+    if stages.data_written and stages.columns is not None:
         if any(result.rejected_values.values()):
             result.warnings.append(
                 f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
             )
-        result.columns = steps.columns.day
-    if steps.table_action is TableAction.UPDATED_UNARCHIVED:
+        result.columns = stages.columns.day
+    if stages.table_action is TableAction.UPDATED_UNARCHIVED:
         result.warnings.append(
             "the Glue table version quota is reached: the table was updated without archiving its previous "
             "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
         )
-    if steps.table_action is not None and steps.partition_action is not None:
-        result.catalog = f"table {steps.table_action.value}, partition {steps.partition_action}"
+    if stages.table_action is not None and stages.partition_action is not None:
+        result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action}"
         result.status = "PUBLISHED" if table.files else "EMPTY"
     return result
 
 
 def publish_table(run: Run, table: ExportedTable, name: str, total: int) -> TableResult:
-    """Publishes one table's day: the steps above in order, then its result and its log line (also when a step
+    """Publishes one table's day: the stages above in order, then its result and its log line (also when a stage
     fails: a TableError, ClientError or BotoCoreError fails this table only)."""
     started = time.monotonic()
-    steps, error = TableSteps(), None
+    stages, error = TableStages(), None
     try:
         current = run.catalog.get(name)
         refuse_table(table, current)
         if not table.files and current is None:
             # Nothing to take a schema from and no table yet: publishing would mean guessing types.
-            steps = dataclasses.replace(steps, nothing_to_publish=True)
+            stages = dataclasses.replace(stages, nothing_to_publish=True)
         else:
             for schema, read in read_footers(run, table):
-                steps = dataclasses.replace(steps, footers=steps.footers.plus(schema, read))
-            schemas = steps.footers.schemas
+                stages = dataclasses.replace(stages, footers=stages.footers.plus(schema, read))
+            schemas = stages.footers.schemas
             types = plan_types(run, table, current, schemas)
-            steps = dataclasses.replace(steps, types=types)
+            stages = dataclasses.replace(stages, types=types)
             columns = plan_columns(table, schemas, types)
-            steps = dataclasses.replace(steps, columns=columns)
+            stages = dataclasses.replace(stages, columns=columns)
             if publish_method(types) is PublishMethod.REWRITE:
                 day = rewrite_partition(run, table, name, schemas, types.restoration.rules)
-                steps = dataclasses.replace(steps, day=day)
+                stages = dataclasses.replace(stages, day=day)
                 if types.retype:
                     # after tonight's rewrite, whose format check fails the table before any earlier day is touched
-                    steps = dataclasses.replace(steps, history=retype_history(run, name, types.retype))
+                    stages = dataclasses.replace(stages, history=retype_history(run, name, types.retype))
             else:
                 day = copy_partition(run, table, name, schemas)
-                steps = dataclasses.replace(steps, day=day)
-            steps = dataclasses.replace(steps, table_action=write_table(run, name, current, table, columns))
-            steps = dataclasses.replace(steps, partition_action=write_partition(run, name, columns, day))
+                stages = dataclasses.replace(stages, day=day)
+            stages = dataclasses.replace(stages, table_action=write_table(run, name, current, table, columns))
+            stages = dataclasses.replace(stages, partition_action=write_partition(run, name, columns, day))
     except (TableError, ClientError, BotoCoreError) as exc:
         error = str(exc)
     finally:
         seconds = round(time.monotonic() - started, 3)
-        result = table_result(name, table, run.config.table_location(name), steps, error, seconds)
+        result = table_result(name, table, run.config.table_location(name), stages, error, seconds)
         with run.progress_lock:
             run.done += 1
             log.info(
@@ -3093,7 +3093,7 @@ def rewrite_partition(
     rewritten = sum(1 for r in results if not r.skipped)
     return DayWritten(
         PublishMethod.REWRITE, len(units), sum(r.bytes for r in results), sum(u.rows for u in units),
-        copied=rewritten, skipped=len(units) - rewritten, rejected_values=rejected_by_column(counters, rules),
+        written=rewritten, skipped=len(units) - rewritten, rejected_values=rejected_by_column(counters, rules),
     )  # fmt: skip
 
 
@@ -3196,11 +3196,11 @@ def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Res
         file_rules = {name: rule for name, rule in rules.items() if name in names}
         if REJECTS_COLUMN in names:
             # The string schema it was made from: its retyped columns as text, without sor_rejects.
-            source = pa.schema(
+            string_schema = pa.schema(
                 [pa.field(f.name, pa.string()) if f.name in file_rules else f for f in item.schema
                  if f.name != REJECTS_COLUMN]
             )  # fmt: skip
-            digest = rewrite_plan_digest(restored_schema(source, file_rules), restoration_spec(file_rules))
+            digest = rewrite_plan_digest(restored_schema(string_schema, file_rules), restoration_spec(file_rules))
             if item.plan_digest != digest:
                 raise TableError(
                     f"{item.obj.key} already holds {REJECTS_COLUMN} but was not written by this retype plan "
