@@ -8,9 +8,9 @@ that one variable covers Parquet footers too).
     python glue/sor_job.py --export_uri s3://<bucket>/<prefix>/<export id>/ \
         --sor_bucket <bucket> --catalog_database <db> --ingestion_date YYYY-MM-DD [options]
 
-Data flows one way: arguments -> plan (export listing + metadata) -> per table: footers -> schema -> copy ->
-verify -> catalog -> manifest + metrics -> one JSON summary line on stdout. Contracts:
-docs/contracts.md. Facts about AWS: docs/aws-facts.md (cited as [FACTS <section>]).
+Data flows one way: arguments -> plan (export listing + metadata) -> per table (publish_table): footers -> types
+and columns -> copy or rewrite -> verify -> catalog table and partition -> manifest + metrics -> one JSON summary
+line on stdout. Contracts: docs/contracts.md. Facts about AWS: docs/aws-facts.md (cited as [FACTS <section>]).
 
 Sections:
   1. Arguments and configuration
@@ -3402,15 +3402,9 @@ def emit_metrics(clients: JobClients, config: JobConfig, summary: Mapping[str, A
         log.error("could not emit metrics to %s: %s", config.metrics_namespace, exc)
 
 
-def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int]:
-    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
-    log.info(
-        "export %s -> s3://%s/%s/ for %s",
-        config.export_uri,
-        config.sor_bucket,
-        config.catalog_database,
-        config.ingestion_date,
-    )
+def read_export(clients: JobClients, config: JobConfig) -> ExportPlan:
+    """The export's listing and metadata files, checked against the run's arguments, as an ExportPlan. Raises
+    ExportError when the export is missing, not complete, or another export than the URI names."""
     objects = list_objects(clients.s3, config.export_bucket, config.export_prefix)
     if not objects:
         raise ExportError(f"nothing under {config.export_uri}: wrong URI, or the export has not finished")
@@ -3424,7 +3418,14 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
         listed_id = export_info.get("exportTaskIdentifier")
         if listed_id and listed_id != config.export_id:
             raise ExportError(f"export_info names export {listed_id!r}, but the URI names {config.export_id!r}")
-    plan = plan_export(config.export_prefix, objects, export_info, tables_info, problems)
+    return plan_export(config.export_prefix, objects, export_info, tables_info, problems)
+
+
+def name_tables(
+    clients: JobClients, config: JobConfig, plan: ExportPlan
+) -> tuple[ExportPlan, dict[str, dict[str, Any]], NameAssignment]:
+    """The catalog's current tables and each exported table's catalog name; the plan returned carries the naming
+    warnings too."""
     catalog = catalog_tables(clients.glue, config.catalog_database)
     owners = {name: t.get("Parameters", {}).get("sor.source") for name, t in catalog.items()}
     assignment = assign_table_names({t.source: t.folder for t in plan.tables}, owners)
@@ -3436,11 +3437,41 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
         len(plan.tables), sum(len(t.files) for t in plan.tables), sum(o.size for t in plan.tables for o in t.files),
         plan.ignored_objects,
     )  # fmt: skip
-    plan = dataclasses.replace(plan, warnings=tuple(warnings))
+    return dataclasses.replace(plan, warnings=tuple(warnings)), catalog, assignment
 
+
+def publish_tables(
+    run: Run, plan: ExportPlan, assignment: NameAssignment, table_pool: ThreadPoolExecutor
+) -> list[TableResult]:
+    """Every exported table published on the table pool (publish_table), the results sorted by source. A table
+    that got no name fails without being read."""
+    results: list[TableResult] = []
+    futures = []
+    for table in plan.tables:
+        if table.source in assignment.errors:
+            results.append(
+                TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
+            )
+            continue
+        futures.append(table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables)))
+    results += [f.result() for f in futures]
+    return sorted(results, key=lambda r: r.source)
+
+
+def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int]:
+    """Export -> plan and names -> every table published -> retention -> manifest and metrics -> the summary and
+    the exit code."""
+    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
+    log.info(
+        "export %s -> s3://%s/%s/ for %s",
+        config.export_uri,
+        config.sor_bucket,
+        config.catalog_database,
+        config.ingestion_date,
+    )
+    plan, catalog, assignment = name_tables(clients, config, read_export(clients, config))
     planned = [o for t in plan.tables for o in t.files]
     copier = Copier(clients.s3, config, Progress(len(planned), sum(o.size for o in planned)))
-    results: list[TableResult] = []
     stop = threading.Event()
     try:
         with (
@@ -3453,23 +3484,12 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
                 lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),
                 stop,
             )
-            futures = []
-            for table in plan.tables:
-                if table.source in assignment.errors:
-                    results.append(
-                        TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
-                    )
-                    continue
-                futures.append(
-                    table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables))
-                )
-            results += [f.result() for f in futures]
+            results = publish_tables(run, plan, assignment, table_pool)
     finally:
         stop.set()
         copier.shutdown()
-    results.sort(key=lambda r: r.source)
     retention = apply_retention(clients, config, {r.name for r in results if r.status == "FAILED"}, copier.delete)
-    summary = summarize(config, warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
+    summary = summarize(config, plan.warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
     manifest = build_manifest(config, plan, results, summary, started_at) | {"retention": retention.manifest()}
     write_manifest(clients, config, manifest)
     emit_metrics(clients, config, summary)
