@@ -2288,11 +2288,17 @@ def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wante
     return TableAction.UPDATED_UNARCHIVED
 
 
-def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
+class PartitionAction(Enum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+
+
+def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> PartitionAction:
     """CreatePartition, else UpdatePartition only when the partition differs (a re-run writes nothing)."""
     try:
         glue.create_partition(DatabaseName=database, TableName=table, PartitionInput=wanted)
-        return "created"
+        return PartitionAction.CREATED
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "AlreadyExistsException":
             raise
@@ -2300,11 +2306,11 @@ def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) 
     storage = {k: v for k, v in current.get("StorageDescriptor", {}).items() if k in wanted["StorageDescriptor"]}
     found = {"Values": current.get("Values"), "StorageDescriptor": storage, "Parameters": current.get("Parameters", {})}
     if same_definition(found, wanted):
-        return "unchanged"
+        return PartitionAction.UNCHANGED
     glue.update_partition(
         DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
     )
-    return "replaced"
+    return PartitionAction.REPLACED
 
 
 # ==================================================================================================
@@ -2673,7 +2679,10 @@ def make_job_clients(config: JobConfig) -> JobClients:
 
 
 @dataclass
-class Run:
+class RunContext:
+    """What the tables of one run share: arguments, clients, copier, footer pool, the catalog as the run found it,
+    and the count of tables done (for the log lines)."""
+
     config: JobConfig
     clients: JobClients
     copier: Copier
@@ -2743,7 +2752,7 @@ class TableStages:
     day: DayWritten | None = None
     history: RetypeReport | None = None
     table_action: TableAction | None = None
-    partition_action: str | None = None
+    partition_action: PartitionAction | None = None
 
     @property
     def data_written(self) -> bool:
@@ -2761,7 +2770,7 @@ def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> Non
         check_partition_keys(current)
 
 
-def read_footers(run: Run, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
+def read_footers(run: RunContext, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
     """(schema, bytes read) of each file's footer, in file order; the reads run at once on the footer pool."""
     config = run.config
     footers: list[Future[tuple[FileSchema, int]]] = [
@@ -2773,7 +2782,7 @@ def read_footers(run: Run, table: ExportedTable) -> Iterator[tuple[FileSchema, i
 
 
 def plan_types(
-    run: Run, table: ExportedTable, current: Mapping[str, Any] | None, schemas: Sequence[FileSchema]
+    run: RunContext, table: ExportedTable, current: Mapping[str, Any] | None, schemas: Sequence[FileSchema]
 ) -> TypePlan:
     """Which string columns take a restored type tonight (--restore_types), from the export's metadata and the
     data's evidence (footer statistics, else the first values: ranged reads)."""
@@ -2847,7 +2856,7 @@ def publish_method(types: TypePlan) -> PublishMethod:
     return PublishMethod.REWRITE if types.restoration.rules else PublishMethod.COPY
 
 
-def copy_partition(run: Run, table: ExportedTable, name: str, schemas: Sequence[FileSchema]) -> DayWritten:
+def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema]) -> DayWritten:
     """Copies the day's files into the partition folder (skipping those an earlier attempt copied), removes
     stale objects, verifies the folder."""
     config, copier = run.config, run.copier
@@ -2873,14 +2882,14 @@ def copy_partition(run: Run, table: ExportedTable, name: str, schemas: Sequence[
 
 
 def write_table(
-    run: Run, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
+    run: RunContext, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
 ) -> TableAction:
     config = run.config
     wanted = table_input(name, config.table_location(name), columns.merged, table.source)
     return put_table(run.clients.glue, config.catalog_database, current, wanted)
 
 
-def write_partition(run: Run, name: str, columns: ColumnPlan, day: DayWritten) -> str:
+def write_partition(run: RunContext, name: str, columns: ColumnPlan, day: DayWritten) -> PartitionAction:
     config = run.config
     totals = {"files": day.files, "bytes": day.bytes, "rows": day.rows}
     wanted = partition_input(
@@ -2927,12 +2936,12 @@ def table_result(
             "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
         )
     if stages.table_action is not None and stages.partition_action is not None:
-        result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action}"
+        result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action.value}"
         result.status = "PUBLISHED" if table.files else "EMPTY"
     return result
 
 
-def publish_table(run: Run, table: ExportedTable, name: str, total: int) -> TableResult:
+def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) -> TableResult:
     """Publishes one table's day: the stages above in order, then its result and its log line (also when a stage
     fails: a TableError, ClientError or BotoCoreError fails this table only)."""
     started = time.monotonic()
@@ -3053,7 +3062,7 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
 
 
 def rewrite_partition(
-    run: Run, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
+    run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
 ) -> DayWritten:
     """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
 
@@ -3257,7 +3266,7 @@ def retyped_partition_input(partition: Mapping[str, Any], rules: Mapping[str, Re
     }
 
 
-def retype_history(run: Run, name: str, rules: Mapping[str, Restoration]) -> RetypeReport:
+def retype_history(run: RunContext, name: str, rules: Mapping[str, Restoration]) -> RetypeReport:
     """Rewrites the table's earlier partitions in place, oldest first, and updates each one's columns right after
     its objects. Raises TableError when a unit fails or a day's text breaks the format assumption: that day's
     partition keeps its string columns (its objects rewritten so far hold every value, typed or in sor_rejects, and
@@ -3441,7 +3450,7 @@ def name_tables(
 
 
 def publish_tables(
-    run: Run, plan: ExportPlan, assignment: NameAssignment, table_pool: ThreadPoolExecutor
+    run: RunContext, plan: ExportPlan, assignment: NameAssignment, table_pool: ThreadPoolExecutor
 ) -> list[TableResult]:
     """Every exported table published on the table pool (publish_table), the results sorted by source. A table
     that got no name fails without being read."""
@@ -3478,7 +3487,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
             ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
-            run = Run(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
+            run = RunContext(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
             heartbeat(
                 config.progress_seconds,
                 lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),

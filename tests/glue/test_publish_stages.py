@@ -13,6 +13,7 @@ from sor_job import (
     ExportedTable,
     FileSchema,
     Footers,
+    PartitionAction,
     PublishMethod,
     Restoration,
     RestorationPlan,
@@ -147,7 +148,7 @@ def test_a_retyped_table_adds_its_earlier_days_rejects_once_they_are_written() -
     history = RetypeReport(partitions=3, files_rewritten=6, rejected_values={"placed_on": 2})
     done = TableStages(
         footers=Footers(SCHEMAS, 10), types=retype, columns=columns, day=day, history=history,
-        table_action=TableAction.UPDATED_UNARCHIVED, partition_action="created",
+        table_action=TableAction.UPDATED_UNARCHIVED, partition_action=PartitionAction.CREATED,
     )  # fmt: skip
 
     result = table_result("public_orders", TABLE, LOCATION, done, None, 1.0)
