@@ -111,11 +111,11 @@ class JobConfig:
     def export_uri(self) -> str:
         return f"s3://{self.export_bucket}/{self.export_prefix}"
 
-    def table_location(self, table: str) -> str:
-        return f"s3://{self.sor_bucket}/{self.catalog_database}/{table}/"
+    def table_location(self, name: str) -> str:
+        return f"s3://{self.sor_bucket}/{self.catalog_database}/{name}/"
 
-    def partition_prefix(self, table: str) -> str:
-        return f"{self.catalog_database}/{table}/{PARTITION_KEY}={self.ingestion_date}/"
+    def partition_prefix(self, name: str) -> str:
+        return f"{self.catalog_database}/{name}/{PARTITION_KEY}={self.ingestion_date}/"
 
     @property
     def manifest_key(self) -> str:
@@ -1140,10 +1140,10 @@ def export_warnings(message: Any) -> list[str]:
     return warnings
 
 
-def destination_key(config: JobConfig, table_name: str, table: ExportedTable, obj: S3Object) -> str:
+def destination_key(config: JobConfig, name: str, table: ExportedTable, obj: S3Object) -> str:
     """Flat file names under the partition folder: Athena and Hive do not promise to read sub-folders."""
     relative = obj.key[len(table.prefix) :]
-    return config.partition_prefix(table_name) + relative.replace("/", "_")
+    return config.partition_prefix(name) + relative.replace("/", "_")
 
 
 # ==================================================================================================
@@ -1243,9 +1243,9 @@ def partition_input(
 _TABLE_INPUT_KEYS = ("Name", "Description", "TableType", "Parameters", "StorageDescriptor", "PartitionKeys")
 
 
-def as_table_input(table: Mapping[str, Any]) -> dict[str, Any]:
+def as_table_input(current: Mapping[str, Any]) -> dict[str, Any]:
     """The TableInput that would recreate a GetTable result (to skip UpdateTable when nothing changed)."""
-    result = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
+    result = {k: current[k] for k in _TABLE_INPUT_KEYS if k in current}
     if "StorageDescriptor" in result:
         result["StorageDescriptor"] = {k: v for k, v in result["StorageDescriptor"].items() if k in _storage("", [])}
     return result
@@ -1255,10 +1255,10 @@ def same_definition(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bo
     return json.dumps(current, sort_keys=True, default=str) == json.dumps(wanted, sort_keys=True, default=str)
 
 
-def check_partition_keys(table: Mapping[str, Any]) -> None:
-    keys = [(k.get("Name"), k.get("Type")) for k in table.get("PartitionKeys", [])]
+def check_partition_keys(current: Mapping[str, Any]) -> None:
+    keys = [(k.get("Name"), k.get("Type")) for k in current.get("PartitionKeys", [])]
     if keys != [(PARTITION_KEY, "date")]:
-        raise TableError(f"catalog table {table.get('Name')!r} is partitioned by {keys}, not ({PARTITION_KEY}, date)")
+        raise TableError(f"catalog table {current.get('Name')!r} is partitioned by {keys}, not ({PARTITION_KEY}, date)")
 
 
 # ==================================================================================================
@@ -2294,21 +2294,21 @@ class PartitionAction(Enum):
     REPLACED = "replaced"
 
 
-def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> PartitionAction:
+def put_partition(glue: Any, database: str, name: str, wanted: dict[str, Any]) -> PartitionAction:
     """CreatePartition, else UpdatePartition only when the partition differs (a re-run writes nothing)."""
     try:
-        glue.create_partition(DatabaseName=database, TableName=table, PartitionInput=wanted)
+        glue.create_partition(DatabaseName=database, TableName=name, PartitionInput=wanted)
         return PartitionAction.CREATED
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "AlreadyExistsException":
             raise
-    current = glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=wanted["Values"])["Partition"]
+    current = glue.get_partition(DatabaseName=database, TableName=name, PartitionValues=wanted["Values"])["Partition"]
     storage = {k: v for k, v in current.get("StorageDescriptor", {}).items() if k in wanted["StorageDescriptor"]}
     found = {"Values": current.get("Values"), "StorageDescriptor": storage, "Parameters": current.get("Parameters", {})}
     if same_definition(found, wanted):
         return PartitionAction.UNCHANGED
     glue.update_partition(
-        DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
+        DatabaseName=database, TableName=name, PartitionValueList=wanted["Values"], PartitionInput=wanted
     )
     return PartitionAction.REPLACED
 
