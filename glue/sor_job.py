@@ -8,9 +8,9 @@ that one variable covers Parquet footers too).
     python glue/sor_job.py --export_uri s3://<bucket>/<prefix>/<export id>/ \
         --sor_bucket <bucket> --catalog_database <db> --ingestion_date YYYY-MM-DD [options]
 
-Data flows one way: arguments -> plan (export listing + metadata) -> per table: footers -> schema -> copy ->
-verify -> catalog -> manifest + metrics -> one JSON summary line on stdout. Contracts:
-docs/contracts.md. Facts about AWS: docs/aws-facts.md (cited as [FACTS <section>]).
+Data flows one way: arguments -> plan (export listing + metadata) -> per table (publish_table): footers -> types
+and columns -> copy or rewrite -> verify -> catalog table and partition -> manifest + metrics -> one JSON summary
+line on stdout. Contracts: docs/contracts.md. Facts about AWS: docs/aws-facts.md (cited as [FACTS <section>]).
 
 Sections:
   1. Arguments and configuration
@@ -111,11 +111,11 @@ class JobConfig:
     def export_uri(self) -> str:
         return f"s3://{self.export_bucket}/{self.export_prefix}"
 
-    def table_location(self, table: str) -> str:
-        return f"s3://{self.sor_bucket}/{self.catalog_database}/{table}/"
+    def table_location(self, name: str) -> str:
+        return f"s3://{self.sor_bucket}/{self.catalog_database}/{name}/"
 
-    def partition_prefix(self, table: str) -> str:
-        return f"{self.catalog_database}/{table}/{PARTITION_KEY}={self.ingestion_date}/"
+    def partition_prefix(self, name: str) -> str:
+        return f"{self.catalog_database}/{name}/{PARTITION_KEY}={self.ingestion_date}/"
 
     @property
     def manifest_key(self) -> str:
@@ -996,7 +996,7 @@ class S3Object:
 
 
 @dataclass(frozen=True)
-class SourceTable:
+class ExportedTable:
     """One exported table: its folder and Parquet files, and what the export's metadata says of it."""
 
     database: str
@@ -1016,7 +1016,7 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class ExportPlan:
-    tables: tuple[SourceTable, ...]
+    tables: tuple[ExportedTable, ...]
     snapshot_time: str | None
     warnings: tuple[str, ...]
     ignored_objects: int
@@ -1097,7 +1097,7 @@ def plan_export(
         if status == "UNKNOWN":
             warnings.append(f"{database}.{folder} has data but is not listed in export_tables_info")
         tables.append(
-            SourceTable(
+            ExportedTable(
                 database, folder, f"{root_prefix}{database}/{folder}/", files, status, types,
                 raw_mappings.get((database, folder)),
             )
@@ -1140,10 +1140,10 @@ def export_warnings(message: Any) -> list[str]:
     return warnings
 
 
-def destination_key(config: JobConfig, table_name: str, source: SourceTable, obj: S3Object) -> str:
+def destination_key(config: JobConfig, name: str, table: ExportedTable, obj: S3Object) -> str:
     """Flat file names under the partition folder: Athena and Hive do not promise to read sub-folders."""
-    relative = obj.key[len(source.prefix) :]
-    return config.partition_prefix(table_name) + relative.replace("/", "_")
+    relative = obj.key[len(table.prefix) :]
+    return config.partition_prefix(name) + relative.replace("/", "_")
 
 
 # ==================================================================================================
@@ -1243,9 +1243,9 @@ def partition_input(
 _TABLE_INPUT_KEYS = ("Name", "Description", "TableType", "Parameters", "StorageDescriptor", "PartitionKeys")
 
 
-def as_table_input(table: Mapping[str, Any]) -> dict[str, Any]:
+def as_table_input(current: Mapping[str, Any]) -> dict[str, Any]:
     """The TableInput that would recreate a GetTable result (to skip UpdateTable when nothing changed)."""
-    result = {k: table[k] for k in _TABLE_INPUT_KEYS if k in table}
+    result = {k: current[k] for k in _TABLE_INPUT_KEYS if k in current}
     if "StorageDescriptor" in result:
         result["StorageDescriptor"] = {k: v for k, v in result["StorageDescriptor"].items() if k in _storage("", [])}
     return result
@@ -1255,10 +1255,10 @@ def same_definition(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bo
     return json.dumps(current, sort_keys=True, default=str) == json.dumps(wanted, sort_keys=True, default=str)
 
 
-def check_partition_keys(table: Mapping[str, Any]) -> None:
-    keys = [(k.get("Name"), k.get("Type")) for k in table.get("PartitionKeys", [])]
+def check_partition_keys(current: Mapping[str, Any]) -> None:
+    keys = [(k.get("Name"), k.get("Type")) for k in current.get("PartitionKeys", [])]
     if keys != [(PARTITION_KEY, "date")]:
-        raise TableError(f"catalog table {table.get('Name')!r} is partitioned by {keys}, not ({PARTITION_KEY}, date)")
+        raise TableError(f"catalog table {current.get('Name')!r} is partitioned by {keys}, not ({PARTITION_KEY}, date)")
 
 
 # ==================================================================================================
@@ -2165,16 +2165,16 @@ def _catalog_rule(column: str, catalog_type: str, comment: str, tonight: Restora
     """The rule the catalog's column type imposes on a string column (None when the type is not a restored one).
     The kind of timestamp (wall time or converted to UTC) comes from tonight's rule, else from the comment this
     job wrote (Restoration.comment)."""
-    source = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
+    source_type = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
     if catalog_type == "date":
-        return Restoration(column, Restore.DATE, "date", pa.date32(), source)
+        return Restoration(column, Restore.DATE, "date", pa.date32(), source_type)
     if catalog_type == "timestamp":
         utc = (tonight.restore is Restore.TIMESTAMP_FROM_UTC_OFFSET) if tonight else "timestamp in UTC" in comment
         kind = Restore.TIMESTAMP_FROM_UTC_OFFSET if utc else Restore.TIMESTAMP
-        return Restoration(column, kind, "timestamp", pa.timestamp("us"), source)
+        return Restoration(column, kind, "timestamp", pa.timestamp("us"), source_type)
     if match := _DECIMAL_TYPE.match(catalog_type):
         precision, scale = int(match.group(1)), int(match.group(2))
-        rule = Restoration(column, Restore.DECIMAL, "decimal", pa.string(), source, precision, None)
+        rule = Restoration(column, Restore.DECIMAL, "decimal", pa.string(), source_type, precision, None)
         return with_scale(rule, scale)
     return None
 
@@ -2288,23 +2288,29 @@ def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wante
     return TableAction.UPDATED_UNARCHIVED
 
 
-def put_partition(glue: Any, database: str, table: str, wanted: dict[str, Any]) -> str:
+class PartitionAction(Enum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+
+
+def put_partition(glue: Any, database: str, name: str, wanted: dict[str, Any]) -> PartitionAction:
     """CreatePartition, else UpdatePartition only when the partition differs (a re-run writes nothing)."""
     try:
-        glue.create_partition(DatabaseName=database, TableName=table, PartitionInput=wanted)
-        return "created"
+        glue.create_partition(DatabaseName=database, TableName=name, PartitionInput=wanted)
+        return PartitionAction.CREATED
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "AlreadyExistsException":
             raise
-    current = glue.get_partition(DatabaseName=database, TableName=table, PartitionValues=wanted["Values"])["Partition"]
+    current = glue.get_partition(DatabaseName=database, TableName=name, PartitionValues=wanted["Values"])["Partition"]
     storage = {k: v for k, v in current.get("StorageDescriptor", {}).items() if k in wanted["StorageDescriptor"]}
     found = {"Values": current.get("Values"), "StorageDescriptor": storage, "Parameters": current.get("Parameters", {})}
     if same_definition(found, wanted):
-        return "unchanged"
+        return PartitionAction.UNCHANGED
     glue.update_partition(
-        DatabaseName=database, TableName=table, PartitionValueList=wanted["Values"], PartitionInput=wanted
+        DatabaseName=database, TableName=name, PartitionValueList=wanted["Values"], PartitionInput=wanted
     )
-    return "replaced"
+    return PartitionAction.REPLACED
 
 
 # ==================================================================================================
@@ -2481,7 +2487,7 @@ def _day_of(text: str) -> dt.date | None:
     return day if day.isoformat() == text else None
 
 
-def table_days(clients: Clients, config: JobConfig, name: str, warnings: list[str]) -> TableDays:
+def table_days(clients: JobClients, config: JobConfig, name: str, warnings: list[str]) -> TableDays:
     location = config.table_location(name)
     partitions: set[dt.date] = set()
     pinned: set[dt.date] = set()
@@ -2521,7 +2527,7 @@ def managed_tables(catalog: Mapping[str, Mapping[str, Any]], config: JobConfig) 
 
 
 def remove_days(
-    clients: Clients,
+    clients: JobClients,
     config: JobConfig,
     removals: Sequence[Removal],
     delete: Callable[[Sequence[str]], None],
@@ -2578,7 +2584,7 @@ def remove_days(
 
 
 def apply_retention(
-    clients: Clients, config: JobConfig, failed_tables: Iterable[str], delete: Callable[[Sequence[str]], None]
+    clients: JobClients, config: JobConfig, failed_tables: Iterable[str], delete: Callable[[Sequence[str]], None]
 ) -> RetentionReport:
     """The retention pass of a run, after publication. Never raises: the night's tables are published whatever
     happens here, and whatever is left is removed by the next run."""
@@ -2609,6 +2615,13 @@ def apply_retention(
 # ==================================================================================================
 # 9. The run
 # ==================================================================================================
+class PublishMethod(StrEnum):
+    """How a table's day reaches the SOR."""
+
+    COPY = "copy"  # server-side copies of the export's files: zero data bytes read
+    REWRITE = "rewrite"  # Spark units through the restoration transform (sections 7b, 7c, 9c)
+
+
 @dataclass
 class TableResult:
     name: str
@@ -2627,8 +2640,7 @@ class TableResult:
     catalog: str = ""
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    # Typed columns (section 9c): "copy" (server-side, zero data bytes read) or "rewrite" (Spark)
-    method: str = "copy"
+    method: PublishMethod = PublishMethod.COPY
     restored_columns: dict[str, str] = field(default_factory=dict)  # catalog column -> restored catalog type
     kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
     rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
@@ -2637,7 +2649,9 @@ class TableResult:
 
 
 @dataclass
-class Clients:
+class JobClients:
+    """The boto3 clients of the job's driver (Spark tasks make their own: task_s3_client)."""
+
     s3: Any
     glue: Any
     cloudwatch: Any
@@ -2653,11 +2667,11 @@ def boto_config(pool: int) -> Config:
     )
 
 
-def make_clients(config: JobConfig) -> Clients:
-    """Clients with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
+def make_job_clients(config: JobConfig) -> JobClients:
+    """The job's clients, with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
     pool = config.copy_concurrency + config.table_concurrency * 4 + 8
     session = boto3.session.Session()
-    return Clients(
+    return JobClients(
         s3=session.client("s3", config=boto_config(pool)),
         glue=session.client("glue", config=boto_config(pool)),
         cloudwatch=session.client("cloudwatch", config=boto_config(pool)),
@@ -2665,9 +2679,12 @@ def make_clients(config: JobConfig) -> Clients:
 
 
 @dataclass
-class Run:
+class RunContext:
+    """What the tables of one run share: arguments, clients, copier, footer pool, the catalog as the run found it,
+    and the count of tables done (for the log lines)."""
+
     config: JobConfig
-    clients: Clients
+    clients: JobClients
     copier: Copier
     footer_pool: ThreadPoolExecutor
     catalog: dict[str, dict[str, Any]]
@@ -2676,160 +2693,296 @@ class Run:
     done: int = 0
 
 
-def publish_table(run: Run, source: SourceTable, name: str, total: int) -> TableResult:
-    """Footers -> schema -> (catalog check) -> copy -> clean -> verify -> table -> partition, for one table."""
-    config, started = run.config, time.monotonic()
-    result = TableResult(name=name, source=source.source, location=config.table_location(name))
-    try:
-        if source.status != "COMPLETE" and source.status != "UNKNOWN":
-            raise TableError(f"the export reports this table as {source.status}")
-        current = run.catalog.get(name)
-        if current is not None:
-            check_partition_keys(current)
-        if not source.files and current is None:
-            # Nothing to take a schema from and no table yet: publishing would mean guessing types.
-            result.status = "EMPTY"
-            result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
-            return result
+# One table's publication, stage by stage (publish_table runs them). Plan: refuse_table -> read_footers ->
+# plan_types -> plan_columns -> publish_method; actions: copy_partition or rewrite_partition (then retype_history)
+# -> write_table -> write_partition; result: table_result. Each stage returns a value and TableStages holds them,
+# so the manifest entry of a table that failed half-way shows how far it got.
+@dataclass(frozen=True)
+class Footers:
+    """The day's file schemas in file order, and the bytes read to get them (ranged reads of the footers)."""
 
-        footers: list[Future[tuple[FileSchema, int]]] = [
-            run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
-            for obj in source.files
+    schemas: tuple[FileSchema, ...] = ()
+    bytes_read: int = 0
+
+    def plus(self, schema: FileSchema, read: int) -> Footers:
+        return Footers((*self.schemas, schema), self.bytes_read + read)
+
+
+@dataclass(frozen=True)
+class TypePlan:
+    """The day's restorations, and what they do to the table's catalog columns."""
+
+    restoration: RestorationPlan
+    retype: Mapping[str, Restoration]  # rules on columns the catalog holds as string: earlier days to rewrite
+    catalog_columns: Sequence[Mapping[str, str]]  # the catalog table's columns, retyped where `retype` says
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """The day's partition columns, and the table's columns once the day is merged in."""
+
+    day: list[dict[str, str]]
+    merged: list[dict[str, str]]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DayWritten:
+    """What the copy or the rewrite left in the day's partition folder."""
+
+    method: PublishMethod
+    files: int
+    bytes: int
+    rows: int
+    written: int  # objects this run wrote (copied or rewritten); the manifest calls them `copied`
+    skipped: int  # objects an earlier attempt already wrote
+    removed: int = 0  # stale objects deleted (counted on the copy path)
+    rejected_values: Mapping[str, int] = field(default_factory=dict)  # restored column -> values in sor_rejects
+
+
+@dataclass(frozen=True)
+class TableStages:
+    """The output of each stage of one table's publication; None (or empty) for a stage not reached."""
+
+    nothing_to_publish: bool = False
+    footers: Footers = Footers()
+    types: TypePlan | None = None
+    columns: ColumnPlan | None = None
+    day: DayWritten | None = None
+    history: RetypeReport | None = None
+    table_action: TableAction | None = None
+    partition_action: PartitionAction | None = None
+
+    @property
+    def data_written(self) -> bool:
+        """Tonight's objects are in place, and the earlier days' too when the table is retyped."""
+        retyping = self.types is not None and bool(self.types.retype)
+        return self.day is not None and (not retyping or self.history is not None)
+
+
+def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> None:
+    """Raises TableError for a table this run must not publish: the export did not complete it, or its catalog
+    table is not partitioned the way this job partitions."""
+    if table.status != "COMPLETE" and table.status != "UNKNOWN":
+        raise TableError(f"the export reports this table as {table.status}")
+    if current is not None:
+        check_partition_keys(current)
+
+
+def read_footers(run: RunContext, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
+    """(schema, bytes read) of each file's footer, in file order; the reads run at once on the footer pool."""
+    config = run.config
+    footers: list[Future[tuple[FileSchema, int]]] = [
+        run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
+        for obj in table.files
+    ]
+    for future in footers:
+        yield future.result()
+
+
+def plan_types(
+    run: RunContext, table: ExportedTable, current: Mapping[str, Any] | None, schemas: Sequence[FileSchema]
+) -> TypePlan:
+    """Which string columns take a restored type tonight (--restore_types), from the export's metadata and the
+    data's evidence (footer statistics, else the first values: ranged reads)."""
+    config = run.config
+    existing_columns = current["StorageDescriptor"]["Columns"] if current else []
+    plan = RestorationPlan({}, ())
+    if config.restore_types and schemas and schemas[0].arrow_schema is not None:
+        texts = [n for n, t in schemas[0].columns if t == "string"]
+
+        def evidence(column: str) -> list[str]:
+            stats = [v for schema in schemas for v in schema.text_samples.get(column, ())]
+            if numeric_scale(stats) is not None:
+                return stats
+            return first_values(run.clients.s3, config.export_bucket, table.files, column, config.footer_read_size)
+
+        plan = plan_restorations(table.type_mappings, texts, existing_columns, evidence, config.retype_history)
+        if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
+            raise TableError(
+                f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
+                'restored types cannot hold (docs/sor-job.md "Rejected values")'
+            )
+    # --retype_history: the earlier days are rewritten (retype_history); the table's columns take the restored
+    # types now, so the schema merge sees no type change.
+    retype = retyped_rules(plan.rules, existing_columns)
+    warnings = []
+    restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
+    if restorable_strings:
+        warnings.append(
+            f"restorable columns stay string because the catalog says string: {restorable_strings}; run the "
+            'retype (--retype_history true, README "Turn on typed columns on an existing deployment")'
+        )
+    without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
+    if without:
+        warnings.append(f"columns kept as text for want of evidence of their type: {without}")
+    catalog_columns = retyped_columns(existing_columns, retype) if retype else existing_columns
+    return TypePlan(plan, retype, catalog_columns, tuple(warnings))
+
+
+def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: TypePlan) -> ColumnPlan:
+    """The day's columns (restored types, sor_rejects) merged into the table's; raises TableError on a type
+    change, before any data is read or written."""
+    rules = types.restoration.rules
+    comments = {k: f"source type: {v}" for k, v in table.original_types.items() if v}
+    for column_name, rule in rules.items():
+        comments[column_name.lower()] = rule.comment()
+    day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
+    if rules:
+        restored = types.restoration.restored_columns()
+        day_columns = [
+            _column(c["Name"], restored.get(c["Name"], c["Type"]), c.get("Comment", "")) for c in day_columns
         ]
-        schemas = []
-        for future in footers:
-            schema, read = future.result()
-            schemas.append(schema)
-            result.footer_bytes_read += read
-        comments = {k: f"source type: {v}" for k, v in source.original_types.items() if v}
-        existing_columns = current["StorageDescriptor"]["Columns"] if current else []
-        plan = RestorationPlan({}, ())
-        if config.restore_types and schemas and schemas[0].arrow_schema is not None:
-            texts = [n for n, t in schemas[0].columns if t == "string"]
+        day_columns.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
+        comments[REJECTS_COLUMN] = REJECTS_COMMENT
+    if schemas:
+        merged = merge_columns(types.catalog_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
+    else:
+        merged = [dict(c) for c in types.catalog_columns]
+        day_columns = merged  # an empty day keeps the table's schema
+    warnings = []
+    unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
+    if unusual:
+        # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
+        # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+        # The name cannot be changed: Athena finds a Parquet column by its name.
+        warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
+    return ColumnPlan(day_columns, merged, tuple(warnings))
 
-            def evidence(column: str) -> list[str]:
-                stats = [v for schema in schemas for v in schema.text_samples.get(column, ())]
-                if numeric_scale(stats) is not None:
-                    return stats
-                return first_values(run.clients.s3, config.export_bucket, source.files, column, config.footer_read_size)
 
-            plan = plan_restorations(source.type_mappings, texts, existing_columns, evidence, config.retype_history)
-            if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
-                raise TableError(
-                    f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
-                    'restored types cannot hold (docs/sor-job.md "Rejected values")'
-                )
-        # --retype_history: the earlier days are rewritten below; the table's columns take the restored types now,
-        # so the schema merge sees no type change.
-        retype = retyped_rules(plan.rules, existing_columns)
-        if retype:
-            existing_columns = retyped_columns(existing_columns, retype)
+def publish_method(types: TypePlan) -> PublishMethod:
+    """A day with restored columns is rewritten (Spark); any other day is copied server-side."""
+    return PublishMethod.REWRITE if types.restoration.rules else PublishMethod.COPY
+
+
+def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema]) -> DayWritten:
+    """Copies the day's files into the partition folder (skipping those an earlier attempt copied), removes
+    stale objects, verifies the folder."""
+    config, copier = run.config, run.copier
+    steps = [CopyStep(obj, destination_key(config, name, table, obj)) for obj in table.files]
+    if len({s.destination for s in steps}) != len(steps):
+        raise TableError("two export files flatten to the same file name in the partition folder")
+    listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+    sizes = {o.key: o.size for o in listed}
+    # Only objects whose size could match are asked about: a first run pays nothing here.
+    wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
+    present = copier.source_etags(wanted)
+    needed = copy_steps_needed(steps, present)
+    kept = [s for s in steps if s not in needed]
+    copier.progress.add(len(kept), sum(s.source.size for s in kept))
+    copier.copy(needed)
+    stale = stale_keys(steps, listed)
+    copier.delete(stale)
+    verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
+    return DayWritten(
+        PublishMethod.COPY, len(steps), sum(s.source.size for s in steps), sum(s.rows for s in schemas),
+        written=len(needed), skipped=len(steps) - len(needed), removed=len(stale),
+    )  # fmt: skip
+
+
+def write_table(
+    run: RunContext, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
+) -> TableAction:
+    config = run.config
+    wanted = table_input(name, config.table_location(name), columns.merged, table.source)
+    return put_table(run.clients.glue, config.catalog_database, current, wanted)
+
+
+def write_partition(run: RunContext, name: str, columns: ColumnPlan, day: DayWritten) -> PartitionAction:
+    config = run.config
+    totals = {"files": day.files, "bytes": day.bytes, "rows": day.rows}
+    wanted = partition_input(
+        config.table_location(name), config.ingestion_date, columns.day, config.export_id, totals, run.snapshot_time
+    )
+    return put_partition(run.clients.glue, config.catalog_database, name, wanted)
+
+
+def table_result(
+    name: str, table: ExportedTable, location: str, stages: TableStages, error: str | None, seconds: float
+) -> TableResult:
+    """The table's manifest entry, from the stages' outputs: a table that failed shows what was done before."""
+    result = TableResult(name=name, source=table.source, location=location, error=error, seconds=seconds)
+    if stages.nothing_to_publish:
+        result.status = "EMPTY"
+        result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
+        return result
+    result.footer_bytes_read = stages.footers.bytes_read
+    if stages.types is not None:
+        plan = stages.types.restoration
         result.restored_columns, result.kept_as_text = plan.restored_columns(), plan.kept_as_text()
         result.columns_without_evidence = plan.columns_without_evidence()
-        restorable_strings = [t.column.lower() for t in plan.text if t.kind is TextReason.CATALOG_STRING]
-        if restorable_strings:
+        result.warnings += stages.types.warnings
+    if stages.columns is not None:
+        result.warnings += stages.columns.warnings
+    if stages.day is not None:
+        day = stages.day
+        result.method, result.files, result.bytes, result.rows = day.method, day.files, day.bytes, day.rows
+        result.copied, result.skipped, result.removed = day.written, day.skipped, day.removed
+        result.rejected_values = dict(day.rejected_values)
+    if stages.history is not None:
+        result.retyped_history = stages.history.manifest()
+        for column, count in stages.history.rejected_values.items():
+            result.rejected_values[column] += count
+    if stages.data_written and stages.columns is not None:
+        if any(result.rejected_values.values()):
             result.warnings.append(
-                f"restorable columns stay string because the catalog says string: {restorable_strings}; run the "
-                'retype (--retype_history true, README "Turn on typed columns on an existing deployment")'
+                f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
             )
-        without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
-        if without:
-            result.warnings.append(f"columns kept as text for want of evidence of their type: {without}")
-        for column_name, rule in plan.rules.items():
-            comments[column_name.lower()] = rule.comment()
-        day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
-        if plan.rules:
-            restored = plan.restored_columns()
-            day_columns = [
-                _column(c["Name"], restored.get(c["Name"], c["Type"]), c.get("Comment", "")) for c in day_columns
-            ]
-            day_columns.append(_column(REJECTS_COLUMN, REJECTS_CATALOG_TYPE, REJECTS_COMMENT))
-            comments[REJECTS_COLUMN] = REJECTS_COMMENT
-        if schemas:
-            merged = merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
-        else:
-            merged = [dict(c) for c in existing_columns]
-            day_columns = merged  # an empty day keeps the table's schema
-        unusual = [c["Name"] for c in day_columns if not re.fullmatch(r"[a-z_][a-z0-9_]*", c["Name"])]
-        if unusual:
-            # Glue takes any single-line UTF-8 name; Athena documents only [a-z0-9_] and warns that other names can
-            # fail in queries (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
-            # The name cannot be changed: Athena finds a Parquet column by its name.
-            result.warnings.append(f"columns need double quotes in Athena (outside its documented names): {unusual}")
-
-        if plan.rules:
-            # merge first: a type change fails the table before any data is read
-            merge_columns(existing_columns, [(c["Name"], c["Type"]) for c in day_columns], comments)
-            units, unit_results, counters = rewrite_partition(run, source, name, schemas, plan.rules)
-            run.copier.progress.add(len(units), sum(u.source.size for u in units))
-            result.method = "rewrite"
-            result.files = len(units)
-            result.bytes = sum(r.bytes for r in unit_results)
-            result.rows = sum(u.rows for u in units)
-            result.copied = sum(1 for r in unit_results if not r.skipped)
-            result.skipped = len(units) - result.copied
-            result.rejected_values = rejected_by_column(counters, plan.rules)
-            if retype:
-                # after tonight's rewrite, whose format check fails the table before any earlier day is touched
-                history = retype_history(run, name, retype)
-                result.retyped_history = history.manifest()
-                for column, count in history.rejected_values.items():
-                    result.rejected_values[column] += count
-            if any(result.rejected_values.values()):
-                result.warnings.append(
-                    f"values kept in {REJECTS_COLUMN} (their typed column is NULL): {result.rejected_values}"
-                )
-        else:
-            steps = [CopyStep(obj, destination_key(config, name, source, obj)) for obj in source.files]
-            if len({s.destination for s in steps}) != len(steps):
-                raise TableError("two export files flatten to the same file name in the partition folder")
-            listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
-            sizes = {o.key: o.size for o in listed}
-            # Only objects whose size could match are asked about: a first run pays nothing here.
-            wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
-            present = run.copier.source_etags(wanted)
-            needed = copy_steps_needed(steps, present)
-            kept = [s for s in steps if s not in needed]
-            run.copier.progress.add(len(kept), sum(s.source.size for s in kept))
-            run.copier.copy(needed)
-            stale = stale_keys(steps, listed)
-            run.copier.delete(stale)
-            verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
-            result.files = len(steps)
-            result.bytes = sum(s.source.size for s in steps)
-            result.rows = sum(s.rows for s in schemas)
-            result.copied, result.skipped, result.removed = len(needed), len(steps) - len(needed), len(stale)
-        result.columns = day_columns
-
-        glue, database = run.clients.glue, config.catalog_database
-        table_action = put_table(glue, database, current, table_input(name, result.location, merged, source.source))
-        if table_action is TableAction.UPDATED_UNARCHIVED:
-            result.warnings.append(
-                "the Glue table version quota is reached: the table was updated without archiving its previous "
-                "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
-            )
-        totals = {"files": result.files, "bytes": result.bytes, "rows": result.rows}
-        partition_action = put_partition(
-            glue,
-            database,
-            name,
-            partition_input(
-                result.location, config.ingestion_date, day_columns, config.export_id, totals, run.snapshot_time
-            ),
+        result.columns = stages.columns.day
+    if stages.table_action is TableAction.UPDATED_UNARCHIVED:
+        result.warnings.append(
+            "the Glue table version quota is reached: the table was updated without archiving its previous "
+            "version; delete old versions (BatchDeleteTableVersion) to keep the schema history"
         )
-        result.catalog = f"table {table_action.value}, partition {partition_action}"
-        result.status = "PUBLISHED" if source.files else "EMPTY"
+    if stages.table_action is not None and stages.partition_action is not None:
+        result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action.value}"
+        result.status = "PUBLISHED" if table.files else "EMPTY"
+    return result
+
+
+def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) -> TableResult:
+    """Publishes one table's day: the stages above in order, then its result and its log line (also when a stage
+    fails: a TableError, ClientError or BotoCoreError fails this table only)."""
+    started = time.monotonic()
+    stages, error = TableStages(), None
+    try:
+        current = run.catalog.get(name)
+        refuse_table(table, current)
+        if not table.files and current is None:
+            # Nothing to take a schema from and no table yet: publishing would mean guessing types.
+            stages = dataclasses.replace(stages, nothing_to_publish=True)
+        else:
+            for schema, read in read_footers(run, table):
+                stages = dataclasses.replace(stages, footers=stages.footers.plus(schema, read))
+            schemas = stages.footers.schemas
+            types = plan_types(run, table, current, schemas)
+            stages = dataclasses.replace(stages, types=types)
+            columns = plan_columns(table, schemas, types)
+            stages = dataclasses.replace(stages, columns=columns)
+            if publish_method(types) is PublishMethod.REWRITE:
+                day = rewrite_partition(run, table, name, schemas, types.restoration.rules)
+                stages = dataclasses.replace(stages, day=day)
+                if types.retype:
+                    # after tonight's rewrite, whose format check fails the table before any earlier day is touched
+                    stages = dataclasses.replace(stages, history=retype_history(run, name, types.retype))
+            else:
+                day = copy_partition(run, table, name, schemas)
+                stages = dataclasses.replace(stages, day=day)
+            stages = dataclasses.replace(stages, table_action=write_table(run, name, current, table, columns))
+            stages = dataclasses.replace(stages, partition_action=write_partition(run, name, columns, day))
     except (TableError, ClientError, BotoCoreError) as exc:
-        result.status, result.error = "FAILED", str(exc)
+        error = str(exc)
     finally:
-        result.seconds = round(time.monotonic() - started, 3)
+        seconds = round(time.monotonic() - started, 3)
+        result = table_result(name, table, run.config.table_location(name), stages, error, seconds)
         with run.progress_lock:
             run.done += 1
             log.info(
                 "table %d/%d %s (%s): %s, %d files, %d bytes, %d rows, %s %d, kept %d, removed %d, %.1fs%s",
-                run.done, total, name, source.source, result.status, result.files, result.bytes, result.rows,
-                "rewrote" if result.method == "rewrite" else "copied", result.copied, result.skipped, result.removed,
-                result.seconds,
+                run.done, total, name, table.source, result.status, result.files, result.bytes, result.rows,
+                "rewrote" if result.method is PublishMethod.REWRITE else "copied", result.copied, result.skipped,
+                result.removed, result.seconds,
                 f" - {result.error}" if result.error else "",
             )  # fmt: skip
     return result
@@ -2909,8 +3062,8 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
 
 
 def rewrite_partition(
-    run: Run, source: SourceTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
-) -> tuple[list[RewriteUnit], list[UnitResult], dict[str, int]]:
+    run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
+) -> DayWritten:
     """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
 
     A failed table publishes nothing of its day: when no earlier run registered the day's partition, every object
@@ -2924,8 +3077,8 @@ def rewrite_partition(
     output = restored_schema(reference, rules)
     digest = rewrite_plan_digest(output, restoration_spec(rules))
     units = [
-        RewriteUnit(obj, destination_key(config, name, source, obj), schema_ipc(output), digest, schema.rows)
-        for obj, schema in zip(source.files, schemas, strict=True)
+        RewriteUnit(obj, destination_key(config, name, table, obj), schema_ipc(output), digest, schema.rows)
+        for obj, schema in zip(table.files, schemas, strict=True)
     ]
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
@@ -2945,7 +3098,12 @@ def rewrite_partition(
     listed = list_objects(s3, config.sor_bucket, config.partition_prefix(name))
     run.copier.delete(stale_keys(units, listed))
     verify_rewrites(s3, config, units)
-    return units, results, counters
+    run.copier.progress.add(len(units), sum(u.source.size for u in units))
+    rewritten = sum(1 for r in results if not r.skipped)
+    return DayWritten(
+        PublishMethod.REWRITE, len(units), sum(r.bytes for r in results), sum(u.rows for u in units),
+        written=rewritten, skipped=len(units) - rewritten, rejected_values=rejected_by_column(counters, rules),
+    )  # fmt: skip
 
 
 # ==================================================================================================
@@ -3047,11 +3205,11 @@ def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Res
         file_rules = {name: rule for name, rule in rules.items() if name in names}
         if REJECTS_COLUMN in names:
             # The string schema it was made from: its retyped columns as text, without sor_rejects.
-            source = pa.schema(
+            string_schema = pa.schema(
                 [pa.field(f.name, pa.string()) if f.name in file_rules else f for f in item.schema
                  if f.name != REJECTS_COLUMN]
             )  # fmt: skip
-            digest = rewrite_plan_digest(restored_schema(source, file_rules), restoration_spec(file_rules))
+            digest = rewrite_plan_digest(restored_schema(string_schema, file_rules), restoration_spec(file_rules))
             if item.plan_digest != digest:
                 raise TableError(
                     f"{item.obj.key} already holds {REJECTS_COLUMN} but was not written by this retype plan "
@@ -3108,7 +3266,7 @@ def retyped_partition_input(partition: Mapping[str, Any], rules: Mapping[str, Re
     }
 
 
-def retype_history(run: Run, name: str, rules: Mapping[str, Restoration]) -> RetypeReport:
+def retype_history(run: RunContext, name: str, rules: Mapping[str, Restoration]) -> RetypeReport:
     """Rewrites the table's earlier partitions in place, oldest first, and updates each one's columns right after
     its objects. Raises TableError when a unit fails or a day's text breaks the format assumption: that day's
     partition keeps its string columns (its objects rewritten so far hold every value, typed or in sor_rejects, and
@@ -3211,7 +3369,7 @@ def build_manifest(
     }
 
 
-def write_manifest(clients: Clients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
+def write_manifest(clients: JobClients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
     extra: dict[str, Any] = {}
     if config.sor_kms_key_arn:
         extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.sor_kms_key_arn}
@@ -3243,7 +3401,7 @@ def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str,
     return [{"MetricName": k, "Dimensions": dimensions, "Value": v, "Unit": u} for k, (v, u) in values.items()]
 
 
-def emit_metrics(clients: Clients, config: JobConfig, summary: Mapping[str, Any]) -> None:
+def emit_metrics(clients: JobClients, config: JobConfig, summary: Mapping[str, Any]) -> None:
     if not config.metrics_namespace:
         return
     try:
@@ -3253,15 +3411,9 @@ def emit_metrics(clients: Clients, config: JobConfig, summary: Mapping[str, Any]
         log.error("could not emit metrics to %s: %s", config.metrics_namespace, exc)
 
 
-def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
-    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
-    log.info(
-        "export %s -> s3://%s/%s/ for %s",
-        config.export_uri,
-        config.sor_bucket,
-        config.catalog_database,
-        config.ingestion_date,
-    )
+def read_export(clients: JobClients, config: JobConfig) -> ExportPlan:
+    """The export's listing and metadata files, checked against the run's arguments, as an ExportPlan. Raises
+    ExportError when the export is missing, not complete, or another export than the URI names."""
     objects = list_objects(clients.s3, config.export_bucket, config.export_prefix)
     if not objects:
         raise ExportError(f"nothing under {config.export_uri}: wrong URI, or the export has not finished")
@@ -3275,7 +3427,14 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
         listed_id = export_info.get("exportTaskIdentifier")
         if listed_id and listed_id != config.export_id:
             raise ExportError(f"export_info names export {listed_id!r}, but the URI names {config.export_id!r}")
-    plan = plan_export(config.export_prefix, objects, export_info, tables_info, problems)
+    return plan_export(config.export_prefix, objects, export_info, tables_info, problems)
+
+
+def name_tables(
+    clients: JobClients, config: JobConfig, plan: ExportPlan
+) -> tuple[ExportPlan, dict[str, dict[str, Any]], NameAssignment]:
+    """The catalog's current tables and each exported table's catalog name; the plan returned carries the naming
+    warnings too."""
     catalog = catalog_tables(clients.glue, config.catalog_database)
     owners = {name: t.get("Parameters", {}).get("sor.source") for name, t in catalog.items()}
     assignment = assign_table_names({t.source: t.folder for t in plan.tables}, owners)
@@ -3287,40 +3446,59 @@ def run_job(config: JobConfig, clients: Clients) -> tuple[dict[str, Any], int]:
         len(plan.tables), sum(len(t.files) for t in plan.tables), sum(o.size for t in plan.tables for o in t.files),
         plan.ignored_objects,
     )  # fmt: skip
-    plan = dataclasses.replace(plan, warnings=tuple(warnings))
+    return dataclasses.replace(plan, warnings=tuple(warnings)), catalog, assignment
 
+
+def publish_tables(
+    run: RunContext, plan: ExportPlan, assignment: NameAssignment, table_pool: ThreadPoolExecutor
+) -> list[TableResult]:
+    """Every exported table published on the table pool (publish_table), the results sorted by source. A table
+    that got no name fails without being read."""
+    results: list[TableResult] = []
+    futures = []
+    for table in plan.tables:
+        if table.source in assignment.errors:
+            results.append(
+                TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
+            )
+            continue
+        futures.append(table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables)))
+    results += [f.result() for f in futures]
+    return sorted(results, key=lambda r: r.source)
+
+
+def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int]:
+    """Export -> plan and names -> every table published -> retention -> manifest and metrics -> the summary and
+    the exit code."""
+    started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
+    log.info(
+        "export %s -> s3://%s/%s/ for %s",
+        config.export_uri,
+        config.sor_bucket,
+        config.catalog_database,
+        config.ingestion_date,
+    )
+    plan, catalog, assignment = name_tables(clients, config, read_export(clients, config))
     planned = [o for t in plan.tables for o in t.files]
     copier = Copier(clients.s3, config, Progress(len(planned), sum(o.size for o in planned)))
-    results: list[TableResult] = []
     stop = threading.Event()
     try:
         with (
             ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
-            run = Run(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
+            run = RunContext(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
             heartbeat(
                 config.progress_seconds,
                 lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),
                 stop,
             )
-            futures = []
-            for table in plan.tables:
-                if table.source in assignment.errors:
-                    results.append(
-                        TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
-                    )
-                    continue
-                futures.append(
-                    table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables))
-                )
-            results += [f.result() for f in futures]
+            results = publish_tables(run, plan, assignment, table_pool)
     finally:
         stop.set()
         copier.shutdown()
-    results.sort(key=lambda r: r.source)
     retention = apply_retention(clients, config, {r.name for r in results if r.status == "FAILED"}, copier.delete)
-    summary = summarize(config, warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
+    summary = summarize(config, plan.warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
     manifest = build_manifest(config, plan, results, summary, started_at) | {"retention": retention.manifest()}
     write_manifest(clients, config, manifest)
     emit_metrics(clients, config, summary)
@@ -3354,7 +3532,7 @@ def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.da
     }
 
 
-def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients] = make_clients) -> int:
+def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], JobClients] = make_job_clients) -> int:
     """Runs the job; returns the exit code (docs/contracts.md "Exit codes and retries").
 
     0: every table published; 1: at least one table failed (manifest and metrics say which); 2: the run could not
@@ -3374,7 +3552,7 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], Clients]
     logging.getLogger("botocore").setLevel(logging.WARNING)
     started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
     config: JobConfig | None = None
-    clients: Clients | None = None
+    clients: JobClients | None = None
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
         clients = make(config)

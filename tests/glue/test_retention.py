@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import sor_job
 from sor_job import (
-    Clients,
     Copier,
     ExportError,
+    JobClients,
     RemovalOutcome,
     RetentionPolicy,
     TableDays,
@@ -220,7 +220,7 @@ def expected(tables: dict[str, Iterable[dt.date]], daily: int, monthly: int, yea
 
 def retain(world: SorWorld, day: str, *options: str, s3: Any = None, glue: Any = None, failed: Iterable[str] = ()):
     config = parse_args([*BASE, "--ingestion_date", day, *options])
-    clients = Clients(s3 or world.s3, glue or world.glue, None)
+    clients = JobClients(s3 or world.s3, glue or world.glue, None)
     copier = Copier(clients.s3, config)
     try:
         return sor_job.apply_retention(clients, config, set(failed), copier.delete)
