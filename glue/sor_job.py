@@ -25,7 +25,9 @@ Sections:
   7c. Restoration transform: restored columns + sor_rejects (pure)
   8. Catalog writes
   9b. Retention: which day partitions the keep rules remove, and removing them safely
-  9. The run: per-table pipeline, manifest, metrics, summary
+  9. The run: one table's publication stage by stage (publish_table), manifest, metrics, summary (run_job, main)
+  9c. Typed tables: the rewrite of a table's day through the restoration transform
+  9d. Retyping history: earlier string-typed partitions rewritten in place (--retype_history true)
 """
 
 from __future__ import annotations
