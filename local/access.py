@@ -133,7 +133,7 @@ def _start_export(names: Names) -> list[Call]:
     ]  # fmt: skip
 
 
-def manifest_key(names: Names, day: str = EXAMPLE_DAY) -> str:
+def example_manifest_key(names: Names, day: str = EXAMPLE_DAY) -> str:
     return f"_manifests/{names.catalog_database}/ingestion_date={day}/manifest.json"
 
 
@@ -141,7 +141,7 @@ def _on_export_event(names: Names) -> list[Call]:
     role = "OnExportEventRole"
     job = _arn(names, "glue", f"job/{names.glue_job_name}")
     manifests = f"_manifests/{names.catalog_database}/"
-    key = manifest_key(names)
+    key = example_manifest_key(names)
     s3_kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.sor_bucket)})
     return [
         Call(role, "rds:DescribeExportTasks", "*", _TLS, "export_tasks: the tasks of an event's source"),
@@ -206,7 +206,7 @@ def _glue_job(names: Names) -> list[Call]:
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 for resource in (group, f"{group}:log-stream:jr_0123456789abcdef-driver"):
                     calls.append(Call(role, action, resource, dict(_TLS), f"Glue's own {stream} log lines"))
-    for key, why in ((table, "SOR data"), (manifest_key(names), "the run manifest")):
+    for key, why in ((table, "SOR data"), (example_manifest_key(names), "the run manifest")):
         prefix = f"{db}/*" if key == table else f"_manifests/{db}/*"
         for action, what in (
             ("s3:GetObject", "HeadObject: the source ETag of what is there"),

@@ -284,7 +284,7 @@ class Measurement:
 # ==================================================================================================
 # The two publishers
 # ==================================================================================================
-def run_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str) -> Measurement:
+def measure_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str) -> Measurement:
     """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
     command = job_runner.job_command([
@@ -359,7 +359,7 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
     return len(tables), files, size
 
 
-def run_baseline(world: World, export: Export, hook: LatencyHook) -> Measurement:
+def measure_baseline(world: World, export: Export, hook: LatencyHook) -> Measurement:
     bucket, database = world.destination("naive")
     mark, before = len(world.emulator.calls()), hook.seconds
     with latency(world.emulator, hook):
@@ -601,9 +601,9 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
     for shape in config.sizes:
         export = world.export(shape)
         log(f"growth {shape.label}: job ...")
-        job = run_job(world, export, hook, DEFAULT_COPY_CONCURRENCY)
+        job = measure_job(world, export, hook, DEFAULT_COPY_CONCURRENCY)
         log(f"growth {shape.label}: baseline ...")
-        baseline = run_baseline(world, export, hook)
+        baseline = measure_baseline(world, export, hook)
         same_publication(job, baseline)
         result.growth.append((job, baseline))
         log(f"growth {shape.label}: job {job.seconds:.1f}s, baseline {baseline.seconds:.1f}s")
@@ -612,12 +612,12 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
         reused = next((j for j, _ in result.growth if j.shape == largest and j.copy_concurrency == concurrency), None)
         if reused is None:
             log(f"concurrency {concurrency} on {largest.label} ...")
-            reused = run_job(world, world.export(largest), hook, concurrency)
+            reused = measure_job(world, world.export(largest), hook, concurrency)
         result.sweep.append(reused)
     log(f"big files {config.big.label}: writing the export ...")
     big_export = world.export(config.big)
-    big_job = run_job(world, big_export, hook, DEFAULT_COPY_CONCURRENCY, *config.big_job_args)
-    big_baseline = run_baseline(world, big_export, hook)
+    big_job = measure_job(world, big_export, hook, DEFAULT_COPY_CONCURRENCY, *config.big_job_args)
+    big_baseline = measure_baseline(world, big_export, hook)
     same_publication(big_job, big_baseline)
     result.big = (big_job, big_baseline)
     log("cold imports of the Lambda handlers ...")

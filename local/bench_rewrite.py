@@ -318,7 +318,7 @@ def workload(root: Path, files: int, rows: int, row_group_rows: int) -> Workload
 
 
 @dataclass
-class Run:
+class PeerRun:
     """One peer's fastest run over the whole workload."""
 
     peer: str  # "job", "job-spark", "spark", "arrow"
@@ -349,7 +349,7 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
-def _best(peer: str, cores: int, work: Workload, repeats: int, once: Callable[[], int]) -> Run:
+def _best(peer: str, cores: int, work: Workload, repeats: int, once: Callable[[], int]) -> PeerRun:
     """Runs `once` (which returns the output bytes) `repeats` times; keeps the fastest."""
     times, cpu_times, output = [], [], 0
     for _ in range(repeats):
@@ -359,12 +359,12 @@ def _best(peer: str, cores: int, work: Workload, repeats: int, once: Callable[[]
         cpu_times.append(time.process_time() - cpu)
     best = times.index(min(times))
     cpu_seconds = cpu_times[best] if cores == 1 and peer in {"job", "arrow"} else None
-    return Run(
+    return PeerRun(
         peer, cores, times[best], work.rows, work.source_bytes, output, cpu_seconds, [round(t, 3) for t in times]
     )
 
 
-def run_job(work: Workload, repeats: int) -> Run:
+def time_job(work: Workload, repeats: int) -> PeerRun:
     """rewrite_unit with the job's transform, unit after unit in this process."""
     s3, config, factory = LocalS3(work.root), work.config(), RestorationFactory(work.rules)
 
@@ -378,7 +378,7 @@ def run_job(work: Workload, repeats: int) -> Run:
     return _best("job", 1, work, repeats, once)
 
 
-def run_arrow(work: Workload, repeats: int, out: Path) -> Run:
+def time_arrow(work: Workload, repeats: int, out: Path) -> PeerRun:
     """The codec floor: the same row groups read and written with the job's writer settings, nothing parsed."""
 
     def once() -> int:
@@ -408,7 +408,7 @@ def spark_casts(rules: Mapping[str, sor_job.Restoration]) -> dict[str, str]:
     return sql
 
 
-def run_spark(session: Any, cores: int, work: Workload, repeats: int, out: Path) -> Run:
+def time_spark(session: Any, cores: int, work: Workload, repeats: int, out: Path) -> PeerRun:
     """The plain Spark DataFrame rewrite: read, cast, write (zstd, as the job writes)."""
     from pyspark.sql import functions as F
 
@@ -425,7 +425,7 @@ def run_spark(session: Any, cores: int, work: Workload, repeats: int, out: Path)
     return _best("spark", cores, work, repeats, once)
 
 
-def run_job_spark(cores: int, work: Workload, repeats: int) -> Run:
+def time_job_spark(cores: int, work: Workload, repeats: int) -> PeerRun:
     """The job's run_rewrites (one Spark task per unit) with LocalS3 in the tasks."""
     sor_job.task_s3_client = LocalS3Factory(str(work.root))  # what run_rewrites' tasks call for their client
     factory, config = RestorationFactory(work.rules), work.config()
@@ -559,10 +559,10 @@ def spark_child(root: Path, master: str, repeats: int, files: int) -> dict[str, 
     warm = Workload(
         work.root, work.paths[:1], work.units[:1], work.rules, work.units[0].rows, work.units[0].source.size
     )
-    run_spark(session, cores, warm, 1, root / "warm-spark")  # JIT, Python workers and file cache, not measured
-    run_job_spark(cores, warm, 1)
-    spark = run_spark(session, cores, work, repeats, root / f"spark-{cores}")
-    job = run_job_spark(cores, work, repeats)
+    time_spark(session, cores, warm, 1, root / "warm-spark")  # JIT, Python workers and file cache, not measured
+    time_job_spark(cores, warm, 1)
+    spark = time_spark(session, cores, work, repeats, root / f"spark-{cores}")
+    job = time_job_spark(cores, work, repeats)
     session.stop()
     return {"runs": [dataclasses.asdict(spark), dataclasses.asdict(job)]}
 
@@ -594,9 +594,9 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         log(f"rewrite: writing {args.files} source files of {args.rows} rows ...")
         work = workload(root, args.files, args.rows, args.row_group_rows)
         log(f"rewrite: {work.rows} rows, {work.source_bytes / MB:.1f} MB of gzip Parquet; job (rewrite_unit) ...")
-        runs = [run_job(work, args.repeats)]
+        runs = [time_job(work, args.repeats)]
         log("rewrite: codec floor (pyarrow) ...")
-        runs.append(run_arrow(work, args.repeats, root / "arrow"))
+        runs.append(time_arrow(work, args.repeats, root / "arrow"))
         for master in args.masters:
             log(f"rewrite: Spark {master}: plain DataFrame rewrite and the job's run_rewrites ...")
             done = subprocess.run(
@@ -606,7 +606,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
             )  # fmt: skip
             if done.returncode != 0:
                 raise RuntimeError(f"Spark {master} failed: {done.stderr[-3000:]}")
-            runs += [Run(**r) for r in json.loads(done.stdout.strip().splitlines()[-1])["runs"]]
+            runs += [PeerRun(**r) for r in json.loads(done.stdout.strip().splitlines()[-1])["runs"]]
         first = next(r for r in runs if r.peer == "spark")
         comparison = compare_outputs(work, root / f"spark-{first.cores}", root / "arrow")
         memory = measure_memory(root, args.memory_mb, args.memory_row_group_rows, log) if args.memory_mb else []
@@ -651,10 +651,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def iter_runs(report: Mapping[str, Any]) -> Iterator[Run]:
-    """The runs of a `run` report as Run objects."""
+def iter_peer_runs(report: Mapping[str, Any]) -> Iterator[PeerRun]:
+    """The runs of a `run` report as PeerRun objects."""
     for run in report["runs"]:
-        yield Run(**{k: v for k, v in run.items() if k in {f.name for f in dataclasses.fields(Run)}})
+        yield PeerRun(**{k: v for k, v in run.items() if k in {f.name for f in dataclasses.fields(PeerRun)}})
 
 
 if __name__ == "__main__":

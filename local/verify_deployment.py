@@ -36,29 +36,29 @@ from local.stack import load_raw, wildcard_match
 
 ClientFor = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
 
-# -- outcomes -----------------------------------------------------------------------------------------------------
+# -- verdicts -----------------------------------------------------------------------------------------------------
 
 
-class Outcome(Enum):
-    PASS = "PASS"  # noqa: S105 - an outcome, not a password
+class Verdict(Enum):
+    PASS = "PASS"  # noqa: S105 - a verdict, not a password
     FAIL = "FAIL"
     SKIPPED = "SKIPPED"
 
 
 @dataclass(frozen=True)
-class Result:
+class CheckResult:
     check: str
-    outcome: Outcome
+    verdict: Verdict
     detail: str
     next_step: str = ""
 
 
-def _pass(check: str, detail: str) -> Result:
-    return Result(check, Outcome.PASS, detail)
+def _pass(check: str, detail: str) -> CheckResult:
+    return CheckResult(check, Verdict.PASS, detail)
 
 
-def _fail(check: str, detail: str, next_step: str) -> Result:
-    return Result(check, Outcome.FAIL, detail, next_step)
+def _fail(check: str, detail: str, next_step: str) -> CheckResult:
+    return CheckResult(check, Verdict.FAIL, detail, next_step)
 
 
 # -- the stack ----------------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def stack_view(describe_stacks: Mapping[str, Any], resource_pages: Iterable[Mapp
     )
 
 
-def names_of(
+def deployed_names(
     view: StackView, function_environment: Mapping[str, str], job_arguments: Mapping[str, str] | None = None
 ) -> Names:
     """The physical names the code works with: outputs and resources, plus what only the functions' environment
@@ -146,7 +146,7 @@ def names_of(
     )
 
 
-def check_stack(view: StackView) -> Result:
+def check_stack(view: StackView) -> CheckResult:
     if view.status.endswith("_COMPLETE") and "ROLLBACK" not in view.status and "DELETE" not in view.status:
         return _pass("stack", f"{view.name} {view.status}, {len(view.resources)} resources")
     return _fail(
@@ -280,10 +280,12 @@ def _policy_ids(statements: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(sorted({s.get("SourcePolicyId", "?") for s in statements}))
 
 
-def check_permissions(calls: Sequence[Call], role_arns: Mapping[str, str], found: Sequence[Decision]) -> list[Result]:
+def check_permissions(
+    calls: Sequence[Call], role_arns: Mapping[str, str], found: Sequence[Decision]
+) -> list[CheckResult]:
     """One row per role: PASS when every declared call is allowed, else one FAIL row per call that is not."""
     by_call = {(d.role, d.action.lower(), d.resource): d for d in found}
-    results: list[Result] = []
+    results: list[CheckResult] = []
     for role in sorted({c.role for c in calls}):
         check = f"permissions {role}"
         if role not in role_arns:
@@ -310,7 +312,7 @@ def check_permissions(calls: Sequence[Call], role_arns: Mapping[str, str], found
     return results
 
 
-def _denied(check: str, role: str, call: Call, decision: Decision) -> Result:
+def _denied(check: str, role: str, call: Call, decision: Decision) -> CheckResult:
     context = ", ".join(f"{k}={'|'.join(v)}" for k, v in sorted(call.context.items())) or "none"
     missing = f"; the policy asks for {', '.join(decision.missing)}, absent here" if decision.missing else ""
     where = f" whose conditions hold for {context}" if call.context else ""
@@ -324,7 +326,7 @@ def _denied(check: str, role: str, call: Call, decision: Decision) -> Result:
 # -- the cluster, its backups and the schedule --------------------------------------------------------------------
 
 
-def check_cluster(clusters: Mapping[str, Any] | None, identifier: str) -> list[Result]:
+def check_cluster(clusters: Mapping[str, Any] | None, identifier: str) -> list[CheckResult]:
     check = "cluster"
     if identifier != identifier.lower():
         # RDS stores identifiers in lower case (botocore rds model, CreateDBCluster DBClusterIdentifier), and the
@@ -426,10 +428,10 @@ def check_backup_window(
     mode: str,
     today: dt.date,
     margin: dt.timedelta = DEFAULT_BACKUP_MARGIN,
-) -> Result:
+) -> CheckResult:
     check = "backup window"
     if mode != SNAPSHOT_MODE:
-        return Result(check, Outcome.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
+        return CheckResult(check, Verdict.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
     if not cluster or not schedule:
         return _fail(check, "needs the cluster and the nightly schedule", "fix the cluster and schedule rows first")
     window = cluster.get("PreferredBackupWindow", "")
@@ -460,10 +462,12 @@ def _hours(delta: dt.timedelta) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}"
 
 
-def check_snapshot_age(snapshots: Sequence[Mapping[str, Any]], mode: str, max_hours: float, now: dt.datetime) -> Result:
+def check_snapshot_age(
+    snapshots: Sequence[Mapping[str, Any]], mode: str, max_hours: float, now: dt.datetime
+) -> CheckResult:
     check = "newest automated snapshot"
     if mode != SNAPSHOT_MODE:
-        return Result(check, Outcome.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
+        return CheckResult(check, Verdict.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
     available = [s for s in snapshots if s.get("Status") == "available" and s.get("SnapshotCreateTime")]
     if not available:
         return _fail(
@@ -489,7 +493,7 @@ def _aware(value: Any) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def check_schedule(schedule: Mapping[str, Any] | None, label: str) -> Result:
+def check_schedule(schedule: Mapping[str, Any] | None, label: str) -> CheckResult:
     check = f"schedule {label}"
     if not schedule:
         return _fail(check, "the stack has no such schedule", "deploy this repository's template.yaml")
@@ -510,7 +514,7 @@ def check_schedule(schedule: Mapping[str, Any] | None, label: str) -> Result:
 LOG_PREFIX_ARGUMENT = GLUE_LOG_PREFIX_ARGUMENT
 
 
-def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> list[Result]:
+def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> list[CheckResult]:
     results = []
     version = str(job.get("GlueVersion", ""))
     if version.startswith("5."):
@@ -537,7 +541,7 @@ def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> 
     return results
 
 
-def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> Result:
+def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> CheckResult:
     """Glue 5 writes to /aws-glue/jobs/output and /aws-glue/jobs/error unless --custom-logGroup-prefix moves them to
     <prefix>/output and <prefix>/error ("Logging for AWS Glue jobs",
     https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html)."""
@@ -569,7 +573,7 @@ def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, 
 # -- Lambda layers ------------------------------------------------------------------------------------------------
 
 
-def check_layers(configurations: Mapping[str, Mapping[str, Any]], own_layers: Iterable[str]) -> list[Result]:
+def check_layers(configurations: Mapping[str, Mapping[str, Any]], own_layers: Iterable[str]) -> list[CheckResult]:
     """The functions bundle the pinned Powertools (pyproject.toml): what runs is what the tests ran. A public
     Powertools layer's version number names no release, so any layer not built by this stack is a failure."""
     own = set(own_layers)
@@ -599,7 +603,7 @@ _EVENTS = "events.amazonaws.com"
 _KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def check_events_key_statement(policy: str) -> Result:
+def check_events_key_statement(policy: str) -> CheckResult:
     """EventBridge's KMS request for an encrypted topic carries neither aws:SourceAccount nor aws:SourceArn, so a
     statement conditioned on them never matches (SNS developer guide, "Key management", compatibility with AWS
     services: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
@@ -633,7 +637,7 @@ def check_events_key_statement(policy: str) -> Result:
     )
 
 
-def check_failed_invocations(rule: str, statistics: Mapping[str, Any]) -> Result:
+def check_failed_invocations(rule: str, statistics: Mapping[str, Any]) -> CheckResult:
     """AWS/Events FailedInvocations by RuleName, sent only when not zero
     (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html)."""
     check = f"rule {rule}"
@@ -647,7 +651,7 @@ def check_failed_invocations(rule: str, statistics: Mapping[str, Any]) -> Result
     return _pass(check, f"no failed invocations in the last {FAILED_INVOCATIONS_DAYS} days")
 
 
-def check_alert_sent(response: Mapping[str, Any] | None, topic: str) -> Result:
+def check_alert_sent(response: Mapping[str, Any] | None, topic: str) -> CheckResult:
     check = "test alert"
     if response and response.get("MessageId"):
         return _pass(
@@ -695,7 +699,7 @@ _PUBLISH_ACCESS = (
 )
 
 
-def _guard(check: str, action: Callable[[], list[Result]], next_step: str = _READ_ACCESS) -> list[Result]:
+def _guard(check: str, action: Callable[[], list[CheckResult]], next_step: str = _READ_ACCESS) -> list[CheckResult]:
     """A read the operator is not allowed, or that fails, becomes a FAIL row instead of ending the run."""
     try:
         return action()
@@ -710,13 +714,13 @@ def verify(
     calls_for: Callable[[Names], list[Call]] = declared_calls,
     send_test_alert: bool = True,
     backup_margin: dt.timedelta = DEFAULT_BACKUP_MARGIN,
-) -> list[Result]:
+) -> list[CheckResult]:
     view = read_stack(clients, stack_name)
     results = [check_stack(view)]
     lambda_ = clients("lambda")
     configurations: dict[str, Mapping[str, Any]] = {}
 
-    def read_functions() -> list[Result]:
+    def read_functions() -> list[CheckResult]:
         for logical, physical in view.of_type("AWS::Lambda::Function").items():
             configurations[logical] = lambda_.get_function_configuration(FunctionName=physical)
         own = view.of_type("AWS::Lambda::LayerVersion").values()
@@ -727,15 +731,15 @@ def verify(
     names: Names | None = None
     job: dict[str, Any] = {}  # read once by the "glue job" check; its arguments name Glue's own log groups
 
-    def read_job() -> list[Result]:
+    def read_job() -> list[CheckResult]:
         job.update(clients("glue").get_job(JobName=view.outputs["SorJobName"])["Job"])
         return []
 
     results += _guard("glue job", read_job)
 
-    def permissions() -> list[Result]:
+    def permissions() -> list[CheckResult]:
         nonlocal names
-        names = names_of(view, environment, job.get("DefaultArguments", {}))
+        names = deployed_names(view, environment, job.get("DefaultArguments", {}))
         calls = calls_for(names)
         iam = clients("iam")
         found: list[Decision] = []
@@ -751,14 +755,14 @@ def verify(
     rds = clients("rds")
     cluster: dict[str, Any] = {}
 
-    def read_cluster() -> list[Result]:
+    def read_cluster() -> list[CheckResult]:
         response = rds.describe_db_clusters(DBClusterIdentifier=identifier.lower())
         cluster.update(response["DBClusters"][0] if response.get("DBClusters") else {})
         return check_cluster(response, identifier)
 
     results += _guard("cluster", read_cluster)
 
-    def read_snapshots() -> list[Result]:
+    def read_snapshots() -> list[CheckResult]:
         pages = _pages(
             rds.describe_db_cluster_snapshots,
             "Marker",
@@ -774,7 +778,7 @@ def verify(
     scheduler = clients("scheduler")
     nightly: dict[str, Any] = {}
 
-    def read_schedules() -> list[Result]:
+    def read_schedules() -> list[CheckResult]:
         start_arn = next(
             (
                 c["FunctionArn"]
@@ -798,7 +802,7 @@ def verify(
     results += _guard("schedules", read_schedules)
     results.append(check_backup_window(cluster or None, nightly or None, mode, now.date(), backup_margin))
 
-    def read_glue() -> list[Result]:
+    def read_glue() -> list[CheckResult]:
         if not job:
             return []  # the read failed: its row is already there
         logs = clients("logs")
@@ -814,13 +818,13 @@ def verify(
 
     results += _guard("glue job", read_glue)
 
-    def read_key_policy() -> list[Result]:
+    def read_key_policy() -> list[CheckResult]:
         policy = clients("kms").get_key_policy(KeyId=view.outputs["DataKeyArn"], PolicyName="default")["Policy"]
         return [check_events_key_statement(policy)]
 
     results += _guard("key policy", read_key_policy)
 
-    def read_rule_metrics() -> list[Result]:
+    def read_rule_metrics() -> list[CheckResult]:
         cloudwatch = clients("cloudwatch")
         rows = []
         for physical in sorted(view.of_type("AWS::Events::Rule").values()):
@@ -842,7 +846,7 @@ def verify(
     if send_test_alert:
         topic = view.outputs["AlertTopicArn"]
 
-        def send() -> list[Result]:
+        def send() -> list[CheckResult]:
             response = clients("sns").publish(
                 TopicArn=topic,
                 Subject=f"aurora-sor verifier: test alert for stack {view.name}"[:100],
@@ -858,15 +862,15 @@ def verify(
 # -- output -------------------------------------------------------------------------------------------------------
 
 
-def render(results: Sequence[Result]) -> str:
+def render(results: Sequence[CheckResult]) -> str:
     rows = [("CHECK", "RESULT", "DETAIL / NEXT STEP")]
     for r in results:
-        rows.append((r.check, r.outcome.value, r.detail))
+        rows.append((r.check, r.verdict.value, r.detail))
         if r.next_step:
             rows.append(("", "", f"-> {r.next_step}"))
     width = [max(len(row[i]) for row in rows) for i in (0, 1)]
     lines = [f"{c.ljust(width[0])}  {o.ljust(width[1])}  {d}" for c, o, d in rows]
-    failed = sum(1 for r in results if r.outcome is Outcome.FAIL)
+    failed = sum(1 for r in results if r.verdict is Verdict.FAIL)
     lines.append("")
     lines.append(f"{failed} check(s) failed." if failed else "All checks passed.")
     return "\n".join(lines)
@@ -897,7 +901,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     print(render(results))
-    return 1 if any(r.outcome is Outcome.FAIL for r in results) else 0
+    return 1 if any(r.verdict is Verdict.FAIL for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ from local.bench import (
     count,
     handler_modules,
     import_times,
+    measure_job,
     parse_args,
     rewrite_requests,
     run_bench,
-    run_job,
     run_rewrite_bench,
     same_publication,
 )
@@ -163,7 +163,7 @@ def test_a_failing_job_is_an_error(emulator: Emulator) -> None:
     world = World(emulator)
     missing = Export(Shape(1, 1), f"s3://{EXPORT_BUCKET}/exports/nothing-here/", "exports/nothing-here/", {})
     with pytest.raises(BenchError, match="the job failed"):
-        run_job(world, missing, LatencyHook(LatencyModel(request_ms=0, copy_ms=0)), 4)
+        measure_job(world, missing, LatencyHook(LatencyModel(request_ms=0, copy_ms=0)), 4)
 
 
 def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:

@@ -34,8 +34,8 @@ from local.deploy import Deployment, deploy
 from local.iam import AuthRequest, Decision, Principal, evaluate
 from local.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
 from local.verify_deployment import (
-    Outcome,
-    Result,
+    CheckResult,
+    Verdict,
     backup_leads,
     check_backup_window,
     check_events_key_statement,
@@ -251,7 +251,7 @@ class Harness:
             return _iam_simulator(self.session.client("iam"))
         return self.session.client(service)
 
-    def run(self, **kwargs: Any) -> list[Result]:
+    def run(self, **kwargs: Any) -> list[CheckResult]:
         return verify(self.clients, STACK, dt.datetime.now(dt.UTC), **kwargs)  # calls_for: local/access.declared_calls
 
 
@@ -270,8 +270,8 @@ def harness(aws: boto3.Session) -> Harness:
     return Harness(aws, deployment)
 
 
-def failures(results: list[Result]) -> list[Result]:
-    return [r for r in results if r.outcome is Outcome.FAIL]
+def failures(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.verdict is Verdict.FAIL]
 
 
 def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> None:
@@ -411,11 +411,11 @@ def test_the_key_statement_with_source_conditions_fails() -> None:
         ]
     }
     result = check_events_key_statement(json.dumps(conditioned))
-    assert result.outcome is Outcome.FAIL
+    assert result.verdict is Verdict.FAIL
     assert "conditioned on aws:sourceaccount" in result.detail
     plain = {"Statement": [{**conditioned["Statement"][0], "Condition": {}}]}
-    assert check_events_key_statement(json.dumps(plain)).outcome is Outcome.PASS
-    assert check_events_key_statement(json.dumps({"Statement": []})).outcome is Outcome.FAIL
+    assert check_events_key_statement(json.dumps(plain)).verdict is Verdict.PASS
+    assert check_events_key_statement(json.dumps({"Statement": []})).verdict is Verdict.FAIL
     assert template_statement  # the template keeps a key policy to check
 
 
@@ -429,14 +429,14 @@ def test_log_routing_needs_the_prefix_and_both_groups() -> None:
     both = [*only_output, {"logGroupName": "/p/error", "retentionInDays": 90}]
     assert check_log_routing(job, both, key).detail == "/p/error is not encrypted with the stack key"
     both[1]["kmsKeyId"] = key
-    assert check_log_routing(job, both, key).outcome is Outcome.PASS
+    assert check_log_routing(job, both, key).verdict is Verdict.PASS
 
 
 def test_layers_of_the_stack_itself_pass_others_fail() -> None:
     own = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:aurora-sor-deps:3"
     configurations = {"A": {"Layers": [{"Arn": own}]}, "B": {"Layers": [{"Arn": "arn:aws:lambda:x:1:layer:other:1"}]}}
     results = check_layers(configurations, [own])
-    assert [r.outcome for r in results] == [Outcome.PASS, Outcome.FAIL]
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.FAIL]
     assert "an unknown layer" in results[1].detail
 
 
@@ -446,17 +446,17 @@ def test_backup_window_follows_daylight_saving_time() -> None:
     cluster = {"DBClusterIdentifier": "c", "PreferredBackupWindow": "06:45-07:15"}
     schedule = {"ScheduleExpression": "cron(0 3 * * ? *)", "ScheduleExpressionTimezone": "America/New_York"}
     result = check_backup_window(cluster, schedule, "latest-automated-snapshot", dt.date(2026, 12, 1))
-    assert result.outcome is Outcome.FAIL
+    assert result.verdict is Verdict.FAIL
     assert "ends 0h15 after" in result.detail
     leads = {
         lead for _, lead in backup_leads("06:45-07:15", "cron(0 3 * * ? *)", "America/New_York", dt.date(2026, 12, 1))
     }
     assert leads == {dt.timedelta(minutes=-15), dt.timedelta(minutes=45)}
     on_time = {**cluster, "PreferredBackupWindow": "05:00-05:30"}
-    assert check_backup_window(on_time, schedule, "latest-automated-snapshot", dt.date(2026, 12, 1)).outcome is (
-        Outcome.PASS
+    assert check_backup_window(on_time, schedule, "latest-automated-snapshot", dt.date(2026, 12, 1)).verdict is (
+        Verdict.PASS
     )
-    assert check_backup_window(cluster, schedule, "cluster", dt.date(2026, 12, 1)).outcome is Outcome.SKIPPED
+    assert check_backup_window(cluster, schedule, "cluster", dt.date(2026, 12, 1)).verdict is Verdict.SKIPPED
 
 
 def test_a_window_just_before_midnight_counts_for_a_schedule_just_after() -> None:
@@ -537,7 +537,7 @@ def test_a_denial_of_one_role_is_not_hidden_by_another_roles_allow_of_the_same_c
         found += decisions(plan, [page])
     for order in (found, found[::-1]):
         results = check_permissions(calls, arns, order)
-        assert [(r.check, r.outcome) for r in results] == [
-            ("permissions Reader", Outcome.FAIL),
-            ("permissions Writer", Outcome.PASS),
+        assert [(r.check, r.verdict) for r in results] == [
+            ("permissions Reader", Verdict.FAIL),
+            ("permissions Writer", Verdict.PASS),
         ], render(results)

@@ -44,7 +44,7 @@ def tables_for(day: str) -> list[SourceTable]:
     ]
 
 
-def export_day(world: SorWorld, day: str) -> str:
+def write_day_export(world: SorWorld, day: str) -> str:
     return world.export(tables_for(day), export_id=shop_export_id(day))
 
 
@@ -124,7 +124,7 @@ class Scene:
 
 
 def scene(world: SorWorld, *, publish_earlier: bool = True) -> Scene:
-    earlier_uri, uri = export_day(world, EARLIER), export_day(world, DAY)
+    earlier_uri, uri = write_day_export(world, EARLIER), write_day_export(world, DAY)
     if not _REFERENCE:
         for day, day_uri in ((EARLIER, earlier_uri), (DAY, uri)):
             clean = run_day(world, day_uri, day)

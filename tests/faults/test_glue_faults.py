@@ -25,13 +25,13 @@ from tests.faults.scenario import (
     copy_into,
     day_snapshot,
     exact_state,
-    export_day,
     footer_read_of,
     one_call,
     run_day,
     scene,
     start_day,
     with_legacy_run_parameters,
+    write_day_export,
 )
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -132,7 +132,7 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
     hold a subprocess run for about a minute; a 2-attempt client reaches the same last-attempt failure path in
     seconds (the 500 test above runs that path end to end).
     """
-    uri = export_day(world, DAY)
+    uri = write_day_export(world, DAY)
     config = sor_job.parse_args(
         ["--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE, "--ingestion_date", DAY]
     )

@@ -4,12 +4,14 @@ template's own policies (identity, key, bucket and topic policies) by local/iam.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 from typing import Any
 
 import pytest
+from manifests import manifest_key
 
-from local.access import Call, Names, declared_calls, manifest_key, names_of, policies_of
+from local.access import EXAMPLE_DAY, Call, Names, declared_calls, example_manifest_key, names_of, policies_of
 from local.iam import AuthRequest, Decision, Policies, Principal
 from local.stack import CLUSTER, REGION, Stack, load_raw, translate
 
@@ -100,7 +102,9 @@ def test_a_get_object_request_does_not_carry_s3_prefix_so_the_manifest_reader_la
     # The reader that lists the manifest's exact key first is allowed.
     listed = POLICIES.evaluate(
         "OnExportEventRole",
-        AuthRequest("s3:ListBucket", bucket, {"s3:prefix": (manifest_key(NAMES),), "aws:SecureTransport": ("true",)}),
+        AuthRequest(
+            "s3:ListBucket", bucket, {"s3:prefix": (example_manifest_key(NAMES),), "aws:SecureTransport": ("true",)}
+        ),
     )
     assert listed.allowed
 
@@ -145,3 +149,9 @@ def test_glue_writes_its_own_logs_only_into_the_stacks_two_groups() -> None:
     assert not denied(POLICIES, logs)
     elsewhere = AuthRequest("logs:PutLogEvents", logs[0].resource.replace("/output", "/other"), {})
     assert POLICIES.evaluate("GlueJobRole", elsewhere).decision is not Decision.ALLOW
+
+
+def test_the_manifest_key_iam_is_checked_with_is_the_one_the_lambdas_read() -> None:
+    """access.py declares the manifest reads with its own example key; the Lambdas build theirs in manifests.py."""
+    day = dt.date.fromisoformat(EXAMPLE_DAY)
+    assert example_manifest_key(NAMES) == manifest_key(NAMES.catalog_database, day)
