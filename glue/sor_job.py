@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
@@ -2260,6 +2261,18 @@ class TableAction(Enum):
     UPDATED_UNARCHIVED = "updated without archiving its previous version (table version quota reached)"
 
 
+def created_unless_exists(create: Callable[[], Any]) -> bool:
+    """True when `create` made the catalog object; False when Glue answers AlreadyExistsException (another run, or an
+    earlier night, made it), which the caller then compares and updates."""
+    try:
+        create()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "AlreadyExistsException":
+            raise
+        return False
+    return True
+
+
 def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> TableAction:
     """CreateTable, or UpdateTable only when the definition differs (a real schema change, or a one-time clean-up
     of parameters an earlier version kept on the table).
@@ -2270,13 +2283,9 @@ def put_table(glue: Any, database: str, current: Mapping[str, Any] | None, wante
     the archived version" (botocore glue model, UpdateTable SkipArchive), so the night still publishes.
     """
     if current is None:
-        try:
-            glue.create_table(DatabaseName=database, TableInput=wanted)
+        if created_unless_exists(functools.partial(glue.create_table, DatabaseName=database, TableInput=wanted)):
             return TableAction.CREATED
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "AlreadyExistsException":
-                raise
-            # Another run created it between our listing and now: update it as if we had seen it.
+        # Another run created it between our listing and now: update it as if we had seen it.
     elif same_definition(as_table_input(current), wanted):
         return TableAction.UNCHANGED
     try:
@@ -2298,12 +2307,9 @@ class PartitionAction(Enum):
 
 def put_partition(glue: Any, database: str, name: str, wanted: dict[str, Any]) -> PartitionAction:
     """CreatePartition, else UpdatePartition only when the partition differs (a re-run writes nothing)."""
-    try:
-        glue.create_partition(DatabaseName=database, TableName=name, PartitionInput=wanted)
+    create = functools.partial(glue.create_partition, DatabaseName=database, TableName=name, PartitionInput=wanted)
+    if created_unless_exists(create):
         return PartitionAction.CREATED
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "AlreadyExistsException":
-            raise
     current = glue.get_partition(DatabaseName=database, TableName=name, PartitionValues=wanted["Values"])["Partition"]
     storage = {k: v for k, v in current.get("StorageDescriptor", {}).items() if k in wanted["StorageDescriptor"]}
     found = {"Values": current.get("Values"), "StorageDescriptor": storage, "Parameters": current.get("Parameters", {})}
