@@ -2623,6 +2623,21 @@ def apply_retention(
 # ==================================================================================================
 # 9. The run
 # ==================================================================================================
+class TableStatus(StrEnum):
+    """One table's outcome in the run manifest (docs/contracts.md "Run manifest")."""
+
+    PUBLISHED = "PUBLISHED"
+    EMPTY = "EMPTY"  # published with no rows tonight, or nothing to take a schema from yet
+    FAILED = "FAILED"
+
+
+class RunStatus(StrEnum):
+    """The run's outcome: the summary line's and the manifest's `status` (exit 0 only when SUCCEEDED)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 class PublishMethod(StrEnum):
     """How a table's day reaches the SOR."""
 
@@ -2634,7 +2649,7 @@ class PublishMethod(StrEnum):
 class TableResult:
     name: str
     source: str
-    status: str = "FAILED"  # PUBLISHED | EMPTY | FAILED
+    status: TableStatus = TableStatus.FAILED
     error: str | None = None
     files: int = 0
     bytes: int = 0
@@ -2912,7 +2927,7 @@ def table_result(
     """The table's manifest entry, from the stages' outputs: a table that failed shows what was done before."""
     result = TableResult(name=name, source=table.source, location=location, error=error, seconds=seconds)
     if stages.nothing_to_publish:
-        result.status = "EMPTY"
+        result.status = TableStatus.EMPTY
         result.warnings.append("no Parquet files and no catalog table yet: nothing published for this table")
         return result
     result.footer_bytes_read = stages.footers.bytes_read
@@ -2945,7 +2960,7 @@ def table_result(
         )
     if stages.table_action is not None and stages.partition_action is not None:
         result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action.value}"
-        result.status = "PUBLISHED" if table.files else "EMPTY"
+        result.status = TableStatus.PUBLISHED if table.files else TableStatus.EMPTY
     return result
 
 
@@ -3323,9 +3338,9 @@ def retype_history(run: RunContext, name: str, rules: Mapping[str, Restoration])
 def summarize(
     config: JobConfig, plan_warnings: Sequence[str], results: Sequence[TableResult], seconds: float
 ) -> dict[str, Any]:
-    failed = [r for r in results if r.status == "FAILED"]
-    published = [r for r in results if r.status in {"PUBLISHED", "EMPTY"}]
-    status = "SUCCEEDED" if results and not failed else "FAILED"
+    failed = [r for r in results if r.status is TableStatus.FAILED]
+    published = [r for r in results if r.status is not TableStatus.FAILED]
+    status = RunStatus.SUCCEEDED if results and not failed else RunStatus.FAILED
     return {
         "status": status,
         "export_id": config.export_id,
@@ -3336,7 +3351,7 @@ def summarize(
         "rows": sum(r.rows for r in published),
         "failed_tables": [{"name": r.name, "source": r.source, "error": r.error} for r in failed]
         or ([] if results else [{"name": None, "source": None, "error": "the export holds no tables"}]),
-        "empty_tables": [r.name for r in results if r.status == "EMPTY"],
+        "empty_tables": [r.name for r in results if r.status is TableStatus.EMPTY],
         "footer_bytes_read": sum(r.footer_bytes_read for r in results),
         "rejected_values": sum(sum(r.rejected_values.values()) for r in results),
         "columns_kept_as_text": sum(r.columns_without_evidence for r in results),
@@ -3393,7 +3408,7 @@ def write_manifest(clients: JobClients, config: JobConfig, manifest: Mapping[str
 def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     dimensions = [{"Name": "CatalogDatabase", "Value": config.catalog_database}]
     values = {
-        "PublishSucceeded": (1 if summary["status"] == "SUCCEEDED" else 0, "Count"),
+        "PublishSucceeded": (1 if summary["status"] == RunStatus.SUCCEEDED else 0, "Count"),
         "TablesPublished": (summary["tables"], "Count"),
         "TablesFailed": (len(summary["failed_tables"]), "Count"),
         "BytesPublished": (summary["bytes"], "Bytes"),
@@ -3505,24 +3520,25 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
     finally:
         stop.set()
         copier.shutdown()
-    retention = apply_retention(clients, config, {r.name for r in results if r.status == "FAILED"}, copier.delete)
+    failed = {r.name for r in results if r.status is TableStatus.FAILED}
+    retention = apply_retention(clients, config, failed, copier.delete)
     summary = summarize(config, plan.warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
     manifest = build_manifest(config, plan, results, summary, started_at) | {"retention": retention.manifest()}
     write_manifest(clients, config, manifest)
     emit_metrics(clients, config, summary)
-    return summary, 0 if summary["status"] == "SUCCEEDED" else 1
+    return summary, 0 if summary["status"] == RunStatus.SUCCEEDED else 1
 
 
 def failure_summary(error: str, seconds: float) -> dict[str, Any]:
-    return {"status": "FAILED", "error": error, "tables": 0, "files": 0, "bytes": 0, "rows": 0, "failed_tables": [],
-            "seconds": round(seconds, 3)}  # fmt: skip
+    return {"status": RunStatus.FAILED, "error": error, "tables": 0, "files": 0, "bytes": 0, "rows": 0,
+            "failed_tables": [], "seconds": round(seconds, 3)}  # fmt: skip
 
 
 def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.datetime) -> dict[str, Any]:
     """The manifest of a run that crashed: FAILED with the error; which tables it reached is not known."""
     return {
         "manifest_version": 1,
-        "status": "FAILED",
+        "status": RunStatus.FAILED,
         "error": summary["error"],
         "export_id": config.export_id,
         "export_uri": config.export_uri,
