@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from local.access import Call, Names, kms_via
-from local.iam import AuthRequest, Decision, Policies, Verdict
+from local.iam import AuthRequest, Decision, Evaluation, Policies
 
 Environ = dict[str, Any]
 _TLS = {"aws:SecureTransport": ("true",)}
@@ -147,7 +147,7 @@ class Enforcer:
         return found
 
     def _denied(
-        self, protocol: str, service: str, operation: str, auth: AuthRequest, verdict: Verdict, missing: bool = False
+        self, protocol: str, service: str, operation: str, auth: AuthRequest, verdict: Evaluation, missing: bool = False
     ) -> Refusal:
         why = (
             "the key does not exist and the caller may not s3:ListBucket for this request, so S3 answers 403, not 404\n"

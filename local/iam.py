@@ -2,7 +2,7 @@
 
 Input: the identity-policy statements of the principal, the resource policy of the resource (bucket, key or topic
 policy) when it has one, and one authorization request (principal, action, resource ARN, request context keys).
-Output: a `Verdict`: allow, implicit deny or explicit deny, the statement that decided, and on a deny the statement
+Output: an `Evaluation`: allow, implicit deny or explicit deny, the statement that decided, and on a deny the statement
 that would be needed, as text a person pastes into template.yaml.
 
 Evaluation logic (IAM User Guide, "Policy evaluation logic",
@@ -70,7 +70,7 @@ class AuthRequest:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Evaluation:
     decision: Decision
     request: AuthRequest
     principal: Principal
@@ -241,7 +241,7 @@ def evaluate(
     resource_policy: Sequence[Statement] | None = None,
     *,
     key_policy: bool = False,
-) -> Verdict:
+) -> Evaluation:
     """The decision for one request. `key_policy` says `resource_policy` is a KMS key policy (which must allow)."""
     context = _with_global_keys(principal, request.context)
     identity_applicable = [] if principal.service else [s for s in identity if _covers(s, request)]
@@ -258,7 +258,7 @@ def evaluate(
 
     for statement in [*identity_applicable, *(s for s, _ in resource_applicable)]:
         if statement.effect == "Deny" and conditions_hold(statement.condition, context):
-            return Verdict(Decision.EXPLICIT_DENY, request, principal, deciding=statement)
+            return Evaluation(Decision.EXPLICIT_DENY, request, principal, deciding=statement)
 
     identity_allow = next((s for s in identity_applicable if s.effect == "Allow" and holds(s)), None)
     direct_allow = next(
@@ -268,15 +268,15 @@ def evaluate(
         (s for s, m in resource_applicable if s.effect == "Allow" and m is _PrincipalMatch.ACCOUNT and holds(s)), None
     )
     if direct_allow is not None:
-        return Verdict(Decision.ALLOW, request, principal, deciding=direct_allow)
+        return Evaluation(Decision.ALLOW, request, principal, deciding=direct_allow)
     if key_policy:
         if account_allow is None:
             return _denied(request, principal, near_misses, "key policy")
         if identity_allow is None:
             return _denied(request, principal, near_misses, _identity_where(principal))
-        return Verdict(Decision.ALLOW, request, principal, deciding=identity_allow)
+        return Evaluation(Decision.ALLOW, request, principal, deciding=identity_allow)
     if identity_allow is not None:
-        return Verdict(Decision.ALLOW, request, principal, deciding=identity_allow)
+        return Evaluation(Decision.ALLOW, request, principal, deciding=identity_allow)
     return _denied(request, principal, near_misses, _identity_where(principal))
 
 
@@ -294,8 +294,8 @@ def _with_global_keys(principal: Principal, context: Context) -> Context:
     return merged
 
 
-def _denied(request: AuthRequest, principal: Principal, near_misses: list[Statement], where: str) -> Verdict:
-    return Verdict(
+def _denied(request: AuthRequest, principal: Principal, near_misses: list[Statement], where: str) -> Evaluation:
+    return Evaluation(
         Decision.IMPLICIT_DENY,
         request,
         principal,
@@ -333,7 +333,7 @@ class Policies:
     key_arns: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        self._cache: dict[tuple[Any, ...], Verdict] = {}
+        self._cache: dict[tuple[Any, ...], Evaluation] = {}
 
     def resource_policy(self, resource: str) -> tuple[Sequence[Statement] | None, bool]:
         """The resource policy that applies to `resource` and whether it is a key policy."""
@@ -343,7 +343,7 @@ class Policies:
             return self.resource_policies.get(resource.split("/", 1)[0]), False
         return self.resource_policies.get(resource), False
 
-    def evaluate(self, role: str, request: AuthRequest, principal: Principal | None = None) -> Verdict:
+    def evaluate(self, role: str, request: AuthRequest, principal: Principal | None = None) -> Evaluation:
         """The verdict for a request of `role` (or of a service `principal`, judged by resource policies only)."""
         key = (role, principal, request.action, request.resource, tuple(sorted(request.context.items())))
         verdict = self._cache.get(key)

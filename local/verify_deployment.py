@@ -227,7 +227,7 @@ def plan_simulations(calls: Sequence[Call], role_arns: Mapping[str, str]) -> lis
 
 
 @dataclass(frozen=True)
-class Decision:
+class SimulatedDecision:
     # Roles share calls (both the event Lambda and the Glue job read the day's manifest): a decision is only
     # ever about the role that was simulated.
     role: str
@@ -238,14 +238,14 @@ class Decision:
     missing: tuple[str, ...]  # MissingContextValues
 
 
-def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> list[Decision]:
+def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> list[SimulatedDecision]:
     """The per-(action, resource) decisions of one simulation's response pages.
 
     Per the botocore iam model, EvaluationResults[].EvalResourceName is now the ARN *template* of the resource type;
     the decision for a given ARN is in ResourceSpecificResults. Without those (a single "*" resource), the top-level
     decision is the one for the request's only resource.
     """
-    found: list[Decision] = []
+    found: list[SimulatedDecision] = []
     for page in pages:
         for result in page["EvaluationResults"]:
             action = result["EvalActionName"]
@@ -253,7 +253,7 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
             if specific:
                 for item in specific:
                     found.append(
-                        Decision(
+                        SimulatedDecision(
                             simulation.role,
                             action,
                             item["EvalResourceName"],
@@ -264,7 +264,7 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
                     )
             elif len(simulation.resources) == 1:
                 found.append(
-                    Decision(
+                    SimulatedDecision(
                         simulation.role,
                         action,
                         simulation.resources[0],
@@ -281,7 +281,7 @@ def _policy_ids(statements: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
 
 
 def check_permissions(
-    calls: Sequence[Call], role_arns: Mapping[str, str], found: Sequence[Decision]
+    calls: Sequence[Call], role_arns: Mapping[str, str], found: Sequence[SimulatedDecision]
 ) -> list[CheckResult]:
     """One row per role: PASS when every declared call is allowed, else one FAIL row per call that is not."""
     by_call = {(d.role, d.action.lower(), d.resource): d for d in found}
@@ -312,7 +312,7 @@ def check_permissions(
     return results
 
 
-def _denied(check: str, role: str, call: Call, decision: Decision) -> CheckResult:
+def _denied(check: str, role: str, call: Call, decision: SimulatedDecision) -> CheckResult:
     context = ", ".join(f"{k}={'|'.join(v)}" for k, v in sorted(call.context.items())) or "none"
     missing = f"; the policy asks for {', '.join(decision.missing)}, absent here" if decision.missing else ""
     where = f" whose conditions hold for {context}" if call.context else ""
@@ -742,7 +742,7 @@ def verify(
         names = deployed_names(view, environment, job.get("DefaultArguments", {}))
         calls = calls_for(names)
         iam = clients("iam")
-        found: list[Decision] = []
+        found: list[SimulatedDecision] = []
         for simulation in plan_simulations(calls, names.role_arns):
             pages = _pages(iam.simulate_principal_policy, "Marker", **simulation.request())
             found += decisions(simulation, pages)
