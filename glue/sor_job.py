@@ -24,10 +24,11 @@ Sections:
   7b. Rewrite (Spark tasks): one export file -> one typed Parquet object, streamed
   7c. Restoration transform: restored columns + sor_rejects (pure)
   8. Catalog writes
-  9b. Retention: which day partitions the keep rules remove, and removing them safely
-  9. The run: one table's publication stage by stage (publish_table), manifest, metrics, summary (run_job, main)
-  9c. Typed tables: the rewrite of a table's day through the restoration transform
-  9d. Retyping history: earlier string-typed partitions rewritten in place (--retype_history true)
+  8b. Retention: which day partitions the keep rules remove, and removing them safely
+  9. One table's publication, stage by stage (publish_table)
+  9b. Typed tables: the rewrite of a table's day through the restoration transform
+  9c. Retyping history: earlier string-typed partitions rewritten in place (--retype_history true)
+  10. The run: every table, retention, summary, manifest, metrics, exit code (run_job, main)
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class JobConfig:
     progress_seconds: float = 60.0
     retention: RetentionPolicy = field(default_factory=lambda: RetentionPolicy())
     retention_dry_run: bool = False
-    restore_types: bool = True  # rewrite tables with restorable text columns into typed Parquet (section 9c)
+    restore_types: bool = True  # rewrite tables with restorable text columns into typed Parquet (section 9b)
     retype_history: bool = False  # also retype earlier string-typed partitions of those tables, in place
 
     @property
@@ -165,12 +166,12 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--footer_read_kb", type=_positive_int, default=64)
     parser.add_argument("--metrics_namespace", default="aurora-sor")
     parser.add_argument("--progress_seconds", type=_positive_int, default=60)
-    # Retention (section 9b): restic-style keep rules; none given (or all 0) leaves every partition in place.
+    # Retention (section 8b): restic-style keep rules; none given (or all 0) leaves every partition in place.
     parser.add_argument("--keep_daily", type=_count, default=0)
     parser.add_argument("--keep_monthly", type=_count, default=0)
     parser.add_argument("--keep_yearly", type=_count, default=0)
     parser.add_argument("--retention_dry_run", type=_flag, default=False)
-    # Typed columns (sections 3b, 7b, 7c, 9c): every option takes a value, as Glue passes `--KEY value` pairs.
+    # Typed columns (sections 3b, 7b, 7c, 9b): every option takes a value, as Glue passes `--KEY value` pairs.
     parser.add_argument("--restore_types", type=_flag, default=True)
     parser.add_argument("--retype_history", type=_flag, default=False)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
@@ -2322,7 +2323,7 @@ def put_partition(glue: Any, database: str, name: str, wanted: dict[str, Any]) -
 
 
 # ==================================================================================================
-# 9b. Retention: which day partitions the keep rules remove, and removing them safely
+# 8b. Retention: which day partitions the keep rules remove, and removing them safely
 # ==================================================================================================
 # The rules are restic's `forget --keep-daily/--keep-monthly/--keep-yearly` (docs/contracts.md "Retention"):
 # keep_daily N keeps the newest partition of each of the N most recent days that have one, keep_monthly M the
@@ -2621,7 +2622,7 @@ def apply_retention(
 
 
 # ==================================================================================================
-# 9. The run
+# 9. One table's publication, stage by stage (publish_table)
 # ==================================================================================================
 class TableStatus(StrEnum):
     """One table's outcome in the run manifest (docs/contracts.md "Run manifest")."""
@@ -2642,7 +2643,7 @@ class PublishMethod(StrEnum):
     """How a table's day reaches the SOR."""
 
     COPY = "copy"  # server-side copies of the export's files: zero data bytes read
-    REWRITE = "rewrite"  # Spark units through the restoration transform (sections 7b, 7c, 9c)
+    REWRITE = "rewrite"  # Spark units through the restoration transform (sections 7b, 7c, 9b)
 
 
 @dataclass
@@ -3012,7 +3013,7 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
 
 
 # ==================================================================================================
-# 9c. Typed tables: the rewrite of a table's day through the restoration transform
+# 9b. Typed tables: the rewrite of a table's day through the restoration transform
 # ==================================================================================================
 REJECTS_COMMENT = "values the restored types cannot hold: source file, row index, exact source text by column"
 FIRST_VALUES = 100  # non-NULL values read from the data when no footer statistic tells a decimal's scale
@@ -3130,7 +3131,7 @@ def rewrite_partition(
 
 
 # ==================================================================================================
-# 9d. Retyping history: earlier string-typed partitions of a table rewritten in place (--retype_history true)
+# 9c. Retyping history: earlier string-typed partitions of a table rewritten in place (--retype_history true)
 # ==================================================================================================
 # A deployment that ran before typed columns holds string-typed days; the catalog's type-change rule keeps such a
 # table string (TextReason.CATALOG_STRING) until a run with --retype_history true retypes it. That run rewrites every
@@ -3335,6 +3336,9 @@ def retype_history(run: RunContext, name: str, rules: Mapping[str, Restoration])
     return report
 
 
+# ==================================================================================================
+# 10. The run: every table, retention, summary, manifest, metrics, exit code (run_job, main)
+# ==================================================================================================
 def summarize(
     config: JobConfig, plan_warnings: Sequence[str], results: Sequence[TableResult], seconds: float
 ) -> dict[str, Any]:

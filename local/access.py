@@ -232,12 +232,12 @@ def _glue_job(names: Names) -> list[Call]:
             Call(role, action, database, _TLS, "catalog: publish a table and its partition"),
             Call(role, action, a_table, _TLS, "catalog: publish a table and its partition", pattern=any_table),
         ]
-    # Retention (glue/sor_job.py section 9b): the partitions of each managed table, its day folders (a delimited
+    # Retention (glue/sor_job.py section 8b): the partitions of each managed table, its day folders (a delimited
     # listing of the table prefix), then BatchDeletePartition before the day folder's DeleteObjects (declared above).
     for action, why in (
         ("glue:GetPartitions", "retention: the days a managed table holds"),
         ("glue:BatchDeletePartition", "retention: remove the partitions the keep rules drop"),
-        ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (section 9c)"),
+        ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (section 9b)"),
     ):
         calls += [
             Call(role, action, catalog, _TLS, why),

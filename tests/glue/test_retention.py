@@ -1,4 +1,4 @@
-"""Retention (glue/sor_job.py section 9b): restic keep rules over simulated years of nights, removal in the emulator.
+"""Retention (glue/sor_job.py section 8b): restic keep rules over simulated years of nights, removal in the emulator.
 
 The nights are built with the job's own builders (table_input, partition_input, put_table) rather than by running the
 job hundreds of times; one test runs the whole job as the Glue role, under IAM enforcement.
