@@ -50,7 +50,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any
 
 import boto3
@@ -2639,6 +2639,14 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class ExitCode(IntEnum):
+    """The job's exit codes (docs/contracts.md "Exit codes and retries"): any non-zero ends the Glue run FAILED."""
+
+    SUCCEEDED = 0  # every table published
+    TABLE_FAILED = 1  # at least one table failed; the manifest and metrics say which
+    NOT_STARTED = 2  # the run could not start, lost S3/Glue, or crashed
+
+
 class PublishMethod(StrEnum):
     """How a table's day reaches the SOR."""
 
@@ -3494,7 +3502,7 @@ def publish_tables(
     return sorted(results, key=lambda r: r.source)
 
 
-def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int]:
+def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], ExitCode]:
     """Export -> plan and names -> every table published -> retention -> manifest and metrics -> the summary and
     the exit code."""
     started_at, started = dt.datetime.now(dt.UTC), time.monotonic()
@@ -3530,7 +3538,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], int
     manifest = build_manifest(config, plan, results, summary, started_at) | {"retention": retention.manifest()}
     write_manifest(clients, config, manifest)
     emit_metrics(clients, config, summary)
-    return summary, 0 if summary["status"] == RunStatus.SUCCEEDED else 1
+    return summary, ExitCode.SUCCEEDED if summary["status"] == RunStatus.SUCCEEDED else ExitCode.TABLE_FAILED
 
 
 def failure_summary(error: str, seconds: float) -> dict[str, Any]:
@@ -3561,10 +3569,9 @@ def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.da
 
 
 def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], JobClients] = make_job_clients) -> int:
-    """Runs the job; returns the exit code (docs/contracts.md "Exit codes and retries").
+    """Runs the job; returns its ExitCode as an int (docs/contracts.md "Exit codes and retries").
 
-    0: every table published; 1: at least one table failed (manifest and metrics say which); 2: the run could not
-    start or crashed. The caller turns it into SystemExit, never os._exit, so Python's own exit path (flushing
+    The caller turns it into SystemExit, never os._exit, so Python's own exit path (flushing
     stdout, and whatever the Glue launcher hooks there) runs in every case.
     """
     # force=True: a launcher that configures the root logger before the script runs (Glue's may; AWS does not
@@ -3588,17 +3595,18 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], JobClien
     except (ExportError, ClientError, BotoCoreError) as exc:
         # The run could not start (or lost S3/Glue altogether): nothing is declared done, so a later run may retry.
         log.error("run failed: %s", exc)
-        summary, code = failure_summary(str(exc), time.monotonic() - started), 2
+        summary, code = failure_summary(str(exc), time.monotonic() - started), ExitCode.NOT_STARTED
     except Exception as exc:  # a bug: still the summary line, the manifest and exit 2
         log.exception("run crashed")
-        summary, code = failure_summary(f"{type(exc).__name__}: {exc}", time.monotonic() - started), 2
+        error = f"{type(exc).__name__}: {exc}"
+        summary, code = failure_summary(error, time.monotonic() - started), ExitCode.NOT_STARTED
         if config is not None and clients is not None:
             try:
                 write_manifest(clients, config, crash_manifest(config, summary, started_at))
             except Exception as manifest_exc:  # noqa: BLE001 - must not mask the crash being reported
                 log.error("could not write the run manifest after the crash: %s", manifest_exc)
     print(json.dumps(summary, sort_keys=True), flush=True)
-    return code
+    return int(code)
 
 
 if __name__ == "__main__":

@@ -287,10 +287,11 @@ class Measurement:
 def measure_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str) -> Measurement:
     """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
-    command = job_runner.job_command([
-        "--export_uri", export.uri, "--sor_bucket", bucket, "--catalog_database", database, "--ingestion_date", DAY,
+    args = job_runner.job_args(
+        export.uri, bucket, database, DAY,
         "--copy_concurrency", str(copy_concurrency), "--metrics_namespace", "aurora-sor-bench", *extra,
-    ], python=world.job_python)  # fmt: skip
+    )  # fmt: skip
+    command = job_runner.job_command(args, python=world.job_python)
     env = fake_aws_environment(world.emulator.endpoint_url, region=REGION)
     mark, before = len(world.emulator.calls()), hook.seconds
     with latency(world.emulator, hook):

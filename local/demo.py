@@ -149,15 +149,11 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
 def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
     """What Glue runs for a job run: the script under Spark (local/job_runner.py: local[2], the 2 cores of one
     G.1X worker) with the job's DefaultArguments overridden by the run's Arguments."""
-    from local.job_runner import spark_job_command
+    from local.job_runner import glue_run_args, spark_job_command
 
     job = glue.get_job(JobName=job_name)["Job"]
     run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-    arguments = {**job.get("DefaultArguments", {}), **run.get("Arguments", {})}
-    job_args = ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
-    for key, value in arguments.items():
-        job_args += [key, value]
-    return spark_job_command(job_args)
+    return spark_job_command(glue_run_args(job_name, run_id, job.get("DefaultArguments", {}), run.get("Arguments", {})))
 
 
 def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:

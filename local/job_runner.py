@@ -69,6 +69,26 @@ class LocalRun:
         return cls(code, summary, stdout, stderr)
 
 
+def job_args(export_uri: str, sor_bucket: str, catalog_database: str, ingestion_date: str, *extra: str) -> list[str]:
+    """The four arguments every run of the job needs (what functions/glue_runs.py gives StartJobRun), then `extra`."""
+    return [
+        "--export_uri", export_uri, "--sor_bucket", sor_bucket, "--catalog_database", catalog_database,
+        "--ingestion_date", ingestion_date, *extra,
+    ]  # fmt: skip
+
+
+def glue_run_args(
+    job_name: str, run_id: str, default_arguments: Mapping[str, str], run_arguments: Mapping[str, str]
+) -> list[str]:
+    """The script's arguments for one Glue job run: its name and run id, then the job's DefaultArguments overridden
+    by the run's own Arguments (StartJobRun Arguments: "For this job run, they replace the default arguments set in
+    the job definition itself", botocore glue service-2.json)."""
+    args = ["--JOB_NAME", job_name, "--JOB_RUN_ID", run_id]
+    for key, value in {**default_arguments, **run_arguments}.items():
+        args += [key, value]
+    return args
+
+
 def job_command(job_args: Sequence[str], python: str | Path | None = None) -> list[str]:
     """The job in a plain Python, no Spark: `python`, else $SOR_JOB_PYTHON, else this interpreter."""
     interpreter = python or os.environ.get(JOB_PYTHON_VARIABLE) or sys.executable

@@ -10,12 +10,15 @@ import re
 
 import pytest
 import sor_job
-from config import _BUCKET, _CATALOG_DB, _CLUSTER_ID
+from config import _BUCKET, _CATALOG_DB, _CLUSTER_ID, load_config
 from export_tasks import parse_warning_message
+from glue_runs import job_arguments
 from manifests import manifest_key
 from rds_events import EVENT_KINDS
 
+from local.job_runner import job_args
 from local.stack import load_raw
+from tests.functions.conftest import ENV
 
 
 @pytest.mark.parametrize("database", ["sor", "a", "sales_2026", "x" * 255])
@@ -118,3 +121,12 @@ def test_the_cluster_identifier_rule_is_the_same_in_the_template_and_the_lambdas
     spec = load_raw()["Parameters"]["ClusterIdentifier"]
     template = bool(_allowed("ClusterIdentifier").match(identifier)) and len(identifier) <= spec["MaxLength"]
     assert bool(_CLUSTER_ID.match(identifier)) == template
+
+
+def test_the_local_runner_gives_the_job_the_arguments_the_lambda_starts_it_with() -> None:
+    """local/job_runner.py job_args (the demo, the tests and the bench) against functions/glue_runs.py job_arguments
+    (StartJobRun in AWS): the same four pairs, so a local run is the run AWS would start."""
+    config = load_config(ENV)
+    started = job_arguments(config, "s3://aurora-sor-exports/exports/x/", dt.date(2026, 11, 26))
+    local = job_args("s3://aurora-sor-exports/exports/x/", config.sor_bucket, config.catalog_database, "2026-11-26")
+    assert dict(zip(local[::2], local[1::2], strict=True)) == started

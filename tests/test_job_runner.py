@@ -21,6 +21,8 @@ from local.job_runner import (
     LocalRun,
     SummaryMissing,
     finish,
+    glue_run_args,
+    job_args,
     job_command,
     job_environment,
     load_job_module,
@@ -153,3 +155,15 @@ def test_the_job_module_loads_from_its_file_once(monkeypatch: pytest.MonkeyPatch
     assert Path(loaded.__file__ or "") == JOB
     assert load_job_module() is loaded
     assert loaded.base_table_name("public.orders") == "public_orders"
+
+
+def test_a_glue_runs_arguments_replace_the_jobs_defaults_after_its_name_and_run_id() -> None:
+    args = glue_run_args("sor", "jr_1", {"--sor_bucket": "b", "--restore_types": "true"}, {"--restore_types": "false"})
+    assert args == ["--JOB_NAME", "sor", "--JOB_RUN_ID", "jr_1", "--sor_bucket", "b", "--restore_types", "false"]
+
+
+def test_every_run_starts_with_the_four_contract_arguments() -> None:
+    assert job_args("s3://e/x/", "sor-b", "sor", "2026-11-26", "--copy_concurrency", "8") == [
+        "--export_uri", "s3://e/x/", "--sor_bucket", "sor-b", "--catalog_database", "sor",
+        "--ingestion_date", "2026-11-26", "--copy_concurrency", "8",
+    ]  # fmt: skip

@@ -19,7 +19,7 @@ from local.aws_emulator import Emulator
 from local.deploy import enforcer_for
 from local.export_emulator.render import write_export
 from local.export_emulator.source import SourceTable
-from local.job_runner import LocalRun, job_command, job_environment, run, spark_job_command, start
+from local.job_runner import LocalRun, job_args, job_command, job_environment, run, spark_job_command, start
 from tests.exports import EXPORT_BUCKET, export_kwargs
 from tests.prerequisites import spark_python_or_skip
 
@@ -88,11 +88,8 @@ class SorWorld:
 
     def job_args(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         text = () if "--restore_types" in extra else ("--restore_types", "false")
-        return [
-            "--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable",
-            "--export_uri", export_uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
-            "--ingestion_date", day, *text, *extra,
-        ]  # fmt: skip
+        glue_launcher = ("--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable")
+        return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, *text, *extra)]
 
     def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         """The job as Glue runs it (local/job_runner.py, Spark), typed columns on (the default) unless `extra` says."""
