@@ -148,7 +148,7 @@ class Export:
 # ==================================================================================================
 # The world: emulator, clients, buckets
 # ==================================================================================================
-class World:
+class BenchWorld:
     """Clients on the emulator, the export bucket, and a fresh SOR bucket + catalog database per run."""
 
     def __init__(self, emulator: Emulator, job_python: str = sys.executable) -> None:
@@ -284,7 +284,9 @@ class Measurement:
 # ==================================================================================================
 # The two publishers
 # ==================================================================================================
-def measure_job(world: World, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str) -> Measurement:
+def measure_job(
+    world: BenchWorld, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str
+) -> Measurement:
     """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
     args = job_runner.job_args(
@@ -360,7 +362,7 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
     return len(tables), files, size
 
 
-def measure_baseline(world: World, export: Export, hook: LatencyHook) -> Measurement:
+def measure_baseline(world: BenchWorld, export: Export, hook: LatencyHook) -> Measurement:
     bucket, database = world.destination("naive")
     mark, before = len(world.emulator.calls()), hook.seconds
     with latency(world.emulator, hook):
@@ -475,7 +477,7 @@ def run_rewrite_bench(config: RewriteConfig, log: Callable[[str], None] = print)
     return report
 
 
-def rewrite_requests(world: World, rows: int) -> dict[str, Any]:
+def rewrite_requests(world: BenchWorld, rows: int) -> dict[str, Any]:
     """One PostgreSQL-like export file through the job's rewrite_unit against the emulator (no latency model):
     the requests of one unit, counted at the server. 5 MiB parts, so that the multipart path shows at this size."""
     import tempfile
@@ -595,7 +597,7 @@ def machine() -> dict[str, str]:
 
 def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callable[[str], None] = print) -> BenchResult:
     started = time.perf_counter()
-    world = World(emulator, config.job_python)
+    world = BenchWorld(emulator, config.job_python)
     hook = LatencyHook(config.model, world.size_of)
     result = BenchResult(config, command, machine())
     log(f"latency model: {config.model.describe()}")

@@ -11,6 +11,7 @@ import pytest
 
 from local.aws_emulator import Emulator, fake_aws_environment
 from local.pg_server import PostgresServer, start_postgres
+from tests.glue.conftest import SorWorld
 from tests.prerequisites import postgres_bindir_or_skip
 
 REGION = "sa-east-1"
@@ -54,3 +55,9 @@ def pg_server() -> Iterator[PostgresServer]:
     server is a failure: CI on this machine kind must run these tests."""
     with start_postgres(postgres_bindir_or_skip()) as server:
         yield server
+
+
+@pytest.fixture
+def world(aws: boto3.Session, emulator: Emulator) -> SorWorld:
+    """The Glue job's world (tests/glue/conftest.py SorWorld), for the job, fault and bad-input tests alike."""
+    return SorWorld(aws, emulator)

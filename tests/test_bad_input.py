@@ -10,13 +10,11 @@ import datetime as dt
 import io
 
 import aws_clients
-import boto3
 import pyarrow.parquet as pq
 import pytest
 import start_export
 from start_request import InvalidRequestError
 
-from local.aws_emulator import Emulator
 from local.export_emulator.conversion import exported_table
 from tests.exports import PG, make_table
 from tests.faults.scenario import day_snapshot
@@ -24,11 +22,6 @@ from tests.functions.conftest import FakeContext, Pipeline, context, env, pipeli
 from tests.glue.conftest import DATABASE, DAY, SorWorld
 
 EARLIER = "2026-11-25"
-
-
-@pytest.fixture
-def world(aws: boto3.Session, emulator: Emulator) -> SorWorld:
-    return SorWorld(aws, emulator)
 
 
 @pytest.mark.glue_job

@@ -16,12 +16,12 @@ from local.bench import (
     EXPORT_BUCKET,
     BenchConfig,
     BenchError,
+    BenchWorld,
     Counted,
     Export,
     Measurement,
     RewriteConfig,
     Shape,
-    World,
     count,
     handler_modules,
     import_times,
@@ -160,7 +160,7 @@ def test_missing_handler_module_is_skipped_with_a_message() -> None:
 
 # -- the whole bench at the smallest size -------------------------------------------------------------------
 def test_a_failing_job_is_an_error(emulator: Emulator) -> None:
-    world = World(emulator)
+    world = BenchWorld(emulator)
     missing = Export(Shape(1, 1), f"s3://{EXPORT_BUCKET}/exports/nothing-here/", "exports/nothing-here/", {})
     with pytest.raises(BenchError, match="the job failed"):
         measure_job(world, missing, LatencyHook(LatencyModel(request_ms=0, copy_ms=0)), 4)
@@ -278,7 +278,7 @@ def test_the_rewrite_peers_run_on_the_same_files_and_agree() -> None:
 
 
 def test_rewrite_requests_against_the_emulator(emulator: Emulator) -> None:
-    world = World(emulator)
+    world = BenchWorld(emulator)
     counts = rewrite_requests(world, rows=2000)
     assert counts["first"]["s3"]["GetObject"] >= 2  # the footer, then the row groups
     assert counts["first"]["source_bytes_read"] >= counts["source_bytes"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import pytest
 
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
@@ -154,8 +153,3 @@ class SorWorld:
                     ),
                 }
         return {"objects": objects, "catalog": catalog}
-
-
-@pytest.fixture
-def world(aws: boto3.Session, emulator: Emulator) -> SorWorld:
-    return SorWorld(aws, emulator)
