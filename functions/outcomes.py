@@ -32,18 +32,19 @@ class Outcome(Enum):
         self.word = word
         self.metric = metric
 
-    # start_export, the invocation's status.
+    # start_export, the invocation's outcome (Result.outcome, the JSON's "status").
     EXPORT_STARTED = ("started", "ExportStarted")
     EXPORT_ALREADY_STARTED = ("already_started", "ExportSkipped")
     # Raised (a RefusedError), so it never reaches a JSON result; only its metric is counted.
     EXPORT_REFUSED = ("refused", "ExportRefused")
 
-    # on_export_event, the invocation's status.
+    # on_export_event, the invocation's outcome (Result.outcome, the JSON's "status").
     EVENT_HANDLED = ("handled", None)
     EVENT_IGNORED = ("ignored", "EventsIgnored")
     RECONCILED = ("reconciled", None)
 
-    # One export's outcome, the "action" of an entry in "tasks" (an RDS event) or "actions" (reconcile).
+    # One export's outcome (ExportOutcome.outcome), the "action" of an entry in "tasks" (an RDS event) or "actions"
+    # (reconcile).
     RUN_STARTED = ("started", "GlueRunStarted")
     ALREADY_PUBLISHED = ("already_published", "GlueRunSkipped")
     ALREADY_RUNNING = ("already_running", "GlueRunSkipped")
@@ -106,7 +107,7 @@ class ExportOutcome:
     """What one invocation did about one export."""
 
     export_id: str
-    outcome: Outcome
+    outcome: Outcome  # JSON "action"
     ingestion_date: str | None = None
     job_run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -131,7 +132,7 @@ class ExportOutcome:
 class Result:
     """One invocation's result. Each flow fills its own fields; the JSON carries only the fields that are set."""
 
-    outcome: Outcome
+    outcome: Outcome  # JSON "status"
     # start_export: the export it started (or found started).
     export_id: str | None = None
     ingestion_date: str | None = None
