@@ -10,12 +10,21 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from export_only import InvalidExportOnlyError, parse_export_only_setting
 from outcomes import RefusedError
 
-EXPORT_SOURCES = ("latest-automated-snapshot", "cluster")
+
+class ExportSource(StrEnum):
+    """EXPORT_SOURCE: what the nightly export reads when the request names no source_arn."""
+
+    LATEST_AUTOMATED_SNAPSHOT = "latest-automated-snapshot"
+    CLUSTER = "cluster"
+
+
+EXPORT_SOURCES = tuple(ExportSource)
 
 # S3 bucket naming rules (general purpose buckets): 3-63 chars, lower-case letters, digits, dots, hyphens,
 # starting and ending with a letter or digit.
@@ -41,7 +50,7 @@ class ConfigError(RefusedError, ValueError):
 @dataclass(frozen=True)
 class Config:
     cluster_identifier: str
-    export_source: str
+    export_source: ExportSource
     export_bucket: str
     export_prefix: str
     export_role_arn: str
@@ -129,7 +138,7 @@ def load_config(env: Mapping[str, str]) -> Config:
 
     return Config(
         cluster_identifier=cluster,
-        export_source=source,
+        export_source=ExportSource(source),
         export_bucket=_matching(env, "EXPORT_BUCKET", _BUCKET, "a valid S3 bucket name"),
         export_prefix=prefix,
         export_role_arn=_matching(env, "EXPORT_ROLE_ARN", _ROLE_ARN, "an IAM role ARN"),

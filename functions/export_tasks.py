@@ -1,9 +1,10 @@
 """Our RDS export tasks: reading them (DescribeExportTasks) and starting one (StartExportTask).
 
 API facts (botocore rds service-2.json; docs/aws-facts.md "StartExportTask", "DescribeExportTasks / ExportTask"):
-statuses are STARTING, IN_PROGRESS, COMPLETE, CANCELING, CANCELED, FAILED; filter names `s3-bucket` and
-`source-arn` exist; results are paginated by Marker. moto 5.2 answers statuses in lower case and ignores
-Filters and SourceArn, so every filter is applied again here and statuses are compared upper-cased.
+statuses are STARTING, IN_PROGRESS, COMPLETE, CANCELING, CANCELED, FAILED (`ExportTask.Status`, a String the
+model documents with that list, so a status outside it is kept as text rather than refused); filter names
+`s3-bucket` and `source-arn` exist; results are paginated by Marker. moto 5.2 answers statuses in lower case and
+ignores Filters and SourceArn, so every filter is applied again here and statuses are read upper-cased.
 """
 
 from __future__ import annotations
@@ -12,24 +13,40 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from config import Config
 from export_ids import ExportId, parse_for_cluster
+
+if TYPE_CHECKING:
+    # Annotations only: outcomes.py imports this module for ExportTaskStatus, and config.py imports outcomes.py.
+    from config import Config
 
 logger = Logger(child=True)
 
-COMPLETE = "COMPLETE"
-FAILED_STATES = frozenset({"FAILED", "CANCELED", "CANCELING"})
-RUNNING_STATES = frozenset({"STARTING", "IN_PROGRESS"})
+
+class ExportTaskStatus(StrEnum):
+    """An export task's Status, as botocore rds service-2.json (ExportTask) lists them."""
+
+    STARTING = "STARTING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    CANCELING = "CANCELING"
+    CANCELED = "CANCELED"
+    FAILED = "FAILED"
+
+
+# The statuses of a task that did not or will not complete, and of one still exporting.
+FAILED_STATES = frozenset({ExportTaskStatus.FAILED, ExportTaskStatus.CANCELED, ExportTaskStatus.CANCELING})
+RUNNING_STATES = frozenset({ExportTaskStatus.STARTING, ExportTaskStatus.IN_PROGRESS})
 
 
 @dataclass(frozen=True)
 class ExportTask:
     export_id: str
     parsed: ExportId
-    status: str  # upper case
+    status: ExportTaskStatus | str  # text only for a status the model does not list (reconcile reports it)
     source_arn: str
     s3_bucket: str
     s3_prefix: str
@@ -44,12 +61,20 @@ class ExportTask:
         return self.parsed.ingestion_date
 
 
+def _status(raw: Any) -> ExportTaskStatus | str:
+    text = str(raw).upper()
+    try:
+        return ExportTaskStatus(text)
+    except ValueError:
+        return text
+
+
 def _from_api(raw: dict[str, Any], parsed: ExportId) -> ExportTask:
     start, end = raw.get("TaskStartTime"), raw.get("TaskEndTime")
     return ExportTask(
         export_id=raw["ExportTaskIdentifier"],
         parsed=parsed,
-        status=str(raw.get("Status", "")).upper(),
+        status=_status(raw.get("Status", "")),
         source_arn=str(raw.get("SourceArn", "")),
         s3_bucket=str(raw.get("S3Bucket", "")),
         s3_prefix=str(raw.get("S3Prefix", "") or ""),

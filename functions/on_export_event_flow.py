@@ -1,4 +1,4 @@
-"""on_export_event's logic for RDS events: event -> the task it is about -> Glue run or alert -> summary.
+"""on_export_event's logic for RDS events: event -> the task it is about -> Glue run or alert -> Result.
 
 An export event names its source (detail.SourceArn), not the export task. With ExportSource=cluster every night
 exports the same cluster ARN, so the source alone would bring back every earlier night and superseded attempt.
@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
 from outcomes import ExportOutcome, Outcome, Result
-from rds_events import COMPLETED, TABLE_FAILED, ExportEvent, NotOurEvent, classify
+from rds_events import EventKind, ExportEvent, NotOurEvent, classify
 from run_requests import GlueBusyError, request_run
 
 logger = Logger(child=True)
@@ -37,7 +37,7 @@ def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> lis
     at = event.occurred_at
     if at is None:
         return []
-    if event.kind == TABLE_FAILED:
+    if event.kind is EventKind.TABLE_FAILED:
         return [
             t
             for t in tasks
@@ -113,7 +113,7 @@ def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> 
     tasks = tasks_the_event_is_about(source_tasks, event)
     handled = Result(Outcome.EVENT_HANDLED, event=event.event_id, kind=event.kind, tasks=[])
 
-    if event.kind == COMPLETED:
+    if event.kind is EventKind.COMPLETED:
         if not tasks:
             # DescribeExportTasks may lag the event (no TaskEndTime yet); reconcile picks the task up once it
             # reads COMPLETE.
@@ -127,7 +127,7 @@ def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> 
         handled.tasks = [_start_run(config, clients, task) for task in tasks]
     elif not tasks:
         return _no_match(event)
-    elif event.kind == TABLE_FAILED:
+    elif event.kind is EventKind.TABLE_FAILED:
         send_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, event))
         handled.tasks = [ExportOutcome(t.export_id, Outcome.ALERTED) for t in tasks]
     else:
@@ -138,7 +138,7 @@ def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> 
             else:
                 # The task disagrees with the event; reconcile judges it.
                 logger.warning("failure event but task status differs", extra={"export_id": task.export_id})
-                handled.tasks.append(ExportOutcome(task.export_id, Outcome.STATUS_DIFFERS, status=task.status))
+                handled.tasks.append(ExportOutcome(task.export_id, Outcome.STATUS_DIFFERS, task_status=task.status))
     return handled
 
 

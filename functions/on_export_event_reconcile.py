@@ -4,6 +4,8 @@ For each recent day (the window, plus any day whose task started inside the wind
 latest attempt decides: COMPLETE without manifest or active run -> start the Glue run now; STARTING or
 IN_PROGRESS for longer than the limit -> problem; FAILED/CANCELED -> problem (until a later attempt
 fixes it); a past day in the window with no task at all -> problem. Problems go out as one alert per run.
+The schedule's payload is `{"action": "reconcile"}`: that "action" key only says this invocation is a reconcile
+(is_reconcile); the "action" of each entry in the result is the day's outcome.
 
 A day whose manifest or Glue runs cannot be read (an AWS error, AccessDenied included) cannot be judged: reconcile
 goes on with the other days, puts the day in the alert with the error code (and, for a denial, the permission the
@@ -21,7 +23,7 @@ from aws_clients import LambdaClients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
-from export_tasks import COMPLETE, FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
+from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, ExportTaskStatus, list_our_tasks
 from manifests import manifest_key
 from outcomes import FAILED_STATUS_OUTCOMES, ExportOutcome, Outcome, RefusedError, Result
 from run_requests import MAX_AUTOMATIC_RUNS, GlueBusyError, request_run
@@ -88,10 +90,10 @@ def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id
     operation = operation_name(error) or type(error).__name__
     code = error_code(error) or type(error).__name__
     line = f"{day}: export {export_id} could not be judged: {operation} failed with {code}"
-    action = denied_action(error)
-    if action is not None:
+    missing_permission = denied_action(error)
+    if missing_permission is not None:
         return (
-            f"{line}; the on_export_event role lacks {action} on {_resource_of(operation, config, day)} "
+            f"{line}; the on_export_event role lacks {missing_permission} on {_resource_of(operation, config, day)} "
             "(compare its policy with template.yaml, OnExportEventRole)"
         )
     return f"{line} ({error}); the next reconcile tries again"
@@ -113,9 +115,9 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
     not_judged = 0
     for day in sorted(days):
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
-        if task.status == COMPLETE:
+        if task.status == ExportTaskStatus.COMPLETE:
             try:
-                outcome = request_run(config, clients, task)
+                requested = request_run(config, clients, task)
             except GlueBusyError:
                 # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
                 actions.append(ExportOutcome(task.export_id, Outcome.GLUE_BUSY))
@@ -126,8 +128,8 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                 problems.append(not_judged_problem(error, config, day, task.export_id))
                 not_judged += 1
                 continue
-            actions.append(outcome)
-            if outcome.outcome == Outcome.GAVE_UP:
+            actions.append(requested)
+            if requested.outcome is Outcome.GAVE_UP:
                 problems.append(
                     f"{day}: export {task.export_id} is COMPLETE but Glue ran it {MAX_AUTOMATIC_RUNS} times "
                     "without publishing; start the job by hand once the cause is fixed"
@@ -147,7 +149,7 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                 f're-export with {{"ingestion_date": "{day}", "attempt": {task.parsed.attempt + 1}}}'
             )
         else:
-            actions.append(ExportOutcome(task.export_id, Outcome.UNKNOWN_STATUS, status=task.status))
+            actions.append(ExportOutcome(task.export_id, Outcome.UNKNOWN_STATUS, task_status=task.status))
             problems.append(f"{day}: export {task.export_id} has unexpected status {task.status!r}")
 
     if tasks:

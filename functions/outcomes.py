@@ -1,6 +1,7 @@
 """Every outcome the Lambdas report, declared once: the word their JSON result carries and the metric it counts.
 
-A handler returns `Result.as_dict()` and counts `Result.metrics()`; nothing else spells an outcome or a metric name.
+A handler returns `Result.as_dict()` and counts `Result.metrics()`; a refusal raises instead of returning a Result,
+so start_export counts `refused_metrics()`. Nothing else spells an outcome or a metric name.
 Metric names are the ones README (Operations, Metrics) documents; namespace and dimensions come from Powertools.
 """
 
@@ -8,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from export_tasks import ExportTaskStatus
+
+if TYPE_CHECKING:
+    # Annotations only: rds_events.py imports this module for RefusedError.
+    from rds_events import EventKind
 
 
 class Outcome(Enum):
@@ -25,18 +32,19 @@ class Outcome(Enum):
         self.word = word
         self.metric = metric
 
-    # start_export, the invocation's status.
+    # start_export, the invocation's outcome (Result.outcome, the JSON's "status").
     EXPORT_STARTED = ("started", "ExportStarted")
     EXPORT_ALREADY_STARTED = ("already_started", "ExportSkipped")
     # Raised (a RefusedError), so it never reaches a JSON result; only its metric is counted.
     EXPORT_REFUSED = ("refused", "ExportRefused")
 
-    # on_export_event, the invocation's status.
+    # on_export_event, the invocation's outcome (Result.outcome, the JSON's "status").
     EVENT_HANDLED = ("handled", None)
     EVENT_IGNORED = ("ignored", "EventsIgnored")
     RECONCILED = ("reconciled", None)
 
-    # One export's outcome, the "action" of an entry in "tasks" (an RDS event) or "actions" (reconcile).
+    # One export's outcome (ExportOutcome.outcome), the "action" of an entry in "tasks" (an RDS event) or "actions"
+    # (reconcile).
     RUN_STARTED = ("started", "GlueRunStarted")
     ALREADY_PUBLISHED = ("already_published", "GlueRunSkipped")
     ALREADY_RUNNING = ("already_running", "GlueRunSkipped")
@@ -44,11 +52,16 @@ class Outcome(Enum):
     SUPERSEDED = ("superseded", "GlueRunSkipped")
     GAVE_UP = ("gave_up", "GlueRunGaveUp")
     NOT_COMPLETE = ("not_complete", None)
-    # The job (MaxConcurrentRuns 1) is busy with another day: on the event path the next reconcile starts this one,
-    # in reconcile the next reconcile does.
+    # The job (MaxConcurrentRuns 1) is busy with another day, so no run was started: two outcomes because the two
+    # paths do different things about it. The event path hands the export over to reconcile (which starts a run
+    # for a COMPLETE export without a manifest) instead of failing into Lambda's retries and the dead-letter
+    # queue; counted, since a run now waits up to a reconcile period. Decided in on_export_event_flow.py.
     DEFERRED_TO_RECONCILE = ("deferred_to_reconcile", "GlueRunDeferred")
+    # Reconcile itself found the job busy: its own next run retries the day, so nothing is handed over and nothing
+    # is counted (the day stays in its window). Decided in on_export_event_reconcile.py.
     GLUE_BUSY = ("glue_busy", None)
-    # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation).
+    # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation). Decided in
+    # on_export_event_reconcile.py.
     NOT_JUDGED = ("not_judged", None)
     # A failure, cancellation or table-extraction alert was sent.
     ALERTED = ("alerted", "ExportFailed")
@@ -64,10 +77,10 @@ class Outcome(Enum):
 
 
 # The outcome of a day whose latest attempt ended badly, by its RDS status (export_tasks.FAILED_STATES).
-FAILED_STATUS_OUTCOMES = {
-    "FAILED": Outcome.EXPORT_FAILED,
-    "CANCELED": Outcome.EXPORT_CANCELED,
-    "CANCELING": Outcome.EXPORT_CANCELING,
+FAILED_STATUS_OUTCOMES: dict[ExportTaskStatus, Outcome] = {
+    ExportTaskStatus.FAILED: Outcome.EXPORT_FAILED,
+    ExportTaskStatus.CANCELED: Outcome.EXPORT_CANCELED,
+    ExportTaskStatus.CANCELING: Outcome.EXPORT_CANCELING,
 }
 
 
@@ -80,6 +93,11 @@ class RefusedError(Exception):
     cannot help; the message says what to fix."""
 
 
+def refused_metrics() -> list[tuple[str, float]]:
+    """(metric name, value) start_export counts for a refusal (a RefusedError it raises; no Result exists)."""
+    return [(str(Outcome.EXPORT_REFUSED.metric), 1)]
+
+
 def _plain(items: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in items.items() if value is not None}
 
@@ -89,12 +107,12 @@ class ExportOutcome:
     """What one invocation did about one export."""
 
     export_id: str
-    outcome: Outcome
+    outcome: Outcome  # JSON "action"
     ingestion_date: str | None = None
     job_run_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     hours: float | None = None  # EXPORTING: hours since the task started
-    status: str | None = None  # STATUS_DIFFERS, UNKNOWN_STATUS: the task's status
+    task_status: str | None = None  # STATUS_DIFFERS, UNKNOWN_STATUS: the RDS export task's status
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(
@@ -105,7 +123,7 @@ class ExportOutcome:
                 "job_run_id": self.job_run_id,
                 "warnings": self.warnings or None,
                 "hours": self.hours,
-                "status": self.status,
+                "status": self.task_status,
             }
         )
 
@@ -114,7 +132,7 @@ class ExportOutcome:
 class Result:
     """One invocation's result. Each flow fills its own fields; the JSON carries only the fields that are set."""
 
-    status: Outcome
+    outcome: Outcome  # JSON "status"
     # start_export: the export it started (or found started).
     export_id: str | None = None
     ingestion_date: str | None = None
@@ -122,7 +140,7 @@ class Result:
     export_uri: str | None = None
     # on_export_event, an RDS event: which one, why it was ignored, and the exports it was about.
     event: str | None = None
-    kind: str | None = None
+    kind: EventKind | None = None
     reason: str | None = None
     tasks: list[ExportOutcome] | None = None
     # on_export_event, reconcile: the days it judged, what it did about each, and the problems it alerted.
@@ -137,7 +155,7 @@ class Result:
                 "ingestion_date": self.ingestion_date,
                 "source_arn": self.source_arn,
                 "export_uri": self.export_uri,
-                "status": self.status.word,
+                "status": self.outcome.word,
                 "event": self.event,
                 "kind": self.kind,
                 "reason": self.reason,
@@ -149,13 +167,12 @@ class Result:
         )
 
     def metrics(self) -> list[tuple[str, float]]:
-        """(metric name, value) to count for this invocation: its status, each export's outcome, the problems."""
+        """(metric name, value) to count for this invocation: its outcome, each export's outcome, the problems."""
         counted: list[tuple[str, float]] = []
         if self.problems is not None:
             counted.append((PROBLEMS_METRIC, len(self.problems)))
-        if self.status.metric:
-            counted.append((self.status.metric, 1))
-        for outcome in [*(self.tasks or []), *(self.actions or [])]:
-            if outcome.outcome.metric:
-                counted.append((outcome.outcome.metric, 1))
+        each_export = [entry.outcome for entry in [*(self.tasks or []), *(self.actions or [])]]
+        for outcome in [self.outcome, *each_export]:
+            if outcome.metric:
+                counted.append((outcome.metric, 1))
         return counted

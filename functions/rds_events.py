@@ -18,27 +18,33 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from outcomes import RefusedError
 
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELED = "canceled"
-TABLE_FAILED = "table_extraction_failed"
 
-EVENT_KINDS: dict[str, str] = {
-    "RDS-EVENT-0164": COMPLETED,
-    "RDS-EVENT-0236": COMPLETED,
-    "RDS-EVENT-0161": COMPLETED,
-    "RDS-EVENT-0162": FAILED,
-    "RDS-EVENT-0234": FAILED,
-    "RDS-EVENT-0159": FAILED,
-    "RDS-EVENT-0163": CANCELED,
-    "RDS-EVENT-0235": CANCELED,
-    "RDS-EVENT-0160": CANCELED,
-    "RDS-EVENT-0489": TABLE_FAILED,
+class EventKind(StrEnum):
+    """What an export event reports; the value is the "kind" of on_export_event's JSON result."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    TABLE_FAILED = "table_extraction_failed"
+
+
+EVENT_KINDS: dict[str, EventKind] = {
+    "RDS-EVENT-0164": EventKind.COMPLETED,
+    "RDS-EVENT-0236": EventKind.COMPLETED,
+    "RDS-EVENT-0161": EventKind.COMPLETED,
+    "RDS-EVENT-0162": EventKind.FAILED,
+    "RDS-EVENT-0234": EventKind.FAILED,
+    "RDS-EVENT-0159": EventKind.FAILED,
+    "RDS-EVENT-0163": EventKind.CANCELED,
+    "RDS-EVENT-0235": EventKind.CANCELED,
+    "RDS-EVENT-0160": EventKind.CANCELED,
+    "RDS-EVENT-0489": EventKind.TABLE_FAILED,
 }
 
 
@@ -54,7 +60,7 @@ class NotOurEvent(Exception):
 @dataclass(frozen=True)
 class ExportEvent:
     event_id: str  # RDS-EVENT-xxxx
-    kind: str
+    kind: EventKind
     source_arn: str
     message: str
     date: str

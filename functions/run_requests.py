@@ -12,7 +12,7 @@ from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import parse_export_id
-from export_tasks import COMPLETE, ExportTask, parse_warning_message
+from export_tasks import ExportTask, ExportTaskStatus, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
 from manifests import published_export_id
 from outcomes import ExportOutcome, Outcome
@@ -25,7 +25,8 @@ MAX_AUTOMATIC_RUNS = 3
 
 
 class GlueBusyError(RuntimeError):
-    """The job is busy with another day; raised so the invocation is retried (reconcile is the backstop)."""
+    """The job is busy with another day, so no run was started. Each caller says what happens next
+    (outcomes.Outcome: DEFERRED_TO_RECONCILE on the event path, GLUE_BUSY in reconcile)."""
 
 
 def _supersedes(published: str | None, task: ExportTask) -> bool:
@@ -40,32 +41,32 @@ def _supersedes(published: str | None, task: ExportTask) -> bool:
 
 
 def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
-    result = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
-    if task.status != COMPLETE:
-        return result
+    outcome = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
+    if task.status != ExportTaskStatus.COMPLETE:
+        return outcome
     day = task.ingestion_date
     published = published_export_id(clients.s3, config.sor_bucket, config.catalog_database, day)
     if published == task.export_id:
-        result.outcome = Outcome.ALREADY_PUBLISHED
-        return result
+        outcome.outcome = Outcome.ALREADY_PUBLISHED
+        return outcome
     if _supersedes(published, task):
         logger.warning(
             "older attempt than the published one, no run started",
             extra={"export_id": task.export_id, "published": published},
         )
-        result.outcome = Outcome.SUPERSEDED
-        return result
+        outcome.outcome = Outcome.SUPERSEDED
+        return outcome
     export_uri = config.export_uri(task.export_id, bucket=task.s3_bucket, prefix=task.s3_prefix)
     runs = runs_for_day(clients.glue, config.glue_job_name, day)
     if any(run.state in ACTIVE_STATES for run in runs):
-        result.outcome = Outcome.ALREADY_RUNNING
-        return result
+        outcome.outcome = Outcome.ALREADY_RUNNING
+        return outcome
     # Only runs this pipeline started count: Glue's own retries of one of them are part of that run. The job runs
     # with no Glue retry (MaxRetries 0), and an interrupted run (no manifest) is started again from here.
     earlier = [run for run in runs if run.arguments.get("--export_uri") == export_uri and not run.is_glue_retry]
     if len(earlier) >= MAX_AUTOMATIC_RUNS:
-        result.outcome = Outcome.GAVE_UP
-        return result
+        outcome.outcome = Outcome.GAVE_UP
+        return outcome
 
     # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
     # events find the run active and stay quiet, while an alert SNS refused fails the invocation before the run
@@ -73,7 +74,7 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
     # price is a repeated alert when the start itself fails after it (Glue busy with another day).
     warnings = parse_warning_message(task.warning_message)
     if warnings:
-        result.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
+        outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
         send_alert(
             clients.sns,
             config.alert_topic_arn,
@@ -98,17 +99,17 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
         )
     arguments = job_arguments(config, export_uri, day)
     try:
-        result.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
+        outcome.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
     except Exception as error:
         if error_code(error) != "ConcurrentRunsExceededException":
             raise
         if any(r.state in ACTIVE_STATES for r in runs_for_day(clients.glue, config.glue_job_name, day)):
-            result.outcome = Outcome.ALREADY_RUNNING
-            return result
+            outcome.outcome = Outcome.ALREADY_RUNNING
+            return outcome
         raise GlueBusyError(
             f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
         ) from error
-    result.outcome = Outcome.RUN_STARTED
-    logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": result.job_run_id})
+    outcome.outcome = Outcome.RUN_STARTED
+    logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
 
-    return result
+    return outcome

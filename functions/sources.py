@@ -9,14 +9,24 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from config import Config
 from outcomes import RefusedError
 
-_RDS_ARN = re.compile(
-    r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(?P<kind>cluster|cluster-snapshot|snapshot):(?P<name>.+)$"
-)
+
+class SourceKind(StrEnum):
+    """What an export's source is: the resource type its ARN names (arn:aws:rds:<region>:<account>:<resourcetype>:
+    <name>, https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Tagging.ARN.Constructing.html)."""
+
+    CLUSTER = "cluster"
+    CLUSTER_SNAPSHOT = "cluster-snapshot"
+    SNAPSHOT = "snapshot"  # a DB instance snapshot
+
+
+_KINDS = "|".join(map(re.escape, SourceKind))
+_RDS_ARN = re.compile(rf"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{{12}}:(?P<kind>{_KINDS}):(?P<name>.+)$")
 
 
 class SourceRefusedError(RefusedError, RuntimeError):
@@ -30,7 +40,7 @@ class InvalidSourceError(RefusedError, ValueError):
 @dataclass(frozen=True)
 class Source:
     arn: str
-    kind: str  # cluster | cluster-snapshot | snapshot
+    kind: SourceKind
     snapshot_time: dt.datetime | None = None
 
 
@@ -64,12 +74,12 @@ def automated_snapshot_for_day(rds: Any, config: Config, day: dt.date, now: dt.d
             f"newest automated snapshot {arn} was taken {created.isoformat()}, {age_hours:.1f} h before "
             f"{reference.isoformat()}, more than MAX_SNAPSHOT_AGE_HOURS={config.max_snapshot_age_hours:g}"
         )
-    return Source(arn, "cluster-snapshot", created)
+    return Source(arn, SourceKind.CLUSTER_SNAPSHOT, created)
 
 
 def live_cluster(rds: Any, config: Config) -> Source:
     clusters = rds.describe_db_clusters(DBClusterIdentifier=config.cluster_identifier)["DBClusters"]
-    return Source(clusters[0]["DBClusterArn"], "cluster")
+    return Source(clusters[0]["DBClusterArn"], SourceKind.CLUSTER)
 
 
 def named_source(rds: Any, config: Config, arn: str) -> Source:
@@ -77,12 +87,12 @@ def named_source(rds: Any, config: Config, arn: str) -> Source:
     match = _RDS_ARN.match(arn)
     if match is None:
         raise InvalidSourceError(f"source_arn {arn!r} is not an RDS cluster, cluster snapshot or snapshot ARN")
-    kind, name = match["kind"], match["name"]
-    if kind == "cluster":
+    kind, name = SourceKind(match["kind"]), match["name"]
+    if kind is SourceKind.CLUSTER:
         if name.lower() != config.cluster_identifier.lower():
             raise InvalidSourceError(f"source_arn {arn!r} is not cluster {config.cluster_identifier}")
         return Source(arn, kind)
-    if kind == "cluster-snapshot":
+    if kind is SourceKind.CLUSTER_SNAPSHOT:
         # DescribeDBClusterSnapshots takes the identifier (ARN's last part) and, for automated snapshots
         # (ids `rds:...`), SnapshotType="automated" (botocore rds service-2.json, DBClusterSnapshotIdentifier).
         kwargs = {"DBClusterSnapshotIdentifier": name}

@@ -9,7 +9,7 @@ from typing import Any
 from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
-from outcomes import Outcome, RefusedError
+from outcomes import RefusedError, refused_metrics
 from start_export_flow import export_day
 
 logger, tracer, metrics = powertools()
@@ -24,7 +24,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         result = export_day(config, shared_clients(), event, dt.datetime.now(dt.UTC))
     except RefusedError:
-        count(metrics, str(Outcome.EXPORT_REFUSED.metric))
+        for name, value in refused_metrics():
+            count(metrics, name, value)
         logger.exception("export refused")
         raise
     for name, value in result.metrics():

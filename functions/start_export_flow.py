@@ -1,4 +1,4 @@
-"""start_export's logic: request -> plan (day, source, id, tables) -> StartExportTask -> summary."""
+"""start_export's logic: request -> plan (day, source, id, tables) -> StartExportTask -> Result."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from alerts import Alert, send_alert
 from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
-from config import Config
+from config import Config, ExportSource
 from export_ids import make_export_id
 from export_tasks import submit_export_task
 from outcomes import Outcome, Result
@@ -23,7 +23,7 @@ def choose_source(
 ) -> Source:
     if source_arn:
         return named_source(clients.rds, config, source_arn)
-    if config.export_source == "cluster":
+    if config.export_source == ExportSource.CLUSTER:
         if day != config.today(now):
             # The live cluster holds today's data; labelling it as a past day would publish a lie.
             raise InvalidRequestError(
@@ -77,6 +77,6 @@ def export_day(config: Config, clients: LambdaClients, event: Any, now: dt.datet
         if error_code(error) != "ExportTaskAlreadyExists":
             raise
         # Same night twice (schedule retry, manual re-invoke): the first start stands.
-        result.status = Outcome.EXPORT_ALREADY_STARTED
+        result.outcome = Outcome.EXPORT_ALREADY_STARTED
     logger.info("export requested", extra=result.as_dict())
     return result

@@ -17,6 +17,7 @@ from aws_clients import LambdaClients
 from botocore.config import Config as BotoConfig
 from config import Config, load_config
 from export_ids import make_export_id
+from manifests import manifest_key
 from moto.backends import get_backend
 
 from local.aws_emulator import Emulator, Fault, Request
@@ -192,7 +193,7 @@ class Pipeline:
         run.as_dict = lambda: {**as_dict(), "Attempt": 1, "PreviousRunId": previous_run_id}  # type: ignore[method-assign]
 
     def write_manifest(self, day: dt.date, export_id: str, status: str = "SUCCEEDED") -> None:
-        key = f"_manifests/{self.config.catalog_database}/ingestion_date={day.isoformat()}/manifest.json"
+        key = manifest_key(self.config.catalog_database, day)
         body = {"manifest_version": 1, "status": status, "export_id": export_id, "ingestion_date": day.isoformat()}
         self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
 

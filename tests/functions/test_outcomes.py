@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import botocore.session
 import config
 import export_only
 import on_export_event_reconcile
@@ -12,10 +13,19 @@ import pytest
 import rds_events
 import sources
 import start_request
-from export_tasks import FAILED_STATES
-from outcomes import FAILED_STATUS_OUTCOMES, PROBLEMS_METRIC, ExportOutcome, Outcome, RefusedError, Result
+from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTaskStatus
+from outcomes import (
+    FAILED_STATUS_OUTCOMES,
+    PROBLEMS_METRIC,
+    ExportOutcome,
+    Outcome,
+    RefusedError,
+    Result,
+    refused_metrics,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 
 def test_readme_names_every_metric_the_lambdas_count() -> None:
@@ -27,6 +37,40 @@ def test_readme_names_every_metric_the_lambdas_count() -> None:
 
 def test_every_failed_status_has_its_outcome() -> None:
     assert set(FAILED_STATUS_OUTCOMES) == FAILED_STATES
+
+
+def test_the_export_task_statuses_are_the_ones_botocore_lists_and_each_is_judged_once() -> None:
+    status = botocore.session.get_session().get_service_model("rds").shape_for("ExportTask").members["Status"]
+    # A String in the model; the statuses are listed in its documentation.
+    assert set(re.findall(r"<code>([A-Z_]+)</code>", status.documentation)) == set(ExportTaskStatus)
+    groups = [{ExportTaskStatus.COMPLETE}, RUNNING_STATES, FAILED_STATES]
+    assert sorted(s for group in groups for s in group) == sorted(ExportTaskStatus)
+
+
+def test_only_outcomes_spells_a_metric() -> None:
+    # Handlers count Result.metrics() or refused_metrics(); none reads an Outcome's metric or names one itself.
+    names = {o.metric for o in Outcome if o.metric} | {PROBLEMS_METRIC}
+    for module in sorted(FUNCTIONS.glob("*.py")):
+        if module.name == "outcomes.py":
+            continue
+        text = module.read_text()
+        assert not re.search(r"\.metric\b", text), module.name
+        assert not [name for name in names if f'"{name}"' in text], module.name
+    assert refused_metrics() == [("ExportRefused", 1)]
+
+
+def test_the_declared_vocabularies_keep_the_words_the_json_and_the_template_use() -> None:
+    assert [str(k) for k in rds_events.EventKind] == ["completed", "failed", "canceled", "table_extraction_failed"]
+    assert [str(k) for k in sources.SourceKind] == ["cluster", "cluster-snapshot", "snapshot"]
+    assert [str(s) for s in config.ExportSource] == ["latest-automated-snapshot", "cluster"]
+    assert [str(s) for s in ExportTaskStatus] == [
+        "STARTING",
+        "IN_PROGRESS",
+        "COMPLETE",
+        "CANCELING",
+        "CANCELED",
+        "FAILED",
+    ]
 
 
 @pytest.mark.parametrize(

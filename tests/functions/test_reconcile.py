@@ -138,6 +138,25 @@ def test_a_day_that_cannot_be_judged_is_alerted_with_the_operation_and_its_error
     assert pipeline.emulator.calls("glue", "StartJobRun") == []  # (job_runs() would meet the fault itself)
 
 
+@pytest.mark.parametrize(
+    ("moto_status", "entry", "problem"),
+    [
+        ("canceled", {"action": "canceled"}, "is CANCELED (no FailureCause)"),
+        ("canceling", {"action": "canceling"}, "is CANCELING (no FailureCause)"),
+        # Not a status botocore's model lists: kept as text (upper-cased like the others) and reported.
+        ("paused", {"action": "unknown_status", "status": "PAUSED"}, "has unexpected status 'PAUSED'"),
+    ],
+)
+def test_each_status_of_a_days_latest_attempt_is_judged_whatever_its_case(
+    pipeline: Pipeline, moto_status: str, entry: dict[str, str], problem: str
+) -> None:
+    identifier = pipeline.start_task(day(1), status=moto_status)
+    result = run(pipeline)
+    assert result["actions"] == [{"export_id": identifier, **entry}]
+    assert f"export {identifier} {problem}" in problems_alert(pipeline)
+    assert pipeline.job_runs() == []
+
+
 def test_a_stuck_export_is_reported_and_a_young_one_is_not(pipeline: Pipeline) -> None:
     stuck = pipeline.start_task(day(1), status="starting", task_start_time=NOW - dt.timedelta(hours=20))
     pipeline.start_task(TODAY, status="in_progress", task_start_time=NOW - dt.timedelta(hours=2))
