@@ -6,12 +6,14 @@ runtime's boto3/pyarrow (.venv-glue5) so what passes here runs in Glue.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from manifests import manifest_key
 
 from local.athena_duckdb import connect
 from local.aws_emulator import Emulator
@@ -115,7 +117,7 @@ class SorWorld:
         return LocalRunWithManifest(**vars(done), manifest=self.manifest(day))
 
     def manifest(self, day: str = DAY) -> dict[str, Any]:
-        key = f"_manifests/{DATABASE}/ingestion_date={day}/manifest.json"
+        key = manifest_key(DATABASE, dt.date.fromisoformat(day))  # the Lambdas' reading of the contract
         try:
             return json.loads(self.s3.get_object(Bucket=SOR_BUCKET, Key=key)["Body"].read())
         except self.s3.exceptions.NoSuchKey:

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from manifests import manifest_key
 
 from local.aws_emulator import Emulator
 from local.deploy import Deployment, deploy
@@ -34,7 +35,7 @@ def as_role(emulator: Emulator, role: str, service: str) -> Any:
 
 
 def manifest(deployment: Deployment) -> str:
-    return f"_manifests/{deployment.names().catalog_database}/ingestion_date={DAY.isoformat()}/manifest.json"
+    return manifest_key(deployment.names().catalog_database, DAY)
 
 
 def test_a_missing_manifest_is_403_for_the_event_role_because_its_list_bucket_needs_an_s3_prefix(deployed, emulator):
