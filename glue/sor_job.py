@@ -1007,7 +1007,7 @@ class ExportedTable:
     folder: str  # "<schema>.<table>" or "<database>.<table>", as in S3
     prefix: str  # key prefix of the table folder, ending with "/"
     files: tuple[S3Object, ...]
-    status: str  # upper-case export status; "UNKNOWN" when the metadata does not list the table
+    export_status: str  # upper-case, as the export metadata says; "UNKNOWN" when the metadata does not list the table
     original_types: Mapping[str, str] = field(default_factory=dict)
     # originalTypeMappings exactly as the metadata gives them; None when the metadata, the table's entry or its
     # schemaMetadata is missing (restoration_rules then keeps every string column as text)
@@ -2796,8 +2796,8 @@ class TableStages:
 def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> None:
     """Raises TableError for a table this run must not publish: the export did not complete it, or its catalog
     table is not partitioned the way this job partitions."""
-    if table.status != "COMPLETE" and table.status != "UNKNOWN":
-        raise TableError(f"the export reports this table as {table.status}")
+    if table.export_status != "COMPLETE" and table.export_status != "UNKNOWN":
+        raise TableError(f"the export reports this table as {table.export_status}")
     if current is not None:
         check_partition_keys(current)
 

@@ -99,7 +99,7 @@ def test_plan_reads_every_parquet_object_recursively_in_every_layout():
     }
     assert plan.ignored_objects == 4
     assert any("metadata unavailable" in w for w in plan.warnings)
-    assert {t.status for t in plan.tables} == {"COMPLETE"}
+    assert {t.export_status for t in plan.tables} == {"COMPLETE"}
 
 
 def test_plan_joins_metadata_status_for_both_engines_and_odd_names():
@@ -118,7 +118,7 @@ def test_plan_joins_metadata_status_for_both_engines_and_odd_names():
         {"target": "app.public.empty", "status": "COMPLETE"},
     ]  # fmt: skip
     plan = plan_export(ROOT, objects, {"snapshotTime": "2026-11-26T06:00:00Z"}, tables_info)
-    status = {t.source: t.status for t in plan.tables}
+    status = {t.source: t.export_status for t in plan.tables}
     assert status == {
         "app.public.orders": "COMPLETE",
         "app.public.Order_Items": "COMPLETE",
@@ -135,7 +135,7 @@ def test_plan_joins_metadata_status_for_both_engines_and_odd_names():
 
 def test_a_folder_the_metadata_does_not_list_is_published_with_a_warning():
     plan = plan_export(ROOT, [obj("app/public.extra/1/p.gz.parquet")], {}, [])
-    assert plan.tables[0].status == "UNKNOWN"
+    assert plan.tables[0].export_status == "UNKNOWN"
     assert "not listed in export_tables_info" in plan.warnings[0]
 
 
