@@ -29,7 +29,7 @@ from local.analyst_workload import (
 from local.athena_duckdb import connect
 from local.pg_server import PostgresServer
 from local.pg_source import read_postgres_tables
-from tests.glue.conftest import DATABASE, SorWorld, world  # noqa: F401 - the job's world fixture
+from tests.glue.conftest import DATABASE, SorWorld
 
 WORKLOAD_DATABASE = "analyst_workload"
 # Restored catalog types the queries depend on: without them Athena's `date < DATE '...'`, `sum(price * qty)` and
@@ -50,7 +50,7 @@ def fresh_database(server: PostgresServer, name: str) -> str:
     return server.dsn(name)
 
 
-def test_the_workload_answers_on_the_sor_exactly_as_postgresql(pg_server: PostgresServer, world: SorWorld) -> None:  # noqa: F811 - fixtures
+def test_the_workload_answers_on_the_sor_exactly_as_postgresql(pg_server: PostgresServer, world: SorWorld) -> None:
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     dsn = fresh_database(pg_server, WORKLOAD_DATABASE)
