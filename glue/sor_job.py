@@ -2736,9 +2736,6 @@ class Footers:
     schemas: tuple[FileSchema, ...] = ()
     bytes_read: int = 0
 
-    def plus(self, schema: FileSchema, read: int) -> Footers:
-        return Footers((*self.schemas, schema), self.bytes_read + read)
-
 
 @dataclass(frozen=True)
 class TypePlan:
@@ -2985,8 +2982,14 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
             # Nothing to take a schema from and no table yet: publishing would mean guessing types.
             stages = dataclasses.replace(stages, nothing_to_publish=True)
         else:
-            for schema, read in read_footers(run, table):
-                stages = dataclasses.replace(stages, footers=stages.footers.plus(schema, read))
+            schemas_read: list[FileSchema] = []
+            bytes_read = 0
+            try:
+                for schema, read in read_footers(run, table):
+                    schemas_read.append(schema)
+                    bytes_read += read
+            finally:  # a footer that fails the table still leaves the bytes read before it in the manifest
+                stages = dataclasses.replace(stages, footers=Footers(tuple(schemas_read), bytes_read))
             schemas = stages.footers.schemas
             types = plan_types(run, table, current, schemas)
             stages = dataclasses.replace(stages, types=types)

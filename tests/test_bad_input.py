@@ -49,6 +49,11 @@ def test_a_truncated_parquet_file_fails_its_table_by_name_and_leaves_earlier_day
     [failure] = run.summary["failed_tables"]
     assert failure["name"] == "public_orders"
     assert "part-00000-cut.gz.parquet is not a readable Parquet file" in failure["error"]
+    # The failed table still counts the footers it read before the cut file (tiny files are read whole).
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    listed = world.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    readable = [o["Size"] for o in listed if o["Key"].endswith(".parquet") and not o["Key"].endswith("-cut.gz.parquet")]
+    assert run.summary["footer_bytes_read"] == sum(readable)
     assert world.query(f"SELECT day FROM {DATABASE}.public_fine ORDER BY ingestion_date") == [(EARLIER,), (DAY,)]
     assert world.query(f"SELECT count(*) FROM {DATABASE}.public_orders") == [(2,)]  # the earlier day only
     assert day_snapshot(world, EARLIER) == earlier
