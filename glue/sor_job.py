@@ -2898,7 +2898,8 @@ def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Se
     wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
     present = copier.source_etags(wanted)
     needed = copy_steps_needed(steps, present)
-    kept = [s for s in steps if s not in needed]
+    copying = {s.destination for s in needed}  # destinations are unique (checked above): a set, not a list scan
+    kept = [s for s in steps if s.destination not in copying]
     copier.progress.add(len(kept), sum(s.source.size for s in kept))
     copier.copy(needed)
     stale = stale_keys(steps, listed)
