@@ -46,7 +46,7 @@ from botocore.config import Config
 
 from local import job_runner
 from local.aws_emulator import Emulator, Request, fake_aws_environment
-from local.bench_report import console_report, markdown_report, result_json
+from local.bench_report import DEFAULT_COPY_CONCURRENCY, console_report, markdown_report, result_json
 from local.export_emulator.layout import export_root
 from local.export_emulator.render import render_export
 from local.export_emulator.source import SourceColumn, SourceTable
@@ -65,7 +65,6 @@ SNAPSHOT_TIME = dt.datetime(2026, 11, 26, 6, 5, tzinfo=dt.UTC)
 ROWS_PER_SMALL_FILE = 4
 LARGE_ROW_BYTES = 256 * 1024
 MIB = 2**20
-DEFAULT_COPY_CONCURRENCY: int = job_runner.load_job_module().JobConfig.copy_concurrency  # the job's own default
 JOB_TIMEOUT_S = 3600
 
 DEFAULT_SIZES = ("10x10", "50x10", "100x10")
