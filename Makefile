@@ -1,4 +1,4 @@
-# Entry points. Every target creates what it needs on first use (virtualenvs from pyproject.toml).
+# Entry points. Every target creates what it needs on first use (virtualenvs from uv.lock, see `make lock`).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,34 +17,54 @@ PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.ex
 # The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
 SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help venv glue5-venv checkov-venv spark-venv lint format template-check build test test-fast demo bench verify clean
+.PHONY: help lock venv glue5-venv checkov-venv spark-venv lint format template-check build test test-fast demo bench verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) ".[dev]"
+# uv installs every environment from uv.lock, exactly (`uv sync --locked`: it refuses a lock that no longer matches
+# pyproject.toml, and removes whatever the lock does not name). uv itself comes first, through the interpreter's own
+# pip, at the version and with the wheel hashes uv.lock records for it, so nothing unpinned runs even to bootstrap.
+# uv never downloads an interpreter here: each environment uses $(PYTHON).
+LOCKED_UV := $(shell $(PYTHON) -c 'import tomllib; u = [p for p in tomllib.load(open("uv.lock", "rb"))["package"] if p["name"] == "uv"][0]; print("uv==" + u["version"], *("--hash=" + w["hash"] for w in u["wheels"]))' 2>/dev/null)
+UV := $(VENV)/bin/uv
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_PYTHON=$(PYTHON)
+# $(call uv_sync,<virtualenv>,<pyproject extra>)
+uv_sync = UV_PROJECT_ENVIRONMENT=$(1) $(UV_ENV) $(UV) sync --locked --quiet --extra $(2)
+
+$(UV): uv.lock
+	@test -n "$(LOCKED_UV)" || { echo "uv.lock names no uv (or $(PYTHON) cannot read it): run make lock" >&2; exit 1; }
+	@if [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" != "$(patsubst uv==%,%,$(firstword $(LOCKED_UV)))" ]; then \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && \
+		echo "$(LOCKED_UV)" > $(VENV)/uv-requirement.txt && \
+		$(VENV)/bin/python -m pip install $(PIP_FLAGS) --require-hashes --no-deps --only-binary :all: \
+			-r $(VENV)/uv-requirement.txt; \
+	fi
 	@touch $@
 
-$(GLUE5_VENV)/.installed: pyproject.toml
-	@test -x $(GLUE5_VENV)/bin/python || $(PYTHON) -m venv $(GLUE5_VENV)
-	$(GLUE5_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[glue5-runtime]"
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(call uv_sync,$(VENV),dev)
 	@touch $@
 
-$(CHECKOV_VENV)/.installed: pyproject.toml
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[checkov]"
+$(GLUE5_VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(call uv_sync,$(GLUE5_VENV),glue5-runtime)
 	@touch $@
 
-# pyspark 3.5 ships as a ~300 MB source package: only this venv gets it, never .venv.
-$(SPARK_VENV)/.installed: pyproject.toml
-	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/python -m pip install $(PIP_FLAGS) ".[spark]"
+$(CHECKOV_VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(call uv_sync,$(CHECKOV_VENV),checkov)
 	@touch $@
 
-venv: $(VENV)/.installed ## create .venv from pyproject.toml
+# pyspark 3.5 ships as a ~300 MB source package: only this venv gets it, never .venv. uv builds it once (with the
+# setuptools pyproject.toml's build-constraint-dependencies pins) and keeps the wheel in its cache.
+$(SPARK_VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(call uv_sync,$(SPARK_VENV),spark)
+	@touch $@
+
+lock: $(UV) ## re-resolve uv.lock from pyproject.toml, keeping every pin still allowed (UPGRADE=1: newest of all), and export functions/requirements.txt
+	$(UV_ENV) $(UV) lock $(if $(UPGRADE),--upgrade)
+	$(UV_ENV) $(UV) export --frozen --quiet --extra lambda --format requirements-txt --output-file functions/requirements.txt
+
+venv: $(VENV)/.installed ## create .venv from uv.lock (the dev extra)
 
 glue5-venv: $(GLUE5_VENV)/.installed ## create .venv-glue5 with the Glue 5.0 runtime's boto3/pyarrow
 

@@ -125,7 +125,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ConfigError(
             f"environment variable SCHEDULE_TIMEZONE={zone_name!r} is not an IANA time zone this runtime knows "
-            "(if the name is right, add tzdata to functions/requirements.txt)"
+            "(if the name is right, the function package lacks tzdata: pyproject.toml's lambda extra, then make lock)"
         ) from error
 
     raw_age = _required(env, "MAX_SNAPSHOT_AGE_HOURS")
