@@ -31,13 +31,14 @@ class JobRun:
         return self.attempt > 0
 
 
-def job_arguments(config: Config, export_uri: str, ingestion_date: dt.date) -> dict[str, str]:
-    """The Glue job's command line (docs/contracts.md "Glue job")."""
+def job_arguments(config: Config, export_uri: str, ingestion_date: dt.date, source_engine: str) -> dict[str, str]:
+    """The Glue job's command line (docs/contracts.md "Glue job"); `source_engine` is sources.source_engine's."""
     return {
         "--export_uri": export_uri,
         "--ingestion_date": ingestion_date.isoformat(),
         "--sor_bucket": config.sor_bucket,
         "--catalog_database": config.catalog_database,
+        "--source_engine": source_engine,
     }
 
 

@@ -2,7 +2,9 @@
 
 "Already published" = s3://<SOR bucket>/_manifests/<catalog db>/ingestion_date=YYYY-MM-DD/manifest.json exists
 and its `export_id` is the export's id, whatever its status (a FAILED run already alerted through the Glue
-job state rule; re-running it is an operator's decision).
+job state rule; re-running it is an operator's decision), except a FAILED manifest the job marked `retryable`:
+every table it failed, it failed for a transient cause (throttling, a 5xx, a Spark job that lost its tasks), so
+run_requests may run the night again, a bounded number of times.
 
 The manifest is listed before it is read. S3 answers GetObject on a missing key with 404 NoSuchKey only when the
 caller also has s3:ListBucket on the bucket, and with 403 AccessDenied otherwise
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aws_clients import error_code
@@ -40,8 +43,23 @@ def _listed(s3: Any, bucket: str, key: str) -> bool:
     return any(entry.get("Key") == key for entry in listing.get("Contents", []))
 
 
+@dataclass(frozen=True)
+class PublishedRun:
+    """What the day's manifest says of the run that wrote it."""
+
+    export_id: str
+    retryable: bool = False  # FAILED, and only for transient causes (the job's manifest key "retryable")
+    failed_tables: tuple[str, ...] = ()
+
+
 def published_export_id(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date) -> str | None:
-    """The export id the day's manifest names, or None when there is no (readable) manifest.
+    """The export id the day's manifest names, or None when there is no (readable) manifest."""
+    run = published_run(s3, sor_bucket, catalog_database, ingestion_date)
+    return run.export_id if run is not None else None
+
+
+def published_run(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date) -> PublishedRun | None:
+    """The run the day's manifest records, or None when there is no (readable) manifest naming an export.
 
     A missing manifest is normal; any other S3 error (AccessDenied included) is raised so the invocation fails
     and is retried, because guessing "not published" could double a day and guessing "published" could lose one.
@@ -63,8 +81,14 @@ def published_export_id(s3: Any, sor_bucket: str, catalog_database: str, ingesti
         # rewrites it, which is the safe outcome.
         logger.warning("unreadable run manifest, treating the day as unpublished", extra={"key": key})
         return None
-    export_id = manifest.get("export_id") if isinstance(manifest, dict) else None
-    return export_id if isinstance(export_id, str) else None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("export_id"), str):
+        return None
+    failed = [t.get("name") for t in manifest.get("tables", []) if isinstance(t, dict) and t.get("status") == "FAILED"]
+    return PublishedRun(
+        manifest["export_id"],
+        retryable=manifest.get("status") == "FAILED" and manifest.get("retryable") is True,
+        failed_tables=tuple(str(name) for name in failed),
+    )
 
 
 def is_published(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date, export_id: str) -> bool:

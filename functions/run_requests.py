@@ -12,15 +12,17 @@ from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import parse_export_id
-from export_tasks import ExportTask, ExportTaskStatus, parse_warning_message
+from export_tasks import ExportTask, ExportTaskStatus, ExportWarnings, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
-from manifests import published_export_id
+from manifests import PublishedRun, published_run
 from outcomes import ExportOutcome, Outcome
+from sources import source_engine
 
 logger = Logger(child=True)
 
-# Runs of one export that ended without a manifest before automation stops retrying it (each failure
-# already raised the Glue job state alert); a person decides after that (README Operations).
+# Runs of one export that ended without a manifest, or with a FAILED manifest marked retryable (transient causes
+# only), before automation stops retrying it (each failure already raised the Glue job state alert); a person
+# decides after that (README Operations).
 MAX_AUTOMATIC_RUNS = 3
 
 
@@ -40,13 +42,53 @@ def _supersedes(published: str | None, task: ExportTask) -> bool:
     )
 
 
+def _warnings_alert(task: ExportTask, warnings: ExportWarnings, export_uri: str) -> Alert:
+    return Alert(
+        subject=f"aurora-sor: export {task.export_id} completed with warnings",
+        facts=[
+            ("Export id", task.export_id),
+            ("Source", task.source_arn),
+            ("Ingestion date", task.ingestion_date.isoformat()),
+            ("Skipped tables", ", ".join(warnings.skipped_tables) or "none"),
+            ("Other warnings", "; ".join(warnings.other) or "none"),
+            ("Glue run", f"starting now on {export_uri}"),
+        ],
+        next_steps=[
+            "The day is being published without the skipped tables; they will be missing from the SOR for this date.",
+            "Check why RDS skipped them (docs/aws-facts.md: column names with , ; { } ( ) = or spaces, "
+            "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
+            "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
+        ],
+    )
+
+
+def _rerun_alert(task: ExportTask, run: PublishedRun, export_uri: str, number: int) -> Alert:
+    return Alert(
+        subject=f"aurora-sor: {task.ingestion_date} is run again after a transient failure",
+        facts=[
+            ("Export id", task.export_id),
+            ("Ingestion date", task.ingestion_date.isoformat()),
+            ("Tables that failed", ", ".join(run.failed_tables) or "none listed"),
+            ("Glue run", f"run {number} of at most {MAX_AUTOMATIC_RUNS} on {export_uri}"),
+        ],
+        next_steps=[
+            "Nothing to do unless it fails again: the manifest says every failed table failed for a transient cause "
+            "(throttling, a 5xx, a Spark job that lost its tasks); the tables already published are kept as they are.",
+            f"After {MAX_AUTOMATIC_RUNS} runs automation stops; then read the manifest's failed tables (README "
+            "Troubleshooting) and re-run the day by hand.",
+        ],
+    )
+
+
 def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
     outcome = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
     if task.status != ExportTaskStatus.COMPLETE:
         return outcome
     day = task.ingestion_date
-    published = published_export_id(clients.s3, config.sor_bucket, config.catalog_database, day)
-    if published == task.export_id:
+    run = published_run(clients.s3, config.sor_bucket, config.catalog_database, day)
+    published = run.export_id if run is not None else None
+    rerun = run is not None and published == task.export_id and run.retryable
+    if published == task.export_id and not rerun:
         outcome.outcome = Outcome.ALREADY_PUBLISHED
         return outcome
     if _supersedes(published, task):
@@ -75,29 +117,11 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
     warnings = parse_warning_message(task.warning_message)
     if warnings:
         outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
-        send_alert(
-            clients.sns,
-            config.alert_topic_arn,
-            Alert(
-                subject=f"aurora-sor: export {task.export_id} completed with warnings",
-                facts=[
-                    ("Export id", task.export_id),
-                    ("Source", task.source_arn),
-                    ("Ingestion date", day.isoformat()),
-                    ("Skipped tables", ", ".join(warnings.skipped_tables) or "none"),
-                    ("Other warnings", "; ".join(warnings.other) or "none"),
-                    ("Glue run", f"starting now on {export_uri}"),
-                ],
-                next_steps=[
-                    "The day is being published without the skipped tables; they will be missing from "
-                    "the SOR for this date.",
-                    "Check why RDS skipped them (docs/aws-facts.md: column names with , ; { } ( ) = or spaces, "
-                    "temporary/unlogged tables, very large rows) and fix the source if they are needed.",
-                    "Once fixed, re-export the day with a new attempt (README Operations, Re-run a day).",
-                ],
-            ),
-        )
-    arguments = job_arguments(config, export_uri, day)
+        send_alert(clients.sns, config.alert_topic_arn, _warnings_alert(task, warnings, export_uri))
+    if rerun and run is not None:
+        send_alert(clients.sns, config.alert_topic_arn, _rerun_alert(task, run, export_uri, len(earlier) + 1))
+    engine = source_engine(clients.rds, config, task.source_arn)
+    arguments = job_arguments(config, export_uri, day, engine)
     try:
         outcome.job_run_id = start_job_run(clients.glue, config.glue_job_name, arguments)
     except Exception as error:

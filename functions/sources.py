@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from aws_clients import error_code
 from config import Config
 from outcomes import RefusedError
 
@@ -108,3 +109,28 @@ def named_source(rds: Any, config: Config, arn: str) -> Source:
         return Source(arn, kind, snaps[0].get("SnapshotCreateTime"))
     # DB instance snapshots have no cluster to check against; the operator named it on purpose.
     return Source(arn, kind)
+
+
+def source_engine(rds: Any, config: Config, source_arn: str) -> str:
+    """The source's RDS engine (DBCluster.Engine: aurora-postgresql, aurora-mysql, ...; botocore rds service-2.json)
+    for the Glue job's --source_engine: the export's files do not say which engine wrote them, and the restored
+    types depend on it. The configured cluster's engine; when the cluster no longer exists, the engine of the
+    cluster snapshot the export was made from (DBClusterSnapshot.Engine)."""
+    try:
+        clusters = rds.describe_db_clusters(DBClusterIdentifier=config.cluster_identifier)["DBClusters"]
+        return str(clusters[0]["Engine"])
+    except Exception as error:
+        if error_code(error) != "DBClusterNotFoundFault":
+            raise
+    match = _RDS_ARN.match(source_arn)
+    if match is not None and match["kind"] == SourceKind.CLUSTER_SNAPSHOT:
+        kwargs = {"DBClusterSnapshotIdentifier": match["name"]}
+        if match["name"].startswith("rds:"):
+            kwargs["SnapshotType"] = "automated"
+        snapshots = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
+        if snapshots and snapshots[0].get("Engine"):
+            return str(snapshots[0]["Engine"])
+    raise SourceRefusedError(
+        f"cluster {config.cluster_identifier} no longer exists and the export's source {source_arn} tells no engine: "
+        "start the Glue run by hand with --source_engine (README Operations)"
+    )

@@ -192,9 +192,17 @@ class Pipeline:
         as_dict = run.as_dict
         run.as_dict = lambda: {**as_dict(), "Attempt": 1, "PreviousRunId": previous_run_id}  # type: ignore[method-assign]
 
-    def write_manifest(self, day: dt.date, export_id: str, status: str = "SUCCEEDED") -> None:
+    def write_manifest(
+        self, day: dt.date, export_id: str, status: str = "SUCCEEDED", *, retryable: bool | None = None
+    ) -> None:
+        """The day's run manifest as the job writes it (its keys the Lambdas read: docs/contracts.md)."""
         key = manifest_key(self.config.catalog_database, day)
-        body = {"manifest_version": 1, "status": status, "export_id": export_id, "ingestion_date": day.isoformat()}
+        body: dict[str, Any] = {
+            "manifest_version": 1, "status": status, "export_id": export_id, "ingestion_date": day.isoformat(),
+        }  # fmt: skip
+        if retryable is not None:
+            body["retryable"] = retryable
+            body["tables"] = [{"name": "public_orders", "status": "FAILED", "failure": "transient"}]
         self.client("s3").put_object(Bucket=self.config.sor_bucket, Key=key, Body=json.dumps(body).encode())
 
     def deny_reads_of_missing_keys(self) -> Fault:
@@ -264,6 +272,7 @@ ROLE_OF_MODULE = {
     "test_on_export_event": "OnExportEventRole",
     "test_reconcile": "OnExportEventRole",
     "test_manifests": "OnExportEventRole",
+    "test_sources": "OnExportEventRole",
     # Outside tests/functions, with the same fixtures. A module that runs both functions names its default here
     # and signs the other function's calls with clients_as / no_retry_clients(role).
     "test_lambda_faults": "OnExportEventRole",

@@ -30,6 +30,8 @@ def expected_arguments(pipeline: Pipeline, identifier: str, day: dt.date = DAY) 
         "--ingestion_date": day.isoformat(),
         "--sor_bucket": "aurora-sor-sor",
         "--catalog_database": "sor",
+        # DescribeDBClusters' Engine of the pipeline's cluster (created as aurora-postgresql in the emulator)
+        "--source_engine": "aurora-postgresql",
     }
 
 
@@ -276,6 +278,38 @@ def test_runs_that_keep_failing_without_a_manifest_are_not_restarted_forever(pip
     ).as_dict()
     assert result["tasks"][0]["action"] == "gave_up"
     assert len(pipeline.job_runs()) == MAX_AUTOMATIC_RUNS
+
+
+def test_a_night_that_failed_only_for_transient_causes_is_run_again_with_an_alert(pipeline: Pipeline) -> None:
+    identifier = pipeline.start_task(DAY)
+    glue = pipeline.client("glue")
+    glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(pipeline, identifier))  # the night that failed
+    pipeline.write_manifest(DAY, identifier, "FAILED", retryable=True)
+    event = pipeline.event(COMPLETED_0164, pipeline.snapshot_arn)
+    result = handle_rds_event(pipeline.config, pipeline.clients, event).as_dict()
+    assert result["tasks"][0]["action"] == "started"
+    assert len(pipeline.job_runs()) == 2
+    (alert,) = pipeline.alerts()
+    assert "run again after a transient failure" in alert["Subject"]
+    assert "public_orders" in alert["Message"]
+    # bounded: the runs of this export, the first included, stop at MAX_AUTOMATIC_RUNS
+    for _ in range(MAX_AUTOMATIC_RUNS - 2):
+        glue.start_job_run(JobName="sor_job", Arguments=expected_arguments(pipeline, identifier))
+    again = handle_rds_event(pipeline.config, pipeline.clients, event).as_dict()
+    assert again["tasks"][0]["action"] == "gave_up"
+
+
+@pytest.mark.parametrize("retryable", [False, None])  # None: a manifest from before the key existed
+def test_a_failed_night_for_a_deterministic_cause_is_never_run_again(
+    pipeline: Pipeline, retryable: bool | None
+) -> None:
+    identifier = pipeline.start_task(DAY)
+    pipeline.write_manifest(DAY, identifier, "FAILED", retryable=retryable)
+    event = pipeline.event(COMPLETED_0164, pipeline.snapshot_arn)
+    result = handle_rds_event(pipeline.config, pipeline.clients, event).as_dict()
+    assert result["tasks"][0]["action"] == "already_published"
+    assert pipeline.job_runs() == []
+    assert pipeline.alerts() == []
 
 
 def test_glue_retries_do_not_count_toward_the_automatic_run_limit(pipeline: Pipeline) -> None:
