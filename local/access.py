@@ -140,11 +140,17 @@ def example_manifest_key(names: Names, day: str = EXAMPLE_DAY) -> str:
 def _on_export_event(names: Names) -> list[Call]:
     role = "OnExportEventRole"
     job = _arn(names, "glue", f"job/{names.glue_job_name}")
+    cluster = _arn(names, "rds", f"cluster:{names.cluster_identifier}")
+    snapshot = _arn(names, "rds", f"cluster-snapshot:rds:{names.cluster_identifier}-{EXAMPLE_DAY}-03-05")
     manifests = f"_manifests/{names.catalog_database}/"
     key = example_manifest_key(names)
     s3_kms = kms_via(names, "s3", {"aws:s3:arn": _s3(names, names.sor_bucket)})
     return [
         Call(role, "rds:DescribeExportTasks", "*", _TLS, "export_tasks: the tasks of an event's source"),
+        Call(role, "rds:DescribeDBClusters", cluster, _TLS, "sources: the cluster's engine (--source_engine)"),
+        Call(role, "rds:DescribeDBClusterSnapshots", snapshot, _TLS,
+             "sources: a snapshot's engine when the cluster is gone (--source_engine)",
+             pattern=_arn(names, "rds", "cluster-snapshot:*")),
         Call(role, "glue:StartJobRun", job, _TLS, "glue_runs: start a run for a completed export"),
         Call(role, "glue:GetJobRuns", job, _TLS, "glue_runs: is a run already going?"),
         Call(role, "glue:GetJobRun", job, _TLS, "reconcile: a run's outcome"),
@@ -216,6 +222,8 @@ def _glue_job(names: Names) -> list[Call]:
         ):
             calls.append(Call(role, action, _s3(names, names.sor_bucket, key), _TLS, f"{why}: {what}",
                               pattern=_s3(names, names.sor_bucket, prefix)))  # fmt: skip
+    calls.append(Call(role, "s3:ListBucketMultipartUploads", _s3(names, names.sor_bucket), _TLS,
+                      "rewrite: the uploads a failed Spark job's tasks left, to abort them"))  # fmt: skip
     # Data Catalog calls are authorized on the catalog, the database and the table ("Specifying AWS Glue resource
     # ARNs", https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html; Service Authorization
     # Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsglue.html).

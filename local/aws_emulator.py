@@ -71,6 +71,8 @@ def s3_operation(method: str, path: str, query: dict[str, list[str]], headers: d
     copy = "x-amz-copy-source" in headers
     if method == "GET":
         if not has_key:
+            if "uploads" in query:
+                return "ListMultipartUploads"
             return "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects" if not query else "GetBucket"
         return "GetObject"
     if method == "HEAD":

@@ -246,6 +246,9 @@ class Enforcer:
             return [AuthRequest("s3:ListBucket", bucket_arn, context)], None
         if operation == "HeadBucket":
             return [AuthRequest("s3:ListBucket", bucket_arn, _TLS)], None
+        if operation == "ListMultipartUploads":
+            # https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html, "Permissions"
+            return [AuthRequest("s3:ListBucketMultipartUploads", bucket_arn, _TLS)], None
         if operation in ("PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
                          "CompleteMultipartUpload"):  # fmt: skip
             requests = [AuthRequest("s3:PutObject", obj, _TLS)]
