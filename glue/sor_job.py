@@ -58,7 +58,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
@@ -79,7 +80,12 @@ class ExportError(Exception):
 
 
 class TableError(Exception):
-    """One table cannot be published; the others go on (exit code 1 at the end)."""
+    """One table cannot be published; the others go on (exit code 1 at the end). `transient` says a later run may
+    publish it unchanged (FailureKind)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 # ==================================================================================================
@@ -110,6 +116,9 @@ class JobConfig:
     retention_dry_run: bool = False
     restore_types: bool = True  # rewrite tables with restorable text columns into typed Parquet (section 9b)
     retype_history: bool = False  # also retype earlier string-typed partitions of those tables, in place
+    # The source's RDS engine as DescribeDBClusters reports it (aurora-postgresql, aurora-mysql, ...): the export's
+    # files do not say it, and type words cannot tell it (a PostgreSQL bit(3) is "bit" in both engines).
+    source_engine: str = ""
 
     @property
     def export_uri(self) -> str:
@@ -174,6 +183,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     # Typed columns (sections 3b, 7b, 7c, 9b): every option takes a value, as Glue passes `--KEY value` pairs.
     parser.add_argument("--restore_types", type=_flag, default=True)
     parser.add_argument("--retype_history", type=_flag, default=False)
+    parser.add_argument("--source_engine", default="")
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     args, _glue_owned = parser.parse_known_args(list(argv))
 
@@ -197,6 +207,13 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         raise ExportError(f"--ingestion_date must be YYYY-MM-DD, got {args.ingestion_date!r}")
     if args.multipart_chunksize_mb < 5:
         raise ExportError("--multipart_chunksize_mb must be >= 5 (S3's minimum part size)")
+    if args.restore_types and _engine(args.source_engine) is None:
+        raise ExportError(
+            f"--source_engine must name the source's RDS engine, as DescribeDBClusters reports it (aurora-postgresql, "
+            f"aurora-mysql, postgres, mysql), got {args.source_engine!r}: the export does not say which engine wrote "
+            "it, and the restored types depend on it. on_export_event passes it; pass it by hand as README Operations "
+            "shows, or run with --restore_types false"
+        )
     mib = 1024**2
     return JobConfig(
         export_bucket=bucket,
@@ -218,6 +235,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         retention_dry_run=args.retention_dry_run,
         restore_types=args.restore_types,
         retype_history=args.retype_history,
+        source_engine=args.source_engine,
     )
 
 
@@ -426,6 +444,8 @@ class FileSchema:
     arrow_schema: pa.Schema | None = field(default=None, compare=False)  # what pyarrow reads (restored_schema)
     # min/max of every string column in the row groups' statistics: scale evidence read with the footer
     text_samples: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # string columns whose statistics hold a value that is not UTF-8: their values are counted (count_invalid_text)
+    invalid_text: tuple[str, ...] = field(default=(), compare=False)
 
 
 def table_columns(files: Sequence[FileSchema]) -> list[tuple[str, str]]:
@@ -495,6 +515,15 @@ MALFORMED_SHARE_LIMIT = 0.5
 _MICROS_PER_DAY = 86_400_000_000
 _MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01 00:00:00 UTC
 _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999 UTC
+# Athena's view is the rule for sub-millisecond digits (docs/sor-job.md "Restored types", "Athena's millisecond
+# view"): Athena reads and shows Hive timestamps at millisecond precision ("Currently, Amazon Athena and Glue can
+# handle only millisecond precision for TIMESTAMP values", AWS DMS S3Settings.ParquetTimestampInMillisecond), and
+# Trino turns epoch microseconds into milliseconds with Timestamps.epochMicrosToMillisWithRounding, i.e. roundDiv:
+# (v + 500) / 1000 for v >= 0 and (v + 1 - 500) / 1000 below, half up towards the future on both sides of 1970.
+# A value from hh:mm:59.9995 on is shown as the next millisecond, and at 23:59:59.9995 as the next day (on
+# 9999-12-31, as year +10000): only those are rejected; every other value keeps its microseconds in the file.
+_LAST_MICRO_SHOWN_SAME_DAY = _MICROS_PER_DAY - 500  # time-of-day micros from here on round into the next day
+_WHOLE_CYCLES = 5 * 146_097 * _MICROS_PER_DAY  # 2000 Gregorian years of whole days: lifts year 1 above 1970
 
 
 class Restore(StrEnum):
@@ -671,18 +700,26 @@ def numeric_scale(samples: Iterable[str | None]) -> int | None:
     return max(scales) if scales else None
 
 
-def statistics_samples(metadata: pq.FileMetaData, column: str) -> list[str]:
-    """The min and max of a string column in every row group's footer statistics (no data read)."""
+def statistics_samples(metadata: pq.FileMetaData, column: str) -> tuple[list[str], bool]:
+    """The min and max of a string column in every row group's footer statistics (no data read), and whether one
+    of them is not UTF-8. The raw bytes are decoded here: pyarrow's own `min`/`max` raise UnicodeDecodeError on such
+    a value (a SQL_ASCII database's Latin-1 text), which says nothing about a scale and must not stop the run."""
     names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
     if column not in names:
-        return []
+        return [], False
     index = names.index(column)
     samples: list[str] = []
+    invalid = False
     for group in range(metadata.num_row_groups):
         stats = metadata.row_group(group).column(index).statistics
-        if stats is not None and stats.has_min_max:
-            samples += [v.decode() if isinstance(v, bytes) else str(v) for v in (stats.min, stats.max)]
-    return samples
+        if stats is None or not stats.has_min_max:
+            continue
+        for raw in (stats.min_raw, stats.max_raw):
+            try:
+                samples.append(raw.decode() if isinstance(raw, bytes) else str(raw))
+            except UnicodeDecodeError:
+                invalid = True
+    return samples, invalid
 
 
 def with_scale(rule: Restoration, scale: int) -> Restoration:
@@ -873,9 +910,12 @@ _FAST_MONTH_DAY = (
     r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"  # of 30 days
     r"|02-(?:0[1-9]|1\d|2[0-8]))"  # February but its 29th
 )
-_FAST_TIMESTAMP = rf"\d{{4}}-{_FAST_MONTH_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{{1,6}})?"
+# Four digits but 0000: PostgreSQL never prints a year 0 (1 BC is "0001 BC"), and the regex path rejects it as an
+# impossible field; left to that path, a year-0 value shifted into 0001 by a negative offset cannot be accepted here.
+_FAST_YEAR = r"(?:[1-9]\d{3}|0[1-9]\d\d|00[1-9]\d|000[1-9])"
+_FAST_TIMESTAMP = rf"{_FAST_YEAR}-{_FAST_MONTH_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{{1,6}})?"
 _FAST_SHAPES = {
-    Restore.DATE: rf"^\d{{4}}-{_FAST_MONTH_DAY}$",
+    Restore.DATE: rf"^{_FAST_YEAR}-{_FAST_MONTH_DAY}$",
     Restore.TIMESTAMP: f"^{_FAST_TIMESTAMP}$",
     Restore.TIMESTAMP_FROM_UTC_OFFSET: rf"^{_FAST_TIMESTAMP}[+-](?:0\d|1[0-5])(?::[0-5]\d)?$",
 }
@@ -897,6 +937,22 @@ def _fast_shape(rule: Restoration) -> str | None:
     # at most p-s digits before the point and s after it: the value fits, so the cast neither rounds nor raises
     fraction = rf"(?:\.\d{{1,{scale}}})?" if scale else ""
     return rf"^-?\d{{1,{precision - scale}}}{fraction}$"
+
+
+def _same_day_in_athena(micros: pa.Array) -> pa.Array:
+    """True where Athena's millisecond rounding keeps the timestamp on its own day (see _LAST_MICRO_SHOWN_SAME_DAY).
+    The time of day is the floor modulo of a day, taken on values lifted by whole 400-year cycles so that pyarrow's
+    truncating division is floor division for every accepted value (year 1 and later)."""
+    lifted = pc.add(micros, _WHOLE_CYCLES)
+    time_of_day = pc.subtract(lifted, pc.multiply(pc.divide(lifted, _MICROS_PER_DAY), _MICROS_PER_DAY))
+    return pc.less(time_of_day, _LAST_MICRO_SHOWN_SAME_DAY)
+
+
+def _accepted(number: pa.Array, rule: Restore) -> pa.Array:
+    """The accepted range (years 0001..9999), and for timestamps the same day as Athena shows it."""
+    low, high = _range(rule)
+    inside = _between(number, low, high)
+    return inside if rule is Restore.DATE else pc.and_(inside, _same_day_in_athena(number))
 
 
 def _range(rule: Restore) -> tuple[int, int]:
@@ -928,8 +984,7 @@ def restore_values_by_regex(text: pa.Array, rule: Restoration) -> Restored:
         restored, ok = _decimal_values(parts, matched, rule)
     else:
         number, in_range = _datetime_micros(parts, rule.restore)
-        low, high = _range(rule.restore)
-        ok = _and(matched, in_range, _between(number, low, high))
+        ok = _and(matched, in_range, _accepted(number, rule.restore))
         storage = pa.int32() if rule.restore is Restore.DATE else pa.int64()
         restored = pc.cast(pc.cast(pc.if_else(ok, number, 0), storage), rule.arrow_type)
     return _restored(text, restored, ok, _and(present, pc.invert(matched), pc.invert(special)))
@@ -943,8 +998,7 @@ def _restore_fast(text: pa.Array, rule: Restoration) -> Restored:
         return _restored(text, pc.cast(text, rule.arrow_type), pc.is_valid(text), never)
     storage = pa.int32() if rule.restore is Restore.DATE else pa.int64()
     number = pc.cast(text, _FAST_PARSED[rule.restore]).view(storage)
-    low, high = _range(rule.restore)
-    return _restored(text, number.view(rule.arrow_type), _between(number, low, high), never)
+    return _restored(text, number.view(rule.arrow_type), _accepted(number, rule.restore), never)
 
 
 def _scatter(where: pa.Array, when_true: pa.Array, when_false: pa.Array) -> pa.Array:
@@ -1040,6 +1094,17 @@ def _metadata_target_matches(target: str, database: str, folder: str) -> bool:
     return clean == f"{database}.{folder}" or (clean == folder and folder.startswith(f"{database}."))
 
 
+def type_mappings(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...] | None:
+    """A perTableStatus entry's originalTypeMappings: its entries that are objects, or None when the entry has no
+    such list (undocumented shapes, docs/aws-facts.md "Export metadata files": the table's columns then have no
+    source type, and no column is restored for want of evidence)."""
+    schema_metadata = entry.get("schemaMetadata")
+    mappings = schema_metadata.get("originalTypeMappings") if isinstance(schema_metadata, Mapping) else None
+    if not isinstance(mappings, list):
+        return None
+    return tuple(m for m in mappings if isinstance(m, Mapping))
+
+
 def plan_export(
     root_prefix: str,
     objects: Iterable[S3Object],
@@ -1069,18 +1134,20 @@ def plan_export(
     if tables_info is not None:
         folders = set(grouped)
         for entry in tables_info:
+            if not isinstance(entry, Mapping):
+                warnings.append(f"export_tables_info has an entry that is not an object, ignored: {entry!r}"[:300])
+                continue
             target = str(entry.get("target", ""))
             status = str(entry.get("status", "UNKNOWN")).upper()
-            mappings = (entry.get("schemaMetadata") or {}).get("originalTypeMappings") or []
-            types = {str(m.get("columnName", "")).lower(): str(m.get("originalType", "")) for m in mappings}
+            mappings = type_mappings(entry)
+            types = {str(m.get("columnName", "")).lower(): str(m.get("originalType", "")) for m in mappings or ()}
             match = next((f for f in sorted(folders) if _metadata_target_matches(target, *f)), None)
             if match is None:
                 unmatched.append(entry)
                 continue
             statuses[match] = (status, types)
-            schema_metadata = entry.get("schemaMetadata")
-            if isinstance(schema_metadata, Mapping) and isinstance(schema_metadata.get("originalTypeMappings"), list):
-                raw_mappings[match] = tuple(schema_metadata["originalTypeMappings"])
+            if mappings is not None:
+                raw_mappings[match] = mappings
         for entry in unmatched:
             target = str(entry.get("target", ""))
             status = str(entry.get("status", "UNKNOWN")).upper()
@@ -1401,12 +1468,16 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
         except UnsupportedType as exc:
             raise UnsupportedType(f"{name}: {exc}") from exc
     arrow_schema = metadata.schema.to_arrow_schema()
-    samples = {
-        f.name: tuple(statistics_samples(metadata, f.name))
-        for f in arrow_schema
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    }
-    return FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples), reader.bytes_read
+    samples: dict[str, tuple[str, ...]] = {}
+    invalid: list[str] = []
+    for f in arrow_schema:
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            values, not_utf8 = statistics_samples(metadata, f.name)
+            samples[f.name] = tuple(values)
+            if not_utf8:
+                invalid.append(f.name)
+    schema = FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid))
+    return schema, reader.bytes_read
 
 
 # ==================================================================================================
@@ -1582,7 +1653,8 @@ PLAN_DIGEST_META = "sor-plan-digest"  # with SOURCE_ETAG_META: what a re-run com
 # multipart upload (and its S3 metadata) began, and a re-run that skips the unit reads them back from the footer.
 COUNTERS_KEY = "aurora-sor.counters"
 MAX_SAMPLES = 5  # per counter key: enough to show a wrong format assumption, few enough for a log line
-REWRITE_FORMAT = 1  # part of every plan digest: bump it when the writer settings change, to redo every object
+REWRITE_FORMAT = 2  # part of every plan digest: bump it when what a rewrite writes changes, to redo every object
+# (2: sor_rejects.raw_values keyed by the catalog column name; rejects by Athena's millisecond view; no year 0000)
 # Spark 3.5 writes and reads dates before 1582-10-15 and timestamps before 1900-01-01 according to these
 # (default EXCEPTION; https://spark.apache.org/docs/3.5.4/sql-migration-guide.html, "Upgrading from Spark SQL
 # 3.0 to 3.1"; https://spark.apache.org/docs/3.5.4/configuration.html). CORRECTED keeps the proleptic Gregorian
@@ -1673,6 +1745,7 @@ class UnitResult:
     source_bytes_read: int = 0
     seconds: float = 0.0
     error: str | None = None  # set by run_rewrites when the unit failed; rewrite_unit raises instead
+    transient: bool = False  # with error: the unit failed for a transient cause (failure_kind)
 
 
 def schema_ipc(schema: pa.Schema) -> bytes:
@@ -1961,14 +2034,51 @@ def run_rewrites(
             try:
                 result = rewrite_unit(unit, transform_factory(unit), s3, config, settings)
             except Exception as exc:  # noqa: BLE001 - reported per unit; the table fails, the other units go on
-                result = UnitResult(unit.destination, error=f"{unit.source.key}: {type(exc).__name__}: {exc}")
+                result = UnitResult(
+                    unit.destination,
+                    error=f"{unit.source.key}: {type(exc).__name__}: {exc}",
+                    transient=failure_kind(exc) is FailureKind.TRANSIENT,
+                )
             # vars(), not dataclasses.asdict: the class arrives by value, and the cloudpickle bundled with pyspark
             # 3.5 does not keep dataclasses' field-type sentinels, so fields() of it is empty on an executor.
             yield dict(vars(result))
 
     plains = [_plain_unit(u) for u in units]
-    collected = session.sparkContext.parallelize(plains, len(plains)).mapPartitions(run_partition).collect()
+    try:
+        collected = session.sparkContext.parallelize(plains, len(plains)).mapPartitions(run_partition).collect()
+    except Exception as exc:
+        # The Spark job failed as a whole: a task failed spark.task.maxFailures times (an executor lost, out of
+        # memory, a Flex worker reclaimed), and collect() raises Py4JJavaError. No unit's result came back, and a
+        # killed task cannot abort its upload: the caller aborts what is left (abort_unfinished_uploads).
+        raise SparkJobFailed(f"the Spark job of {len(units)} rewrite units failed: {_first_lines(exc)}") from exc
     return [UnitResult(**r) for r in collected]
+
+
+class SparkJobFailed(TableError):
+    """The Spark job of a table's units failed as a whole (see run_rewrites): transient, a later run may pass."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+def _first_lines(exc: BaseException, limit: int = 600) -> str:
+    """The start of an error's text: a Py4JJavaError carries the whole Java stack trace."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " | ".join(lines[:3])[:limit] or type(exc).__name__
+
+
+def abort_unfinished_uploads(s3: Any, bucket: str, prefix: str) -> int:
+    """Aborts the multipart uploads in progress under `prefix` (a table's day folder), which tasks killed before
+    MultipartSink.abort leave behind, billed until aborted; returns how many. The job runs one run at a time
+    (MaxConcurrentRuns 1), so no upload under the prefix belongs to anyone else."""
+    aborted = 0
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            aborted += 1
+    if aborted:
+        log.warning("aborted %d unfinished multipart uploads under s3://%s/%s", aborted, bucket, prefix)
+    return aborted
 
 
 # ==================================================================================================
@@ -1996,9 +2106,35 @@ class Counter(StrEnum):
     REJECTED = "rejected"
     MALFORMED = "malformed"
     NON_NULL = "non_null"
+    INVALID_TEXT = "invalid_text"  # values of a string column that are not UTF-8 (published byte for byte)
 
     def of(self, column: str) -> str:
         return f"{self.value}:{column}"
+
+
+def invalid_text_count(values: pa.Array | pa.ChunkedArray) -> int:
+    """How many values of a string array are not UTF-8. Arrow's full validation (C++, one pass) answers for the
+    usual all-valid array; only an array that fails it is looked at value by value."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    count = 0
+    for chunk in chunks:
+        try:
+            chunk.validate(full=True)
+        except pa.ArrowInvalid:
+            for raw in pc.cast(chunk, pa.binary()).to_pylist():
+                if raw is None:
+                    continue
+                try:
+                    raw.decode()
+                except UnicodeDecodeError:
+                    count += 1
+    return count
+
+
+def invalid_text_by_column(counters: Mapping[str, int]) -> dict[str, int]:
+    """catalog column -> values that are not UTF-8, from a table's summed counters (only columns that have some)."""
+    prefix = f"{Counter.INVALID_TEXT.value}:"
+    return {k[len(prefix) :].lower(): v for k, v in sorted(counters.items()) if k.startswith(prefix) and v}
 
 
 def column_counts(counters: Mapping[str, int], column: str) -> RestoreCounts:
@@ -2089,6 +2225,10 @@ def restoration_transform(rules: Mapping[str, Restoration], output_schema: pa.Sc
         for name in names:
             column = batch.column(name)
             rule = rules.get(name)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                invalid = invalid_text_count(column)
+                if invalid:  # published byte for byte (a restored column rejects them: not a shape it reads)
+                    counters[Counter.INVALID_TEXT.of(name)] = invalid
             if rule is None:
                 columns.append(column)
                 continue
@@ -2099,32 +2239,16 @@ def restoration_transform(rules: Mapping[str, Restoration], output_schema: pa.Sc
             counters[Counter.REJECTED.of(name)] = counts.rejected
             counters[Counter.MALFORMED.of(name)] = counts.malformed
             if counts.malformed:
-                bad = pc.filter(column, restored.malformed).slice(0, MAX_SAMPLES)
-                samples[Counter.MALFORMED.of(name)] = [str(v) for v in bad.to_pylist()]
+                bad = pc.cast(pc.filter(column, restored.malformed).slice(0, MAX_SAMPLES), pa.binary())
+                # for messages only: bytes that are not UTF-8 show as U+FFFD here (the data keeps them exactly)
+                samples[Counter.MALFORMED.of(name)] = [v.decode(errors="replace") for v in bad.to_pylist()]
             if counts.rejected:
-                rejected[name] = (restored.rejected, pc.cast(column, pa.string()))
+                # keyed by the catalog column name (lower case), the name an analyst queries with element_at
+                rejected[name.lower()] = (restored.rejected, pc.cast(column, pa.string()))
         columns.append(_rejects_array(rejected, batch.num_rows, source_file, first_row_index))
         return TransformedBatch(pa.RecordBatch.from_arrays(columns, schema=output_schema), counters, samples)
 
     return transform
-
-
-# The engine is not in the export's metadata files: it is told by the originalType words, which are the
-# source's information_schema DATA_TYPE. MySQL's are single words PostgreSQL never uses (varchar, datetime, ...).
-# The two engines' rules agree on every string column a misreading could reach (a DATE restores as date in both;
-# MySQL writes its decimals up to precision 38, datetimes and timestamps as typed Parquet), so only reasons differ.
-_MYSQL_WORDS = {
-    "varchar", "char", "tinyint", "mediumint", "int", "datetime", "year", "tinytext", "mediumtext", "longtext",
-    "tinyblob", "mediumblob", "longblob", "blob", "varbinary", "binary", "enum", "set", "bit", "double", "float",
-}  # fmt: skip
-
-
-def source_engine(mappings: Sequence[Mapping[str, Any]] | None) -> str:
-    """POSTGRESQL or MYSQL, from a table's originalTypeMappings (PostgreSQL when nothing tells)."""
-    for entry in mappings or ():
-        if isinstance(entry, Mapping) and _split_type(str(entry.get("originalType") or ""))[0].lower() in _MYSQL_WORDS:
-            return MYSQL
-    return POSTGRESQL
 
 
 class TextReason(StrEnum):
@@ -2133,6 +2257,13 @@ class TextReason(StrEnum):
     BY_RULE = "by_rule"  # the source type has no exact catalog type (time, uuid, json, arrays, ...)
     NO_EVIDENCE = "no_evidence"  # no catalog type, and tonight's metadata or data cannot decide one: alerted
     CATALOG_STRING = "catalog_string"  # restorable, but the catalog already says string: run the retype
+    # a numeric column with no number yet (empty, all NULL): string in the catalog with TYPE_PENDING in its comment
+    # until the first night that shows its scale, which types it and retypes its earlier days with no operator step
+    PENDING = "pending"
+
+
+# In the catalog comment of a numeric column that is string only because no value has shown its scale yet.
+TYPE_PENDING = "type pending: decimal once a value shows its scale"
 
 
 @dataclass(frozen=True)
@@ -2165,15 +2296,46 @@ _DECIMAL_TYPE = re.compile(r"^decimal\((\d+),(\d+)\)$")
 _SOURCE_COMMENT = re.compile(r"^source type: (?P<type>.*?)(?:, restored as .*)?$")
 
 
+class MeaningChanged(TableError):
+    """A column whose values would change meaning between days under one catalog name (wall time vs UTC)."""
+
+
+_WALL_TIME = "wall time, as the source stored it (timestamp without time zone)"
+_UTC = "an instant converted to UTC (timestamp with time zone)"
+
+
+def _catalog_timestamp_meaning(comment: str) -> bool | None:
+    """True when the catalog column holds UTC instants, False for wall time, None when its comment (written by
+    Restoration.comment) does not say."""
+    if "restored as timestamp in UTC" in comment:
+        return True
+    if comment.endswith("restored as timestamp"):
+        return False
+    return None
+
+
 def _catalog_rule(column: str, catalog_type: str, comment: str, tonight: Restoration | None) -> Restoration | None:
     """The rule the catalog's column type imposes on a string column (None when the type is not a restored one).
-    The kind of timestamp (wall time or converted to UTC) comes from tonight's rule, else from the comment this
-    job wrote (Restoration.comment)."""
+
+    Wall time and UTC are two meanings of one catalog type `timestamp`: the catalog's (from the comment this job
+    wrote) must be tonight's, or the table fails (MeaningChanged) rather than publish both under one name. The zone
+    the source used is not in the export, so earlier days cannot be converted (docs/sor-job.md "A timestamp column
+    that changes meaning")."""
     source_type = tonight.source_type if tonight else ((m := _SOURCE_COMMENT.match(comment)) and m.group("type")) or ""
     if catalog_type == "date":
         return Restoration(column, Restore.DATE, "date", pa.date32(), source_type)
     if catalog_type == "timestamp":
-        utc = (tonight.restore is Restore.TIMESTAMP_FROM_UTC_OFFSET) if tonight else "timestamp in UTC" in comment
+        published = _catalog_timestamp_meaning(comment)
+        arriving = (tonight.restore is Restore.TIMESTAMP_FROM_UTC_OFFSET) if tonight else None
+        if published is not None and arriving is not None and published != arriving:
+            raise MeaningChanged(
+                f"column {column.lower()!r} changed meaning: published as {_UTC if published else _WALL_TIME}, "
+                f"tonight's export holds {_UTC if arriving else _WALL_TIME} (source type {source_type}); "
+                "one catalog column cannot hold both. Either revert the source column's type, or keep the new "
+                "meaning under a new table: drop or rename this catalog table (its days stay in S3) and re-run the "
+                'day (docs/sor-job.md "A timestamp column that changes meaning")'
+            )
+        utc = arriving if arriving is not None else bool(published)
         kind = Restore.TIMESTAMP_FROM_UTC_OFFSET if utc else Restore.TIMESTAMP
         return Restoration(column, kind, "timestamp", pa.timestamp("us"), source_type)
     if match := _DECIMAL_TYPE.match(catalog_type):
@@ -2184,6 +2346,7 @@ def _catalog_rule(column: str, catalog_type: str, comment: str, tonight: Restora
 
 
 def plan_restorations(
+    engine: str,
     mappings: Sequence[Mapping[str, Any]] | None,
     string_columns: Sequence[str],
     catalog_columns: Sequence[Mapping[str, str]],
@@ -2198,7 +2361,7 @@ def plan_restorations(
     the catalog takes tonight's rule; a decimal's scale then comes from `scale_evidence(column)` (footer statistics,
     else the first values), and with none it stays text (NO_EVIDENCE), like a column with no source type.
     """
-    tonight = restoration_rules(source_engine(mappings), mappings, string_columns)
+    tonight = restoration_rules(engine, mappings, string_columns)
     catalog = {c["Name"]: c for c in catalog_columns}
     rules: dict[str, Restoration] = {}
     text: list[TextColumn] = []
@@ -2216,7 +2379,10 @@ def plan_restorations(
             kind = TextReason.NO_EVIDENCE if unknown and current is None else TextReason.BY_RULE
             text.append(TextColumn(column, rule.source_type, kind, rule.reason))
             continue
-        if current is not None and not retype_history:
+        pending = (
+            current is not None and TYPE_PENDING in current.get("Comment", "") and restorable.restore is Restore.DECIMAL
+        )
+        if current is not None and not retype_history and not pending:
             reason = (
                 f"restorable as {restorable.catalog_type}, but the catalog column is string: run the retype "
                 "(--retype_history true)"
@@ -2226,9 +2392,19 @@ def plan_restorations(
         if restorable.restore is Restore.DECIMAL and restorable.scale is None:
             scale = numeric_scale(scale_evidence(column))
             if scale is None:
-                text.append(TextColumn(column, restorable.source_type, TextReason.NO_EVIDENCE,
-                                       "numeric scale unknown: no scale in the metadata and no number in the column "
-                                       "tonight (empty, all NULL or all NaN)"))  # fmt: skip
+                # Nothing is lost by waiting: the column holds no number. It stays string, marked TYPE_PENDING, and
+                # the first night with a number types it and retypes the earlier days (retype_history).
+                text.append(TextColumn(column, restorable.source_type, TextReason.PENDING,
+                                       "numeric scale unknown yet: no scale in the metadata and no number in the "
+                                       "column so far (empty, all NULL or all NaN); typed on the first night that "
+                                       "shows one"))  # fmt: skip
+                continue
+            widest = max(restorable.precision or 0, scale)
+            if widest > MAX_DECIMAL_PRECISION:
+                # numeric(p,s) with s > p (PostgreSQL allows it); the metadata carries no scale, the data shows it
+                text.append(TextColumn(column, restorable.source_type, TextReason.BY_RULE,
+                                       f"scale {scale} needs decimal({widest},{scale}): Athena's decimals stop at "
+                                       f"precision {MAX_DECIMAL_PRECISION}"))  # fmt: skip
                 continue
             restorable = with_scale(restorable, scale)
         rules[column] = restorable
@@ -2632,6 +2808,39 @@ class TableStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class FailureKind(StrEnum):
+    """Why a table failed, for whoever decides whether to run the night again (docs/contracts.md "Run manifest")."""
+
+    TRANSIENT = "transient"  # throttling, a 5xx, a lost connection, a Spark job that lost its tasks: may pass alone
+    DETERMINISTIC = "deterministic"  # the data, the catalog or the code: the same run fails the same way
+
+
+# Error codes botocore's standard retry mode treats as throttling or transient (botocore/retries/standard.py,
+# ThrottledRetryableChecker and TransientRetryableChecker); the job's clients already retried them
+# (boto_config: adaptive, 10 attempts), so one that still surfaces is a service having a bad night, not the data.
+_TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "ProvisionedThroughputExceededException", "TransactionInProgressException", "RequestLimitExceeded",
+    "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException", "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
+    "ServiceUnavailable", "InternalServiceException",
+})  # fmt: skip
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    """TRANSIENT for what a later run may not meet again (see FailureKind), DETERMINISTIC for everything else, bugs
+    included: a re-run is started automatically only for transient failures (bounded), never to retry a bug."""
+    if isinstance(exc, TableError):
+        return FailureKind.TRANSIENT if exc.transient else FailureKind.DETERMINISTIC
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return FailureKind.TRANSIENT if code in _TRANSIENT_CODES or status >= 500 else FailureKind.DETERMINISTIC
+    if isinstance(exc, BotoConnectionError | HTTPClientError):  # endpoint unreachable, timeouts, closed connections
+        return FailureKind.TRANSIENT
+    return FailureKind.DETERMINISTIC
+
+
 class RunStatus(StrEnum):
     """The run's outcome: the summary line's and the manifest's `status` (exit 0 only when SUCCEEDED)."""
 
@@ -2660,6 +2869,7 @@ class TableResult:
     source: str
     status: TableStatus = TableStatus.FAILED
     error: str | None = None
+    failure: FailureKind | None = None  # set when status is FAILED
     files: int = 0
     bytes: int = 0
     rows: int = 0
@@ -2676,6 +2886,7 @@ class TableResult:
     restored_columns: dict[str, str] = field(default_factory=dict)  # catalog column -> restored catalog type
     kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
     rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
+    invalid_text: dict[str, int] = field(default_factory=dict)  # string column -> values not UTF-8 (kept as bytes)
     columns_without_evidence: int = 0  # kept_as_text entries of kind no_evidence (the ColumnsKeptAsText metric)
     retyped_history: dict[str, Any] = field(default_factory=dict)  # RetypeReport.manifest() of a retype run
 
@@ -2768,6 +2979,7 @@ class DayWritten:
     skipped: int  # objects an earlier attempt already wrote
     removed: int = 0  # stale objects deleted (counted on the copy path)
     rejected_values: Mapping[str, int] = field(default_factory=dict)  # restored column -> values in sor_rejects
+    invalid_text: Mapping[str, int] = field(default_factory=dict)  # string column -> values that are not UTF-8
 
 
 @dataclass(frozen=True)
@@ -2827,7 +3039,9 @@ def plan_types(
                 return stats
             return first_values(run.clients.s3, config.export_bucket, table.files, column, config.footer_read_size)
 
-        plan = plan_restorations(table.type_mappings, texts, existing_columns, evidence, config.retype_history)
+        plan = plan_restorations(
+            config.source_engine, table.type_mappings, texts, existing_columns, evidence, config.retype_history
+        )
         if REJECTS_COLUMN in {n.lower() for n, _ in schemas[0].columns} and plan.rules:
             raise TableError(
                 f"the source has a column named {REJECTS_COLUMN!r}, a name this job reserves for the values "
@@ -2846,6 +3060,13 @@ def plan_types(
     without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
     if without:
         warnings.append(f"columns kept as text for want of evidence of their type: {without}")
+    pending = sorted(c["Name"] for c in existing_columns if TYPE_PENDING in c.get("Comment", ""))
+    resolved = [name.lower() for name in retype if name.lower() in pending]
+    if resolved:
+        warnings.append(
+            f"numeric columns typed tonight, the first night that shows their scale: {resolved}; their earlier days "
+            "(no number in them) are retyped in place"
+        )
     catalog_columns = retyped_columns(existing_columns, retype) if retype else existing_columns
     return TypePlan(plan, retype, catalog_columns, tuple(warnings))
 
@@ -2857,6 +3078,9 @@ def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: Typ
     comments = {k: f"source type: {v}" for k, v in table.original_types.items() if v}
     for column_name, rule in rules.items():
         comments[column_name.lower()] = rule.comment()
+    for text in types.restoration.text:
+        if text.kind is TextReason.PENDING:
+            comments[text.column.lower()] = f"source type: {text.source_type}, {TYPE_PENDING}"
     day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
     if rules:
         restored = types.restoration.restored_columns()
@@ -2908,7 +3132,27 @@ def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Se
     return DayWritten(
         PublishMethod.COPY, len(steps), sum(s.source.size for s in steps), sum(s.rows for s in schemas),
         written=len(needed), skipped=len(steps) - len(needed), removed=len(stale),
+        invalid_text=count_invalid_text(run, table, schemas),
     )  # fmt: skip
+
+
+def count_invalid_text(run: RunContext, table: ExportedTable, schemas: Sequence[FileSchema]) -> dict[str, int]:
+    """catalog column -> values that are not UTF-8, for the string columns whose footer statistics showed one in
+    any file of the day; those columns alone are read, row group by row group, in every file (the copy path reads
+    no other data, so text whose bytes are never a row group's min or max goes uncounted here: docs/sor-job.md
+    "Text that is not UTF-8")."""
+    flagged = sorted({name for schema in schemas for name in schema.invalid_text})
+    if not flagged:
+        return {}
+    config, counts = run.config, defaultdict(int)
+    for obj in table.files:
+        parquet = pq.ParquetFile(RangeReader(run.clients.s3, config.export_bucket, obj, config.footer_read_size))
+        present = [name for name in flagged if name in parquet.schema_arrow.names]
+        for group in range(parquet.metadata.num_row_groups):
+            data = parquet.read_row_group(group, columns=present)
+            for name in present:
+                counts[name.lower()] += invalid_text_count(data.column(name))
+    return {name: count for name, count in counts.items() if count}
 
 
 def write_table(
@@ -2950,6 +3194,12 @@ def table_result(
         result.method, result.files, result.bytes, result.rows = day.method, day.files, day.bytes, day.rows
         result.copied, result.skipped, result.removed = day.written, day.skipped, day.removed
         result.rejected_values = dict(day.rejected_values)
+        result.invalid_text = dict(day.invalid_text)
+        if day.invalid_text:
+            result.warnings.append(
+                f"text that is not UTF-8, published byte for byte (how Athena shows such bytes is not documented): "
+                f"{dict(day.invalid_text)}"
+            )
     if stages.history is not None:
         result.retyped_history = stages.history.manifest()
         for column, count in stages.history.rejected_values.items():
@@ -2972,10 +3222,11 @@ def table_result(
 
 
 def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) -> TableResult:
-    """Publishes one table's day: the stages above in order, then its result and its log line (also when a stage
-    fails: a TableError, ClientError or BotoCoreError fails this table only)."""
+    """Publishes one table's day: the stages above in order, then its result and its log line. Any exception in a
+    stage (a TableError, an AWS error, a Spark job's failure, a bug) fails this table only, named with its error and
+    its FailureKind; the run goes on with the others."""
     started = time.monotonic()
-    stages, error = TableStages(), None
+    stages, error, failure = TableStages(), None, None
     try:
         current = run.catalog.get(name)
         refuse_table(table, current)
@@ -3007,11 +3258,17 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
                 stages = dataclasses.replace(stages, day=day)
             stages = dataclasses.replace(stages, table_action=write_table(run, name, current, table, columns))
             stages = dataclasses.replace(stages, partition_action=write_partition(run, name, columns, day))
-    except (TableError, ClientError, BotoCoreError) as exc:
-        error = str(exc)
+    except Exception as exc:  # whatever one table raises, the other tables still publish tonight
+        expected = isinstance(exc, TableError | ClientError | BotoCoreError)
+        if not expected:  # a bug or an unforeseen input: the stack trace goes to the log, the table fails by name
+            log.exception("table %s (%s) failed on an unexpected error", name, table.source)
+        error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        failure = failure_kind(exc)
     finally:
         seconds = round(time.monotonic() - started, 3)
         result = table_result(name, table, run.config.table_location(name), stages, error, seconds)
+        if result.status is TableStatus.FAILED:
+            result.failure = failure or FailureKind.DETERMINISTIC
         with run.progress_lock:
             run.done += 1
             log.info(
@@ -3118,19 +3375,28 @@ def rewrite_partition(
     ]
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
-    results = run_rewrites(units, restoration_factory(rules, config.export_bucket), config)
+    spark_failure: SparkJobFailed | None = None
+    try:
+        results = run_rewrites(units, restoration_factory(rules, config.export_bucket), config)
+    except SparkJobFailed as exc:
+        results, spark_failure = [], exc
     counters = sum_counters(r for r in results if r.error is None)
-    problems = [r.error for r in results if r.error] + broken_formats(counters, results, rules)
+    formats = broken_formats(counters, results, rules) if spark_failure is None else []
+    problems = [str(spark_failure)] if spark_failure else [r.error for r in results if r.error] + formats
     if problems:
         for line in problems:
             log.error("%s: %s", name, line)
         prefix = config.partition_prefix(name)
+        abort_unfinished_uploads(s3, config.sor_bucket, prefix)
         if partition_registered(run.clients.glue, config, name):
             kept = "the day's partition stays as an earlier run published it"
         else:
             run.copier.delete([o.key for o in list_objects(s3, config.sor_bucket, prefix)])
             kept = f"nothing of the day is published ({prefix} emptied)"
-        raise TableError(f"rewrite failed ({kept}): " + "; ".join(str(p) for p in problems[:5]))
+        # Transient only when nothing in the data is wrong: every failed unit (or the Spark job) failed for a
+        # transient cause, and no column broke the format assumption.
+        transient = spark_failure is not None or (not formats and all(r.transient for r in results if r.error))
+        raise TableError(f"rewrite failed ({kept}): " + "; ".join(str(p) for p in problems[:5]), transient=transient)
     listed = list_objects(s3, config.sor_bucket, config.partition_prefix(name))
     run.copier.delete(stale_keys(units, listed))
     verify_rewrites(s3, config, units)
@@ -3139,6 +3405,7 @@ def rewrite_partition(
     return DayWritten(
         PublishMethod.REWRITE, len(units), sum(r.bytes for r in results), sum(u.rows for u in units),
         written=rewritten, skipped=len(units) - rewritten, rejected_values=rejected_by_column(counters, rules),
+        invalid_text=invalid_text_by_column(counters),
     )  # fmt: skip
 
 
@@ -3179,6 +3446,7 @@ class HistoryFile:
 
 class HistoryStep(Enum):
     REWRITE = "rewrite"  # string-typed: rewritten in place
+    NULL_RETYPE = "null_retype"  # already typed (sor_rejects) but a retyped column is string: all NULL, swapped
     DONE = "done"  # already rewritten under this plan: footer read only
     UNTOUCHED = "untouched"  # holds none of the retyped columns (written before they existed): nothing to do
 
@@ -3190,6 +3458,7 @@ class HistoryPlan:
     units: tuple[RewriteUnit, ...]
     steps: Mapping[str, HistoryStep]  # key -> step
     done_counters: Mapping[str, int]
+    null_retypes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> its all-NULL text columns
 
 
 @dataclass
@@ -3235,11 +3504,30 @@ def retyped_columns(
 def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Restoration]) -> HistoryPlan:
     """Pure: which objects of an earlier partition to rewrite in place. Raises TableError for an object that holds
     `sor_rejects` under another plan (its string version is no longer current: it cannot be redone from here)."""
-    units, steps, done = [], {}, defaultdict(int)
+    units, steps, done, swaps = [], {}, defaultdict(int), {}
     for item in files:
         names = set(item.schema.names)
         file_rules = {name: rule for name, rule in rules.items() if name in names}
-        if REJECTS_COLUMN in names:
+        still_text = [n for n in file_rules if _is_text(item.schema.field(n).type)]
+        if REJECTS_COLUMN in names and still_text:
+            # A day already typed (its other columns restored) where a retyped column is still text: a numeric
+            # column that was TYPE_PENDING. Its values are all NULL (null_retype_transform checks each batch and
+            # fails the unit otherwise), so the column's type is swapped and nothing else in the file changes.
+            output = pa.schema(
+                [pa.field(f.name, file_rules[f.name].arrow_type) if f.name in still_text else f for f in item.schema]
+            )
+            digest = null_retype_digest({n: file_rules[n].arrow_type for n in still_text})
+            units.append(RewriteUnit(item.obj, item.obj.key, schema_ipc(output), digest, item.rows))
+            steps[item.obj.key] = HistoryStep.NULL_RETYPE
+            swaps[item.obj.key] = tuple(still_text)
+        elif (item.plan_digest or "").startswith(NULL_RETYPE_DIGEST) and all(
+            item.schema.field(n).type == r.arrow_type for n, r in file_rules.items()
+        ):
+            # a null retype already swapped its columns' types (a re-run after an interrupted retype)
+            steps[item.obj.key] = HistoryStep.DONE
+            for key, value in item.counters.items():
+                done[key] += value
+        elif REJECTS_COLUMN in names:
             # The string schema it was made from: its retyped columns as text, without sor_rejects.
             string_schema = pa.schema(
                 [pa.field(f.name, pa.string()) if f.name in file_rules else f for f in item.schema
@@ -3262,7 +3550,59 @@ def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Res
             digest = rewrite_plan_digest(output, restoration_spec(file_rules))
             units.append(RewriteUnit(item.obj, item.obj.key, schema_ipc(output), digest, item.rows))
             steps[item.obj.key] = HistoryStep.REWRITE
-    return HistoryPlan(tuple(units), steps, dict(done))
+    return HistoryPlan(tuple(units), steps, dict(done), swaps)
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
+NULL_RETYPE_DIGEST = "null-retype-"  # the plan digest of an object a null retype wrote starts with this
+
+
+def null_retype_digest(columns: Mapping[str, pa.DataType]) -> str:
+    """The plan digest of a null retype of `columns` (column -> new type), told apart from a rewrite's by its prefix:
+    the object's own schema is typed by then, so it cannot be recomputed from it as plan_history_partition does."""
+    spec = json.dumps({"format": REWRITE_FORMAT, "columns": {k: str(v) for k, v in sorted(columns.items())}})
+    return NULL_RETYPE_DIGEST + hashlib.sha256(spec.encode()).hexdigest()[:20]
+
+
+def null_retype_transform(output_schema: pa.Schema, columns: Collection[str]) -> Transform:
+    """The rewrite transform of a typed object whose `columns` are text holding only NULLs: the same batch with
+    those columns as NULLs of their output type. A value in one of them fails the unit (TableError): retyping text
+    that holds values in a day already typed is the operator's retype, not this one."""
+
+    def transform(batch: pa.RecordBatch, first_row_index: int) -> TransformedBatch:
+        arrays = []
+        for target in output_schema:
+            column = batch.column(target.name)
+            if target.name in columns:
+                if column.null_count != len(column):
+                    raise TableError(
+                        f"column {target.name!r} holds values from row {first_row_index} on, in a day whose other "
+                        "columns are already typed: only a column with no value is retyped here"
+                    )
+                column = pa.nulls(len(column), target.type)
+            arrays.append(column)
+        return TransformedBatch(pa.RecordBatch.from_arrays(arrays, schema=output_schema))
+
+    return transform
+
+
+def history_factory(
+    rules: Mapping[str, Restoration], bucket: str, null_retypes: Mapping[str, Sequence[str]]
+) -> TransformFactory:
+    """The transform of each unit of an earlier partition: a null retype of its columns for the keys in
+    `null_retypes` (HistoryPlan.null_retypes), else the restoration."""
+    restoring = restoration_factory(rules, bucket)
+    swapped = {key: tuple(columns) for key, columns in null_retypes.items()}
+
+    def factory(unit: RewriteUnit) -> Transform:
+        if unit.destination in swapped:
+            return null_retype_transform(unit.output_schema, swapped[unit.destination])
+        return restoring(unit)
+
+    return factory
 
 
 def read_history_file(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> HistoryFile:
@@ -3320,7 +3660,12 @@ def retype_history(run: RunContext, name: str, rules: Mapping[str, Restoration])
         listed = [o for o in list_objects(s3, config.sor_bucket, prefix) if not _hidden(o.key[len(prefix) :])]
         files = [read_history_file(s3, config.sor_bucket, o, config.footer_read_size) for o in listed]
         plan = plan_history_partition(files, rules)
-        results = run_rewrites(list(plan.units), restoration_factory(rules, config.sor_bucket), in_place)
+        try:
+            factory = history_factory(rules, config.sor_bucket, plan.null_retypes)
+            results = run_rewrites(list(plan.units), factory, in_place)
+        except SparkJobFailed:
+            abort_unfinished_uploads(s3, config.sor_bucket, prefix)
+            raise
         fresh = sum_counters(r for r in results if r.error is None)
         day_counters = {k: fresh.get(k, 0) + plan.done_counters.get(k, 0) for k in {*fresh, *plan.done_counters}}
         problems = [r.error for r in results if r.error] + broken_formats(day_counters, results, rules)
@@ -3358,6 +3703,8 @@ def summarize(
     published = [r for r in results if r.status is not TableStatus.FAILED]
     status = RunStatus.SUCCEEDED if results and not failed else RunStatus.FAILED
     return {
+        # A FAILED night whose every failed table failed for a transient cause: reconcile may run it again (bounded)
+        "retryable": bool(failed) and all(r.failure is FailureKind.TRANSIENT for r in failed),
         "status": status,
         "export_id": config.export_id,
         "ingestion_date": config.ingestion_date,
@@ -3365,11 +3712,12 @@ def summarize(
         "files": sum(r.files for r in published),
         "bytes": sum(r.bytes for r in published),
         "rows": sum(r.rows for r in published),
-        "failed_tables": [{"name": r.name, "source": r.source, "error": r.error} for r in failed]
+        "failed_tables": [{"name": r.name, "source": r.source, "error": r.error, "failure": r.failure} for r in failed]
         or ([] if results else [{"name": None, "source": None, "error": "the export holds no tables"}]),
         "empty_tables": [r.name for r in results if r.status is TableStatus.EMPTY],
         "footer_bytes_read": sum(r.footer_bytes_read for r in results),
         "rejected_values": sum(sum(r.rejected_values.values()) for r in results),
+        "invalid_text_values": sum(sum(r.invalid_text.values()) for r in results),
         "columns_kept_as_text": sum(r.columns_without_evidence for r in results),
         "warnings": len(plan_warnings) + sum(len(r.warnings) for r in results),
         "seconds": round(seconds, 3),
@@ -3388,12 +3736,14 @@ def build_manifest(
     return {
         "manifest_version": 1,
         "status": summary["status"],
+        "retryable": summary["retryable"],
         "export_id": config.export_id,
         "export_uri": config.export_uri,
         "ingestion_date": config.ingestion_date,
         "catalog_database": config.catalog_database,
         "sor_bucket": config.sor_bucket,
         "snapshot_time": plan.snapshot_time,
+        "source_engine": config.source_engine or None,
         "job_run_id": config.job_run_id,
         "started_at": started.isoformat(),
         "finished_at": finished.isoformat(),
@@ -3431,6 +3781,7 @@ def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str,
         "RowsPublished": (summary["rows"], "Count"),
         # counts only, never values: rows may hold personal data (the values are in sor_rejects, under IAM)
         "RejectedValues": (summary.get("rejected_values", 0), "Count"),
+        "InvalidTextValues": (summary.get("invalid_text_values", 0), "Count"),
         "ColumnsKeptAsText": (summary.get("columns_kept_as_text", 0), "Count"),
     }
     if summary.get("retention", {}).get("enabled"):
@@ -3498,7 +3849,12 @@ def publish_tables(
     for table in plan.tables:
         if table.source in assignment.errors:
             results.append(
-                TableResult(base_table_name(table.folder), table.source, error=assignment.errors[table.source])
+                TableResult(
+                    base_table_name(table.folder),
+                    table.source,
+                    error=assignment.errors[table.source],
+                    failure=FailureKind.DETERMINISTIC,
+                )
             )
             continue
         futures.append(table_pool.submit(publish_table, run, table, assignment.names[table.source], len(plan.tables)))
@@ -3547,7 +3903,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
 
 def failure_summary(error: str, seconds: float) -> dict[str, Any]:
     return {"status": RunStatus.FAILED, "error": error, "tables": 0, "files": 0, "bytes": 0, "rows": 0,
-            "failed_tables": [], "seconds": round(seconds, 3)}  # fmt: skip
+            "failed_tables": [], "retryable": False, "seconds": round(seconds, 3)}  # fmt: skip
 
 
 def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.datetime) -> dict[str, Any]:
@@ -3555,6 +3911,7 @@ def crash_manifest(config: JobConfig, summary: Mapping[str, Any], started: dt.da
     return {
         "manifest_version": 1,
         "status": RunStatus.FAILED,
+        "retryable": False,  # a crash is a bug until shown otherwise: a person decides (README Operations)
         "error": summary["error"],
         "export_id": config.export_id,
         "export_uri": config.export_uri,

@@ -289,7 +289,7 @@ def measure_job(
     """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
     args = job_runner.job_args(
-        export.uri, bucket, database, DAY,
+        export.uri, bucket, database, DAY, ENGINE,
         "--copy_concurrency", str(copy_concurrency), "--metrics_namespace", "aurora-sor-bench", *extra,
     )  # fmt: skip
     command = job_runner.job_command(args, python=world.job_python)

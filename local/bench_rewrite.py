@@ -164,7 +164,7 @@ def restorations(path: Path) -> dict[str, sor_job.Restoration]:
     for name, rule in sor_job.restoration_rules(ENGINE, type_mappings(), strings).items():
         if isinstance(rule, sor_job.Restoration):
             if rule.restore is sor_job.Restore.DECIMAL and rule.scale is None:
-                scale = sor_job.numeric_scale(sor_job.statistics_samples(metadata, name))
+                scale = sor_job.numeric_scale(sor_job.statistics_samples(metadata, name)[0])
                 if scale is None:
                     continue
                 rule = sor_job.with_scale(rule, scale)

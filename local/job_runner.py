@@ -69,11 +69,14 @@ class LocalRun:
         return cls(code, summary, stdout, stderr)
 
 
-def job_args(export_uri: str, sor_bucket: str, catalog_database: str, ingestion_date: str, *extra: str) -> list[str]:
-    """The four arguments every run of the job needs (what functions/glue_runs.py gives StartJobRun), then `extra`."""
+def job_args(
+    export_uri: str, sor_bucket: str, catalog_database: str, ingestion_date: str, source_engine: str, *extra: str
+) -> list[str]:
+    """The five arguments every run of the job is started with (what functions/glue_runs.py gives StartJobRun),
+    then `extra`. `source_engine` is the RDS engine of the export's source (aurora-postgresql, aurora-mysql)."""
     return [
         "--export_uri", export_uri, "--sor_bucket", sor_bucket, "--catalog_database", catalog_database,
-        "--ingestion_date", ingestion_date, *extra,
+        "--ingestion_date", ingestion_date, "--source_engine", source_engine, *extra,
     ]  # fmt: skip
 
 

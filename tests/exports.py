@@ -12,8 +12,12 @@ Typical use:
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from export_ids import make_export_id
 
 from local.export_emulator.conversion import exported_table
@@ -35,6 +39,7 @@ __all__ = [
     "SNAPSHOT_TIME",
     "SOURCE_ARN",
     "export_kwargs",
+    "export_with_text_table",
     "exported_table",
     "make_large_table",
     "make_table",
@@ -87,3 +92,38 @@ def write_sample_export(s3_client: Any, *, create_bucket: bool = True, **overrid
             CreateBucketConfiguration={"LocationConstraint": s3_client.meta.region_name},
         )
     return write_export(s3_client, **kwargs)
+
+
+def text_part_file(columns: dict[str, list[str | None]]) -> bytes:
+    """A part file whose columns are text as the export writes it (BYTE_ARRAY, UTF8 annotation) but holding each
+    value's Latin-1 bytes, which need not be UTF-8 (a SQL_ASCII source), beside an `id` column 0..n-1."""
+    rows = len(next(iter(columns.values())))
+    arrays = {"id": pa.array(range(rows), pa.int32())}
+    for name, values in columns.items():
+        raw = pa.array([None if v is None else v.encode("latin-1", "replace") for v in values], pa.binary())
+        arrays[name] = raw.view(pa.string())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(arrays), buffer, compression="gzip", row_group_size=max(1, rows // 2))
+    return buffer.getvalue()
+
+
+def export_with_text_table(
+    tables: list[Any], name: str, columns: dict[str, list[str | None]], mappings: Any, **overrides: Any
+) -> dict[str, bytes]:
+    """The export of `tables` plus table `name` (schema public), whose part file is text_part_file(columns) and whose
+    export_tables_info entry carries `mappings` as originalTypeMappings (None: no schemaMetadata at all), whatever
+    their shape: for tests of odd content the emulator would not write."""
+    placeholder = make_table(name, {"id": "integer", **dict.fromkeys(columns, "text")}, [])
+    objects = render_export(**export_kwargs(tables=[*tables, placeholder], **overrides))
+    (part,) = [k for k in objects if f"/public.{name}/" in k and k.endswith(".parquet")]
+    objects[part] = text_part_file(columns)
+    for key in [k for k in objects if "export_tables_info" in k]:
+        info = json.loads(objects[key])
+        for entry in info["perTableStatus"]:
+            if entry.get("target", "").endswith(f"public.{name}"):
+                if mappings is None:
+                    entry.pop("schemaMetadata", None)
+                else:
+                    entry["schemaMetadata"] = {"originalTypeMappings": mappings}
+        objects[key] = json.dumps(info).encode()
+    return objects

@@ -125,8 +125,11 @@ def test_the_cluster_identifier_rule_is_the_same_in_the_template_and_the_lambdas
 
 def test_the_local_runner_gives_the_job_the_arguments_the_lambda_starts_it_with() -> None:
     """local/job_runner.py job_args (the demo, the tests and the bench) against functions/glue_runs.py job_arguments
-    (StartJobRun in AWS): the same four pairs, so a local run is the run AWS would start."""
+    (StartJobRun in AWS): the same five pairs, so a local run is the run AWS would start."""
     config = load_config(ENV)
-    started = job_arguments(config, "s3://aurora-sor-exports/exports/x/", dt.date(2026, 11, 26))
-    local = job_args("s3://aurora-sor-exports/exports/x/", config.sor_bucket, config.catalog_database, "2026-11-26")
+    started = job_arguments(config, "s3://aurora-sor-exports/exports/x/", dt.date(2026, 11, 26), "aurora-postgresql")
+    local = job_args(
+        "s3://aurora-sor-exports/exports/x/", config.sor_bucket, config.catalog_database, "2026-11-26",
+        "aurora-postgresql",
+    )  # fmt: skip
     assert dict(zip(local[::2], local[1::2], strict=True)) == started

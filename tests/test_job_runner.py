@@ -162,8 +162,8 @@ def test_a_glue_runs_arguments_replace_the_jobs_defaults_after_its_name_and_run_
     assert args == ["--JOB_NAME", "sor", "--JOB_RUN_ID", "jr_1", "--sor_bucket", "b", "--restore_types", "false"]
 
 
-def test_every_run_starts_with_the_four_contract_arguments() -> None:
-    assert job_args("s3://e/x/", "sor-b", "sor", "2026-11-26", "--copy_concurrency", "8") == [
+def test_every_run_starts_with_the_five_contract_arguments() -> None:
+    assert job_args("s3://e/x/", "sor-b", "sor", "2026-11-26", "aurora-mysql", "--copy_concurrency", "8") == [
         "--export_uri", "s3://e/x/", "--sor_bucket", "sor-b", "--catalog_database", "sor",
-        "--ingestion_date", "2026-11-26", "--copy_concurrency", "8",
+        "--ingestion_date", "2026-11-26", "--source_engine", "aurora-mysql", "--copy_concurrency", "8",
     ]  # fmt: skip

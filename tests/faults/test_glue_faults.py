@@ -134,7 +134,18 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
     """
     uri = write_day_export(world, DAY)
     config = sor_job.parse_args(
-        ["--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE, "--ingestion_date", DAY]
+        [
+            "--export_uri",
+            uri,
+            "--sor_bucket",
+            SOR_BUCKET,
+            "--catalog_database",
+            DATABASE,
+            "--ingestion_date",
+            DAY,
+            "--source_engine",
+            "aurora-postgresql",
+        ]
     )
     source = next(
         o

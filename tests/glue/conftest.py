@@ -21,7 +21,8 @@ from local.deploy import enforcer_for
 from local.export_emulator.render import write_export
 from local.export_emulator.source import SourceTable
 from local.job_runner import LocalRun, job_args, job_command, job_environment, run, spark_job_command, start
-from tests.exports import EXPORT_BUCKET, export_kwargs
+from tests.exports import EXPORT_BUCKET, PG, export_kwargs
+from tests.glue.in_process import in_process_aws  # noqa: F401 - a fixture for the tests of this folder
 from tests.prerequisites import spark_python_or_skip
 
 SOR_BUCKET = "aurora-sor-sor"
@@ -53,6 +54,7 @@ class SorWorld:
         self.s3 = session.client("s3")
         self.glue = session.client("glue")
         self._buckets: set[str] = set()
+        self._engines: dict[str, str] = {}  # export URI -> the engine its source ran (the job's --source_engine)
         self.bucket(SOR_BUCKET)
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
 
@@ -80,7 +82,9 @@ class SorWorld:
     def export(self, tables: list[SourceTable] | None = None, **overrides: Any) -> str:
         kwargs = export_kwargs(**({"tables": tables} if tables is not None else {}), **overrides)
         self.bucket(kwargs["s3_bucket"])
-        return write_export(self.s3, **kwargs)
+        uri = write_export(self.s3, **kwargs)
+        self._engines[uri] = kwargs["engine"]
+        return uri
 
     def command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         """The job without Spark (SOR_JOB_PYTHON or this interpreter), on the copy path unless `extra` says
@@ -90,7 +94,9 @@ class SorWorld:
     def job_args(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         text = () if "--restore_types" in extra else ("--restore_types", "false")
         glue_launcher = ("--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable")
-        return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, *text, *extra)]
+        # as on_export_event starts it: the engine of the export's source (a URI never written here: PostgreSQL)
+        engine = self._engines.get(export_uri, PG)
+        return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, engine, *text, *extra)]
 
     def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         """The job as Glue runs it (local/job_runner.py, Spark), typed columns on (the default) unless `extra` says."""

@@ -206,8 +206,14 @@ def test_a_table_the_export_failed_is_reported_and_the_rest_published(world):
     assert run.code == 1
     assert run.summary["status"] == "FAILED"
     assert run.summary["failed_tables"] == [
-        {"name": "public_broken", "source": "shop.public.broken", "error": "the export reports this table as FAILED"}
+        {
+            "name": "public_broken",
+            "source": "shop.public.broken",
+            "error": "the export reports this table as FAILED",
+            "failure": "deterministic",  # a re-run of the job cannot fix it: the export must be made again
+        }
     ]
+    assert run.summary["retryable"] is False
     assert run.summary["tables"] == 1
     assert world.query(f"SELECT count(*) FROM {DATABASE}.public_good") == [(2,)]
     assert "public_broken" not in world.state()["catalog"]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.glue_job
 
 def arguments(uri: str) -> list[str]:
     return ["--JOB_ID", "j_1", "--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
-            "--ingestion_date", DAY]  # fmt: skip
+            "--ingestion_date", DAY, "--source_engine", "aurora-postgresql"]  # fmt: skip
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from sor_job import (
 ROOT = "exports/aurora-sor-c-20261126/"
 REQUIRED = [
     "--export_uri", f"s3://exp/{ROOT}", "--sor_bucket", "sor-bucket",
-    "--catalog_database", "sor", "--ingestion_date", "2026-11-26",
+    "--catalog_database", "sor", "--ingestion_date", "2026-11-26", "--source_engine", "aurora-postgresql",
 ]  # fmt: skip
 
 

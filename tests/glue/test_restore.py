@@ -29,6 +29,7 @@ from sor_job import (
     Restore,
     RestoreCounts,
     format_assumption_broken,
+    invalid_text_count,
     numeric_scale,
     restoration_rules,
     restore_values,
@@ -79,11 +80,17 @@ def rule_for(source_type: str, texts: list[str | None], shape: str) -> Restorati
 
 
 def expected_accepted(case: dict[str, Any]) -> bool:
-    """The documented reject list: infinities, NaN, and instants outside 0001-01-01 .. 9999-12-31 (UTC)."""
+    """The documented reject list: infinities, NaN, instants outside 0001-01-01 .. 9999-12-31 (UTC), and timestamps
+    that Athena's half-up rounding to the millisecond shows on the next day (from 23:59:59.9995 on)."""
     if case["kind"] == "numeric":
         return case["text"] != "NaN"
     utc = case["utc"]
-    return utc is not None and utc.endswith(" AD") and len(utc.split("-", 1)[0]) == 4
+    if utc is None or not utc.endswith(" AD") or len(utc.split("-", 1)[0]) != 4:
+        return False
+    if case["kind"] == "date":
+        return True
+    clock = utc.split(" ")[1]  # HH:MM:SS.ffffff
+    return clock < "23:59:59.999500"
 
 
 def epoch_micros(case: dict[str, Any]) -> int:
@@ -271,13 +278,30 @@ def test_statistics_reveal_the_scale_without_reading_data() -> None:
     table = pa.table({"v": pa.array(["NaN", "-12.50", None, "3.25", "0.00", "NaN"]), "n": pa.array(range(6))})
     pq.write_table(table, buffer, row_group_size=2)
     metadata = pq.ParquetFile(io.BytesIO(buffer.getvalue())).metadata
-    samples = statistics_samples(metadata, "v")
+    samples, not_utf8 = statistics_samples(metadata, "v")
     assert set(samples) == {"NaN", "-12.50", "0.00", "3.25"}
+    assert not not_utf8
     assert numeric_scale(samples) == 2
-    assert statistics_samples(metadata, "absent") == []
+    assert statistics_samples(metadata, "absent") == ([], False)
     bare = io.BytesIO()
     pq.write_table(table, bare, write_statistics=False)
-    assert statistics_samples(pq.ParquetFile(io.BytesIO(bare.getvalue())).metadata, "v") == []
+    assert statistics_samples(pq.ParquetFile(io.BytesIO(bare.getvalue())).metadata, "v") == ([], False)
+
+
+def test_statistics_that_are_not_utf8_flag_the_column_instead_of_raising() -> None:
+    # A SQL_ASCII database's Latin-1 text: pyarrow's own Statistics.min raises UnicodeDecodeError on it.
+    latin1 = pa.array([b"caf\xe9", b"12.5", None], pa.binary()).view(pa.string())
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"v": latin1}), buffer)
+    metadata = pq.ParquetFile(io.BytesIO(buffer.getvalue())).metadata
+    with pytest.raises(UnicodeDecodeError):
+        _ = metadata.row_group(0).column(0).statistics.max
+    samples, not_utf8 = statistics_samples(metadata, "v")
+    assert samples == ["12.5"]
+    assert not_utf8
+    assert invalid_text_count(latin1) == 1
+    assert invalid_text_count(pa.chunked_array([latin1, latin1])) == 2
+    assert invalid_text_count(pa.array(["ok", None])) == 0
 
 
 def test_with_scale_checks_its_input() -> None:
@@ -545,6 +569,57 @@ def test_fast_path_equals_regex_path_for_timestamptz(texts: list[str | None]) ->
 def test_fast_path_equals_regex_path_for_numerics(precision_scale: tuple[int, int], texts: list[str | None]) -> None:
     precision, scale = precision_scale
     same_as_regex_path(texts, rule_for(f"numeric({precision},{scale})", [], "modifiers"))
+
+
+@st.composite
+def boundary_timestamps(draw: st.DrawFn, with_offset: bool) -> str:
+    """Timestamps drawn on purpose where the two paths could part: years 0000-0002 and 9998-10000, the first and
+    last second of a day, fractions at Athena's millisecond rounding, offsets that carry a value across a year."""
+    year = draw(st.sampled_from([0, 1, 2, 9998, 9999, 10000]))
+    month, day = draw(st.sampled_from([(1, 1), (12, 31), (2, 28), (2, 29), (6, 15)]))
+    clock = draw(st.sampled_from(["00:00:00", "23:59:59", "12:00:00", "00:59:59", "23:00:00"]))
+    fraction = draw(st.sampled_from(["", ".0004", ".0005", ".9994", ".9995", ".999499", ".9995", ".999999", ".5"]))
+    offset = ""
+    if with_offset:
+        offset = draw(st.sampled_from(["+00", "-00", "+01", "-01", "+15:59", "-15:59", "+15:59:59", "-15:59:59",
+                                       "-00:00:01", "+00:00:01", "+14:30", "-03:06:28"]))  # fmt: skip
+    return f"{year:04d}-{month:02d}-{day:02d} {clock}{fraction}{offset}" + draw(st.sampled_from(["", "", " BC"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(boundary_timestamps(with_offset=True), min_size=1, max_size=20))
+def test_fast_path_equals_regex_path_at_the_boundary_years_and_offsets(texts: list[str]) -> None:
+    same_as_regex_path(texts, rule_for("timestamp with time zone", [], "real"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(boundary_timestamps(with_offset=False), min_size=1, max_size=20))
+def test_fast_path_equals_regex_path_at_the_boundary_years(texts: list[str]) -> None:
+    same_as_regex_path(texts, rule_for("timestamp", [], "real"))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "accepted"),
+    [
+        ("2026-11-27 23:59:59.9995", "timestamp", False),  # Athena would show 2026-11-28 00:00:00.000
+        ("2026-11-27 23:59:59.999499", "timestamp", True),  # shows 23:59:59.999; the file keeps the microseconds
+        ("2026-11-27 12:00:00.9995", "timestamp", True),  # rounds within the day: kept
+        ("9999-12-31 23:59:59.9995", "timestamp", False),  # would show +10000-01-01
+        ("1969-12-31 23:59:59.9995", "timestamp", False),  # before 1970: half up towards the future as well
+        ("0001-01-01 00:00:00.0004", "timestamp", True),
+        ("2026-11-27 20:59:59.9995-03", "timestamp with time zone", False),  # 23:59:59.9995 in UTC
+        ("2026-11-28 02:59:59.9995+03", "timestamp with time zone", False),  # 2026-11-27 23:59:59.9995 in UTC
+        ("2026-11-28 02:59:59.9995+02", "timestamp with time zone", True),  # 00:59:59.9995 in UTC: same day
+        ("0000-12-31 23:00:00-05", "timestamp with time zone", False),  # year 0 does not exist in PostgreSQL's text
+        ("0001-01-01 04:00:00+05", "timestamp with time zone", False),  # 0000-12-31 23:00 UTC: before year 1
+    ],
+)
+def test_athena_millisecond_view_and_year_zero(text: str, kind: str, accepted: bool) -> None:
+    rule = rule_for(kind, [], "real")
+    fast, regex = restore_values(pa.array([text]), rule), restore_values_by_regex(pa.array([text]), rule)
+    assert fast.rejected.to_pylist() == regex.rejected.to_pylist() == [not accepted]
+    assert fast.values.to_pylist() == regex.values.to_pylist()
+    assert not fast.malformed.to_pylist()[0] or text.startswith("0000")
 
 
 def test_common_postgresql_values_take_the_fast_path() -> None:

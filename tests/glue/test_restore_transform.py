@@ -133,19 +133,25 @@ def test_plan_catalog_type_outranks_tonight_and_string_stays_string() -> None:
 
     real = [{"columnName": "paid", "originalType": "numeric", "originalNumPrecision": 12},
             {"columnName": "born", "originalType": "date"}]  # fmt: skip
-    no_evidence = plan_restorations(real, ["paid", "born"], [], lambda _: [None, "NaN"])
-    assert "paid" not in no_evidence.rules
-    assert no_evidence.text[0].kind is TextReason.NO_EVIDENCE
+    pg = "aurora-postgresql"
+    # a numeric column with no number yet waits, string and pending, for the night that shows its scale: not an alert
+    no_number = plan_restorations(pg, real, ["paid", "born"], [], lambda _: [None, "NaN"])
+    assert "paid" not in no_number.rules
+    assert no_number.text[0].kind is TextReason.PENDING
+    assert no_number.columns_without_evidence() == 0
+    # no metadata for a column: nothing tells its type (alerted)
+    no_evidence = plan_restorations(pg, [real[1]], ["paid", "born"], [], lambda _: ["1.50"])
+    assert [(t.column, t.kind) for t in no_evidence.text] == [("paid", TextReason.NO_EVIDENCE)]
     assert no_evidence.columns_without_evidence() == 1
-    from_stats = plan_restorations(real, ["paid", "born"], [], lambda _: ["1.50", "99.25"])
+    from_stats = plan_restorations(pg, real, ["paid", "born"], [], lambda _: ["1.50", "99.25"])
     assert from_stats.restored_columns() == {"born": "date", "paid": "decimal(12,2)"}
     catalog = [{"Name": "paid", "Type": "decimal(12,3)"}, {"Name": "born", "Type": "string"}]
     # an all-NULL night without metadata keeps the catalog's decimal; a string column stays string
-    night = plan_restorations(None, ["paid", "born"], catalog, lambda _: [])
+    night = plan_restorations(pg, None, ["paid", "born"], catalog, lambda _: [])
     assert night.restored_columns() == {"paid": "decimal(12,3)"}
     assert [(t.column, t.kind) for t in night.text] == [("born", TextReason.BY_RULE)]
-    tonight = plan_restorations(real, ["paid", "born"], catalog, lambda _: ["1.50"])
+    tonight = plan_restorations(pg, real, ["paid", "born"], catalog, lambda _: ["1.50"])
     assert tonight.restored_columns() == {"paid": "decimal(12,3)"}
     assert [(t.column, t.kind) for t in tonight.text] == [("born", TextReason.CATALOG_STRING)]
-    assert plan_restorations(real, ["paid", "born"], catalog, lambda _: [], True).restored_columns() == {
-        "born": "date", "paid": "decimal(12,3)"}  # fmt: skip
+    retyped = plan_restorations(pg, real, ["paid", "born"], catalog, lambda _: [], True)
+    assert retyped.restored_columns() == {"born": "date", "paid": "decimal(12,3)"}

@@ -149,7 +149,8 @@ def test_pinned_partitions_are_never_planned() -> None:
 
 
 # -- bad settings at run time ---------------------------------------------------------------------------------
-BASE = ["--export_uri", "s3://b/exports/e/", "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE]
+BASE = ["--export_uri", "s3://b/exports/e/", "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
+        "--source_engine", "aurora-postgresql"]  # fmt: skip
 
 
 @pytest.mark.parametrize("option", ["--keep_daily", "--keep_monthly", "--keep_yearly"])

@@ -78,7 +78,7 @@ def output_schema(source: pa.Schema, casts: Mapping[str, pa.DataType]) -> pa.Sch
 
 def job_config(uri: str, *extra: str) -> JobConfig:
     return parse_args(["--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE,
-                       "--ingestion_date", DAY, *extra])  # fmt: skip
+                       "--ingestion_date", DAY, "--source_engine", "aurora-postgresql", *extra])  # fmt: skip
 
 
 def job_s3(world: SorWorld) -> Any:
@@ -426,7 +426,8 @@ def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world:
     tables = [make_large_table("blobs", 6 * MIB, files_per_batch=2), numbers_table(2000, files_per_batch=2)]
     uri = world.export(tables, row_group_rows=8)
     s3 = job_s3(world)
-    args = ["--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE, "--ingestion_date", DAY]
+    args = ["--export_uri", uri, "--sor_bucket", SOR_BUCKET, "--catalog_database", DATABASE, "--ingestion_date", DAY,
+            "--source_engine", "aurora-postgresql"]  # fmt: skip
     config = parse_args(args)
     units = plan_units(s3, config, {"id": pa.int32()}, SMALL_PARTS)
     assert len(units) == 4

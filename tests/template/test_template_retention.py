@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from sor_job import RetentionPolicy, parse_args
+from sor_job import JobConfig, RetentionPolicy, parse_args
 
 from local.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, role_statements
 
@@ -26,10 +26,22 @@ def test_keep_parameters_take_whole_numbers_only_at_deploy(raw_template: dict[st
     assert "whole number" in spec["ConstraintDescription"]
 
 
+def _job_of(stack: Stack) -> JobConfig:
+    """The job's configuration for a run of `stack`'s job: its DefaultArguments plus what each run adds."""
+    argv = [part for pair in stack.props("SorJob")["DefaultArguments"].items() for part in pair]
+    each_run = [
+        "--export_uri",
+        "s3://b/exports/e/",
+        "--ingestion_date",
+        "2026-11-26",
+        "--source_engine",
+        "aurora-postgresql",
+    ]
+    return parse_args([*argv, *each_run])
+
+
 def test_defaults_turn_retention_off_and_tier_nothing(stack: Stack) -> None:
-    args = stack.props("SorJob")["DefaultArguments"]
-    argv = [part for pair in args.items() for part in pair]
-    job = parse_args([*argv, "--export_uri", "s3://b/exports/e/", "--ingestion_date", "2026-11-26"])
+    job = _job_of(stack)
     assert job.retention == RetentionPolicy(0, 0, 0)
     assert not job.retention.enabled
     assert job.retention_dry_run is False
@@ -41,9 +53,7 @@ def test_defaults_turn_retention_off_and_tier_nothing(stack: Stack) -> None:
 def test_retention_parameters_reach_the_job(translated: dict[str, Any]) -> None:
     stack = Stack(translated, {"ClusterIdentifier": CLUSTER, "RetentionKeepDaily": "35", "RetentionKeepMonthly": "24",
                                "RetentionKeepYearly": "7", "RetentionDryRun": "true"})  # fmt: skip
-    args = stack.props("SorJob")["DefaultArguments"]
-    argv = [part for pair in args.items() for part in pair]
-    job = parse_args([*argv, "--export_uri", "s3://b/exports/e/", "--ingestion_date", "2026-11-26"])
+    job = _job_of(stack)
     assert job.retention == RetentionPolicy(35, 24, 7)
     assert job.retention_dry_run is True
     assert stack.rule_failures() == []

@@ -12,7 +12,11 @@ from sor_job import metric_data, parse_args
 from local.stack import Stack
 
 # (metric, the summary key the job counts it from)
-TYPED_METRICS = [("RejectedValues", "rejected_values"), ("ColumnsKeptAsText", "columns_kept_as_text")]
+TYPED_METRICS = [
+    ("RejectedValues", "rejected_values"),
+    ("ColumnsKeptAsText", "columns_kept_as_text"),
+    ("InvalidTextValues", "invalid_text_values"),
+]
 
 
 def _emitted(stack: Stack, summary_key: str, count: int) -> tuple[str | None, dict[str, Any]]:
@@ -21,7 +25,9 @@ def _emitted(stack: Stack, summary_key: str, count: int) -> tuple[str | None, di
     defaults = stack.props("SorJob")["DefaultArguments"]
     argv = [part for pair in defaults.items() for part in pair]
     export_uri = f"s3://{stack.ref('ExportBucket')}/exports/aurora-sor-mycluster-2026-11-26/"
-    config = parse_args([*argv, "--export_uri", export_uri, "--ingestion_date", "2026-11-26"])
+    config = parse_args(
+        [*argv, "--export_uri", export_uri, "--ingestion_date", "2026-11-26", "--source_engine", "aurora-postgresql"]
+    )
     summary = {"status": "SUCCEEDED", "tables": 3, "failed_tables": [], "bytes": 10, "rows": 5, summary_key: count}
     return config.metrics_namespace, {d["MetricName"]: d for d in metric_data(config, summary)}
 
@@ -68,6 +74,9 @@ def test_the_alarm_says_where_to_look_and_carries_no_values(stack: Stack, metric
     if metric == "RejectedValues":
         assert "sor_rejects" in description
         assert "rejected_values" in description
+    elif metric == "InvalidTextValues":
+        assert "invalid_text" in description
+        assert "byte for byte" in description
     else:
         assert "kept_as_text" in description
     # an alarm's notification has the metric's statistic only; the job never puts values in a dimension

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from config import EXPORT_SOURCES, load_config
 from glue_runs import job_arguments
-from sor_job import parse_args
+from sor_job import ExportError, parse_args
 
 from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
 
@@ -283,7 +283,7 @@ def test_glue_run_arguments_parse_into_the_stack_resources(either_stack: Stack) 
     """DefaultArguments + what on_export_event passes per run = a command line the job accepts."""
     config = load_config(_env(either_stack, "OnExportEventFunction"))
     export_uri = config.export_uri("aurora-sor-mycluster-2026-11-26")
-    per_run = job_arguments(config, export_uri, dt.date(2026, 11, 26))
+    per_run = job_arguments(config, export_uri, dt.date(2026, 11, 26), "aurora-postgresql")
     arguments = {**either_stack.props("SorJob")["DefaultArguments"], **per_run}
     argv = [part for pair in arguments.items() for part in pair]
 
@@ -296,14 +296,20 @@ def test_glue_run_arguments_parse_into_the_stack_resources(either_stack: Stack) 
 
 
 def test_default_arguments_alone_point_at_the_stack_resources(either_stack: Stack) -> None:
-    """A run started by hand (console, CLI) passes only the export and the date; the rest must be right."""
+    """A run started by hand (console, CLI) passes the export, the date and the source engine (README Operations);
+    the rest must be right. Without the engine it is refused before anything is read: the export does not say it."""
     defaults = either_stack.props("SorJob")["DefaultArguments"]
     export_uri = f"s3://{either_stack.ref('ExportBucket')}/exports/aurora-sor-mycluster-2026-11-26/"
     argv = [part for pair in defaults.items() for part in pair]
-    job = parse_args([*argv, "--export_uri", export_uri, "--ingestion_date", "2026-11-26"])
+    argv += ["--export_uri", export_uri, "--ingestion_date", "2026-11-26"]
+    job = parse_args([*argv, "--source_engine", "aurora-postgresql"])
     assert job.sor_bucket == _sor_bucket(either_stack)
     assert job.catalog_database == either_stack.ref("CatalogDatabase")
     assert job.sor_kms_key_arn == either_stack.get_att("DataKey", "Arn")
+    assert job.source_engine == "aurora-postgresql"
+    with pytest.raises(ExportError, match="--source_engine"):
+        parse_args(argv)
+    assert parse_args([*argv, "--restore_types", "false"]).source_engine == ""
 
 
 def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
