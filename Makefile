@@ -103,7 +103,8 @@ test-fast: venv ## the suite without lint or the Glue 5.0 re-run
 	$(VENV)/bin/pytest -x -q
 
 demo: venv spark-venv ## one night end to end on an embedded AWS emulator, the job under Spark as in Glue (ARGS="--source postgresql://... --verbose")
-	$(PY) -m local.demo $(ARGS)
+	@# Not echoed: ARGS may hold a connection string with its password (the demo prints it without).
+	@$(PY) -m local.demo $(ARGS)
 
 bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark and the codec floor, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full: big sizes and the 1 GB memory probe)
 	$(PY) -m local.bench --write-docs docs/benchmarks.md $(BENCH_ARGS)

@@ -3071,11 +3071,20 @@ def plan_types(
     return TypePlan(plan, retype, catalog_columns, tuple(warnings))
 
 
+# originalType words of the PostgreSQL types the export writes as native Parquet types (docs/aws-facts.md)
+_NATIVELY_EXPORTED = frozenset({"smallint", "integer", "bigint", "real", "double precision", "boolean", "bytea"})
+
+
 def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: TypePlan) -> ColumnPlan:
     """The day's columns (restored types, sor_rejects) merged into the table's; raises TableError on a type
     change, before any data is read or written."""
     rules = types.restoration.rules
     comments = {k: f"source type: {v}" for k, v in table.original_types.items() if v}
+    for name, type_ in table_columns(schemas) if schemas else []:
+        if type_ == "string" and table.original_types.get(name) in _NATIVELY_EXPORTED:
+            # The export writes these types as native Parquet types; as text, the column is a domain over one (AWS's
+            # table: DOMAIN -> STRING), whose name the metadata does not carry
+            comments[name] += " (a domain over it: the export writes domains as text)"
     for column_name, rule in rules.items():
         comments[column_name.lower()] = rule.comment()
     for text in types.restoration.text:

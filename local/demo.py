@@ -341,9 +341,10 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.step("Athena-style SQL (DuckDB over the tables the Glue catalog describes)")
         catalog_db = event_env["CATALOG_DATABASE"]
         con, sor_tables = connect(glue, s3, catalog_db)
-        for title, sql in _queries(
-            deployment, catalog_db, started["ingestion_date"], [t.name for t in sor_tables], session
-        ):
+        queries = _queries(deployment, catalog_db, started["ingestion_date"], [t.name for t in sor_tables], session)
+        if source_dsn:
+            queries += _own_table_queries(catalog_db, started["ingestion_date"], manifest)
+        for title, sql in queries:
             console.say(f"-- {title}")
             console.say(sql.replace("\n", " "))
             cursor = con.execute(sql)
@@ -406,6 +407,23 @@ def _queries(
             f"FROM {database}.sales_orders\n"
             f"WHERE ingestion_date = DATE '{day}' AND created_on BETWEEN DATE '2026-11-01' AND DATE '2026-11-30'\n"
             f"GROUP BY channel ORDER BY channel",
+        ))  # fmt: skip
+    return queries
+
+
+def _own_table_queries(database: str, day: str, manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """With --source: a query on the user's own tables, their typed columns first (up to three tables)."""
+    published = [t for t in manifest.get("tables", []) if t.get("status") == "PUBLISHED"]
+    typed = [t for t in published if t.get("restored_columns")]
+    queries = []
+    for table in (typed or published)[:3]:
+        columns = list(table.get("restored_columns") or {})[:2]
+        aggregates = "".join(f'min("{c}") AS "min {c}", max("{c}") AS "max {c}", ' for c in columns)
+        what = f"typed columns {', '.join(columns)}" if columns else "no typed column"
+        queries.append((
+            f"your table {table['name']} ({table['source']}): {what}, no CAST",
+            f"SELECT {aggregates}count(*) AS rows\nFROM {database}.{table['name']}\n"
+            f"WHERE ingestion_date = DATE '{day}'",
         ))  # fmt: skip
     return queries
 

@@ -19,14 +19,18 @@ Which tables (RDS documents none of this beyond the skip rules; our choices):
 Column types (SourceColumn.source_type) are `format_type(atttypid, atttypmod)`, with their modifiers
 ("timestamp with time zone", "numeric(12,2)", "character varying(40)", "text[]"); the export emulator derives the
 export's originalTypeMappings from them (information_schema words without modifiers), with:
-- domains replaced by their base type (and its modifier), recursively;
+- domains spelled "domain <name> over <base type>" (the base resolved recursively, with its modifier): AWS's
+  table lists DOMAIN as exported as a STRING whatever its base, so a domain's values are read as text, and the
+  conversion reports the base's information_schema word as originalType (as information_schema does);
 - enums and composites -> "USER-DEFINED" (as information_schema.columns.data_type says), and ranges
   whose name the conversion does not know as a range -> "USER-DEFINED";
-- types the conversion does not list (bit, varbit, tsvector, geometric types, pg_lsn, extension types such
-  as hstore or PostGIS geometry, ...): `unsupported="error"` (default) raises PgSourceError naming
-  schema.table.column and the type; `unsupported="text"` exports the column as "text", the server's
-  text form as a STRING, the way docs/aws-facts.md says the export writes every non-numeric type. The
-  originalType recorded in the export then says "text", not the real type (a documented deviation).
+- types AWS's table does not list (extension types such as hstore or PostGIS geometry, the object identifier types
+  it marks N/A, ...): `unsupported="error"` (default) raises one PgSourceError naming every such
+  schema.table.column with its type, and the flag that exports them anyway (`--unsupported-as-text`);
+  `unsupported="text"` exports the column as "text", the server's text form as a STRING, the way
+  docs/aws-facts.md says the export writes every non-numeric type. The originalType recorded in the export then
+  says "text", not the real type (a documented deviation). Every type AWS's table lists (bit, bit varying,
+  text search, the geometric types, pg_lsn, ...) is exported as AWS says, no flag needed.
 
 Values: COPY ... TO STDOUT in text format, typed by psycopg (`copy.set_types` + `copy.rows()`):
 - columns the export writes as native Parquet types (smallint, integer, bigint, real, double precision,
@@ -86,6 +90,19 @@ _SESSION = {
 
 class PgSourceError(ValueError):
     """The source database cannot be read as asked (connection, unknown schema, unsupported type, ...)."""
+
+
+class UnsupportedTypes(PgSourceError):
+    """Columns of types the export does not document; raised once, naming all of them."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        listed = "; ".join(self.columns)
+        super().__init__(
+            f"{len(self.columns)} column(s) of types not among the export's documented PostgreSQL conversions: "
+            f"{listed}. Add --unsupported-as-text to export them as their text form "
+            '(make demo ARGS="--source <connection string> --unsupported-as-text")'
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,9 @@ def source_type_of(
             raise PgSourceError(f"{where}: cannot resolve the base type of domain {resolved.text!r}")
         seen.add(resolved.oid)
         resolved = domains[resolved.oid]
+    if resolved is not column_type:
+        base, _ = source_type_of(resolved, domains, where=where, unsupported=unsupported)
+        return f"domain {column_type.text} over {base}", None  # AWS: DOMAIN is exported as a STRING
     if resolved.category == "A":
         return resolved.text, None  # format_type spells arrays "<element>[]"; exported as STRING
     if resolved.typtype in {"e", "c"}:
@@ -165,11 +185,7 @@ def source_type_of(
         return USER_DEFINED, None  # a user-defined range with a name that does not end in "range"
     if unsupported == "text":
         return "text", None
-    shown = resolved.text if resolved is column_type else f"{column_type.text} (domain over {resolved.text})"
-    raise PgSourceError(
-        f"{where}: type {shown!r} is not among the export's documented PostgreSQL conversions; "
-        "read with unsupported='text' to export it as its text form"
-    )
+    raise UnsupportedTypes([f"{where} ({resolved.text})"])
 
 
 def _export_knows(source_type: str) -> bool:
@@ -257,7 +273,7 @@ def read_postgres_tables(
         columns_of: dict[int, list[tuple[Any, ...]]] = {}
         for row in connection.execute(_COLUMNS, ([r[0] for r in found],)).fetchall():
             columns_of.setdefault(row[0], []).append(row[1:])
-        tables = []
+        tables, refused = [], []
         for oid, schema, name, persistence in found:
             table = SourceTable(
                 database=database,
@@ -272,7 +288,11 @@ def read_postgres_tables(
             # skip_reason looks at names and persistence only: decide before mapping types and reading rows.
             table.columns = [SourceColumn(row[0], "text") for row in catalog_columns]
             skipped = skip_reason(POSTGRESQL, table) is not None
-            columns = _columns(catalog_columns, domains, f"{schema}.{name}", unsupported, skipped)
+            try:
+                columns = _columns(catalog_columns, domains, f"{schema}.{name}", unsupported, skipped)
+            except UnsupportedTypes as error:
+                refused += error.columns  # every offending column is named at once, not the first one
+                continue
             table.columns = [SourceColumn(c.name, c.source_type, c.not_null) for c in columns]
             if not columns:
                 raise PgSourceError(
@@ -282,6 +302,8 @@ def read_postgres_tables(
             if not skipped:
                 table.rows = _copy_rows(connection, schema, name, columns, max_rows)
             tables.append(table)
+        if refused:
+            raise UnsupportedTypes(refused)
         return tables
 
 
@@ -292,14 +314,20 @@ def _columns(
     unsupported: UnsupportedPolicy,
     skipped: bool,
 ) -> list[_Column]:
-    out = []
+    out, refused = [], []
     for name, not_null, type_oid, text, typtype, category in rows:
         # A table the export skips writes no data: its odd types must not stop the rest of the export.
         policy: UnsupportedPolicy = "text" if skipped else unsupported
-        source_type, native = source_type_of(
-            CatalogType(type_oid, text, typtype, category), domains, where=f"{where}.{name}", unsupported=policy
-        )
+        try:
+            source_type, native = source_type_of(
+                CatalogType(type_oid, text, typtype, category), domains, where=f"{where}.{name}", unsupported=policy
+            )
+        except UnsupportedTypes as error:
+            refused += error.columns
+            continue
         out.append(_Column(name, source_type, bool(not_null), native))
+    if refused:
+        raise UnsupportedTypes(refused)
     return out
 
 
