@@ -446,6 +446,9 @@ class FileSchema:
     text_samples: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     # string columns whose statistics hold a value that is not UTF-8: their values are counted (count_invalid_text)
     invalid_text: tuple[str, ...] = field(default=(), compare=False)
+    # per column (name, nulls, min, max) over the row groups' statistics, None where a statistic is missing: with the
+    # row count, the fingerprint that tells a partition's rows inside its parent's export (partition_relations)
+    summary: tuple[tuple[str, int | None, Any, Any], ...] = field(default=(), compare=False)
 
 
 def table_columns(files: Sequence[FileSchema]) -> list[tuple[str, str]]:
@@ -1178,6 +1181,116 @@ def plan_export(
     return ExportPlan(tuple(tables), str(snapshot_time) if snapshot_time else None, tuple(warnings), ignored)
 
 
+# --------------------------------------------------------------------------------------------------
+# 4b. Partitioned tables (pure): which exported tables are partitions of another one
+# --------------------------------------------------------------------------------------------------
+# A PostgreSQL partitioned table is exported as its parent's folder holding every partition's rows, one batch index
+# per partition (AWS, "Exporting DB snapshot data to Amazon S3", file naming: "There will be multiple batch indexes,
+# one for each of the table partitions of your main table"), and, without ExportOnly, each partition's own folder too
+# (a field report: "AWS exports all table data into the parent table folder, as well as each partitioned table's
+# data into its own folder", docs/aws-facts.md "Partitioned tables"). Publishing both with no sign would let an
+# analyst sum the parent and its partitions: double the truth. The export says nothing of the relation in its
+# metadata, and the database is never queried, so it is told from the data's own footprint: a table T is the parent
+# of tables S1..Sn when every batch folder of T holds exactly the rows of one of them, by the fingerprint of the
+# footers (the same columns and types, row count, and per column the null count, minimum and maximum); with one
+# batch only, S's name must also start with T's (PostgreSQL's usual naming), so that a table and its exact copy are
+# not taken for a parent and its partition. An empty partition writes no batch in its parent: it is claimed when
+# its columns are the parent's and its name starts with the parent's (it holds no row to count twice anyway).
+# The parent is published as one table with all its rows; each partition is published too, as its own export
+# folder says, with the table parameter `sor.partition_of` = the parent's `sor.source` and a Description saying so.
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the footers say of a group of files: enough to tell the same rows exported twice."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: int
+    summary: tuple[tuple[str, int | None, Any, Any], ...]
+
+
+def fingerprint(schemas: Sequence[FileSchema]) -> Fingerprint | None:
+    """The fingerprint of files that agree on their columns; None when they do not (no relation is guessed)."""
+    if not schemas or any(s.columns != schemas[0].columns for s in schemas):
+        return None
+    with_rows = [s for s in schemas if s.rows]
+    merged: list[tuple[str, int | None, Any, Any]] = []
+    for index, (name, _) in enumerate(schemas[0].columns):
+        entries = [s.summary[index] if len(s.summary) > index else (name, None, None, None) for s in with_rows]
+        if any(e[1] is None for e in entries):
+            merged.append((name, None, None, None))
+            continue
+        lows = [e[2] for e in entries if e[2] is not None]
+        highs = [e[3] for e in entries if e[3] is not None]
+        merged.append((name, sum(e[1] for e in entries), min(lows) if lows else None, max(highs) if highs else None))
+    return Fingerprint(schemas[0].columns, sum(s.rows for s in schemas), tuple(merged))
+
+
+def batch_folder(table: ExportedTable, obj: S3Object) -> str | None:
+    """The batch index folder of one of the table's files, None for a file directly in the table folder."""
+    relative = obj.key[len(table.prefix) :]
+    return relative.split("/", 1)[0] if "/" in relative else None
+
+
+def _schema_and_name(table: ExportedTable) -> tuple[str, str]:
+    schema, _, name = table.folder.partition(".")
+    return (f"{table.database}.{schema}", name) if name else (table.database, schema)
+
+
+def partition_relations(tables: Sequence[ExportedTable], schemas: Mapping[str, Sequence[FileSchema]]) -> dict[str, str]:
+    """partition's source -> its parent's source, for the tables the export holds both of (see above). `schemas`:
+    each table's file schemas by source, in file order (a table whose footers could not be read is left out)."""
+    by_schema: dict[str, list[ExportedTable]] = defaultdict(list)
+    for table in tables:
+        if table.source in schemas:
+            by_schema[_schema_and_name(table)[0]].append(table)
+    relations: dict[str, str] = {}
+    for group in by_schema.values():
+        prints = {t.source: fingerprint(schemas[t.source]) for t in group}
+        # the table with the most batch folders first: a parent has one per partition
+        for parent in sorted(group, key=lambda t: (-len({batch_folder(t, o) for o in t.files}), t.source)):
+            if parent.source in relations:
+                continue
+            free = [
+                t for t in group
+                if t.source != parent.source and t.source not in relations and t.source not in relations.values()
+            ]  # fmt: skip
+            for partition in _partitions_of(parent, free, prints, schemas[parent.source]):
+                relations[partition.source] = parent.source
+    return relations
+
+
+def _partitions_of(
+    parent: ExportedTable,
+    candidates: Sequence[ExportedTable],
+    prints: Mapping[str, Fingerprint | None],
+    parent_schemas: Sequence[FileSchema],
+) -> list[ExportedTable]:
+    """The candidates that are `parent`'s partitions: every non-empty batch folder of the parent matched by one of
+    them (two at least, or one whose name starts with the parent's), then the empty ones named after it."""
+    whole = prints[parent.source]
+    if whole is None or not parent.files or any(batch_folder(parent, o) is None for o in parent.files):
+        return []
+    batches: dict[str, list[FileSchema]] = defaultdict(list)
+    for obj, schema in zip(parent.files, parent_schemas, strict=True):
+        batches[batch_folder(parent, obj) or ""].append(schema)
+    same_columns = [t for t in candidates if (p := prints[t.source]) is not None and p.columns == whole.columns]
+    parent_name = _schema_and_name(parent)[1]
+    claimed: list[ExportedTable] = []
+    for batch in sorted(b for b, items in batches.items() if sum(i.rows for i in items)):
+        wanted = fingerprint(batches[batch])
+        match = next((t for t in same_columns if t not in claimed and prints[t.source] == wanted), None)
+        if match is None:
+            return []  # a batch that no table matches: not a parent whose partitions were exported
+        claimed.append(match)
+    if not claimed or (len(claimed) == 1 and not _schema_and_name(claimed[0])[1].startswith(parent_name)):
+        return []
+    empties = [
+        t for t in same_columns
+        if t not in claimed and (p := prints[t.source]) is not None and p.rows == 0
+        and _schema_and_name(t)[1].startswith(parent_name)
+    ]  # fmt: skip
+    return [*claimed, *empties]
+
+
 def skipped_table_name(entry: Any) -> str:
     """How one skippedTables entry names its table; the Lambdas name it the same way (tests/test_contracts.py)."""
     if isinstance(entry, str):
@@ -1265,23 +1378,35 @@ def _storage(location: str, columns: Sequence[Mapping[str, str]]) -> dict[str, A
     }
 
 
-def table_input(name: str, location: str, columns: Sequence[Mapping[str, str]], source: str) -> dict[str, Any]:
+def table_input(
+    name: str,
+    location: str,
+    columns: Sequence[Mapping[str, str]],
+    source: str,
+    partition_of: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     """The table's definition: nothing in it may change from one night to the next unless the schema does.
+    `partition_of` (the parent's sor.source and catalog name) marks a partition whose rows its parent holds too
+    (section 4b): the parameter `sor.partition_of` and the Description say so.
 
     Every UpdateTable archives a table version, and Glue stops at 100,000 versions a table and 1,000,000 an account
     (ResourceNumberLimitExceededException, https://repost.aws/knowledge-center/glue-table-version-errors). Facts of
     one run (export id, snapshot time, counts) therefore live on the day's partition (`partition_input`), never here.
     """
+    parameters = {"EXTERNAL": "TRUE", "classification": "parquet", "sor.source": source, "sor.managed_by": MANAGED_BY}
+    description = f"SOR copy of {source}, one partition per ingestion date (managed by aurora-sor)"
+    if partition_of is not None:
+        parent_source, parent_name = partition_of
+        parameters["sor.partition_of"] = parent_source
+        description = (
+            f"PARTITION of {parent_source}: every row here is also in table {parent_name}; never add the two. "
+            + description
+        )
     return {
         "Name": name,
-        "Description": f"SOR copy of {source}, one partition per ingestion date (managed by aurora-sor)",
+        "Description": description,
         "TableType": "EXTERNAL_TABLE",
-        "Parameters": {
-            "EXTERNAL": "TRUE",
-            "classification": "parquet",
-            "sor.source": source,
-            "sor.managed_by": MANAGED_BY,
-        },
+        "Parameters": parameters,
         "StorageDescriptor": _storage(location, columns),
         "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "date"}],
     }
@@ -1476,8 +1601,36 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
             samples[f.name] = tuple(values)
             if not_utf8:
                 invalid.append(f.name)
-    schema = FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid))
+    schema = FileSchema(
+        obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid), column_summary(metadata)
+    )
     return schema, reader.bytes_read
+
+
+def column_summary(metadata: pq.FileMetaData) -> tuple[tuple[str, int | None, Any, Any], ...]:
+    """(column, null count, min, max) of every column over all row groups, from the footer statistics; raw bytes
+    for byte arrays (they need not be UTF-8), None for what a row group does not state."""
+    out = []
+    for index in range(metadata.num_columns):
+        name = metadata.schema.column(index).path
+        nulls: int | None = 0
+        low = high = None
+        complete = metadata.num_row_groups > 0
+        for group in range(metadata.num_row_groups):
+            rows = metadata.row_group(group).num_rows
+            stats = metadata.row_group(group).column(index).statistics
+            if stats is None or not stats.has_null_count:
+                complete = complete and rows == 0
+                continue
+            nulls = (nulls or 0) + stats.null_count
+            if not stats.has_min_max:
+                complete = complete and stats.null_count == rows  # an all-NULL row group states no min or max
+                continue
+            lo, hi = (stats.min_raw, stats.max_raw) if stats.physical_type == "BYTE_ARRAY" else (stats.min, stats.max)
+            low = lo if low is None or lo < low else low
+            high = hi if high is None or hi > high else high
+        out.append((name, nulls, low, high) if complete else (name, None, None, None))
+    return tuple(out)
 
 
 # ==================================================================================================
@@ -2887,6 +3040,7 @@ class TableResult:
     kept_as_text: list[dict[str, str]] = field(default_factory=list)  # string columns not restored, and why
     rejected_values: dict[str, int] = field(default_factory=dict)  # restored column -> values kept in sor_rejects
     invalid_text: dict[str, int] = field(default_factory=dict)  # string column -> values not UTF-8 (kept as bytes)
+    partition_of: str | None = None  # the parent's source when this table is one of its partitions (section 4b)
     columns_without_evidence: int = 0  # kept_as_text entries of kind no_evidence (the ColumnsKeptAsText metric)
     retyped_history: dict[str, Any] = field(default_factory=dict)  # RetypeReport.manifest() of a retype run
 
@@ -2934,6 +3088,9 @@ class RunContext:
     snapshot_time: str | None
     progress_lock: threading.Lock = field(default_factory=threading.Lock)
     done: int = 0
+    # each table's footer reads, submitted before any table is published (section 4b needs them all), by source
+    footer_reads: Mapping[str, Sequence[Future[tuple[FileSchema, int]]]] = field(default_factory=dict)
+    partition_of: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # source -> (parent source, name)
 
 
 # One table's publication, stage by stage (publish_table runs them). Plan: refuse_table -> read_footers ->
@@ -3013,13 +3170,17 @@ def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> Non
 
 def read_footers(run: RunContext, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
     """(schema, bytes read) of each file's footer, in file order; the reads run at once on the footer pool."""
-    config = run.config
-    footers: list[Future[tuple[FileSchema, int]]] = [
-        run.footer_pool.submit(read_footer, run.clients.s3, config.export_bucket, obj, config.footer_read_size)
-        for obj in table.files
-    ]
+    footers = run.footer_reads.get(table.source)
+    if footers is None:
+        footers = submit_footer_reads(run.footer_pool, run.clients.s3, run.config, table)
     for future in footers:
         yield future.result()
+
+
+def submit_footer_reads(
+    pool: ThreadPoolExecutor, s3: Any, config: JobConfig, table: ExportedTable
+) -> list[Future[tuple[FileSchema, int]]]:
+    return [pool.submit(read_footer, s3, config.export_bucket, obj, config.footer_read_size) for obj in table.files]
 
 
 def plan_types(
@@ -3168,7 +3329,9 @@ def write_table(
     run: RunContext, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
 ) -> TableAction:
     config = run.config
-    wanted = table_input(name, config.table_location(name), columns.merged, table.source)
+    wanted = table_input(
+        name, config.table_location(name), columns.merged, table.source, run.partition_of.get(table.source)
+    )
     return put_table(run.clients.glue, config.catalog_database, current, wanted)
 
 
@@ -3276,6 +3439,7 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
     finally:
         seconds = round(time.monotonic() - started, 3)
         result = table_result(name, table, run.config.table_location(name), stages, error, seconds)
+        result.partition_of = run.partition_of.get(table.source, (None, None))[0]
         if result.status is TableStatus.FAILED:
             result.failure = failure or FailureKind.DETERMINISTIC
         with run.progress_lock:
@@ -3285,7 +3449,8 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
                 run.done, total, name, table.source, result.status, result.files, result.bytes, result.rows,
                 "rewrote" if result.method is PublishMethod.REWRITE else "copied", result.copied, result.skipped,
                 result.removed, result.seconds,
-                f" - {result.error}" if result.error else "",
+                (f", partition of {result.partition_of}" if result.partition_of else "")
+                + (f" - {result.error}" if result.error else ""),
             )  # fmt: skip
     return result
 
@@ -3848,6 +4013,31 @@ def name_tables(
     return dataclasses.replace(plan, warnings=tuple(warnings)), catalog, assignment
 
 
+def relate_partitions(
+    run: RunContext, plan: ExportPlan, assignment: NameAssignment
+) -> tuple[dict[str, list[Future[tuple[FileSchema, int]]]], dict[str, tuple[str, str]]]:
+    """Submits every table's footer reads, and tells which tables are partitions of another (section 4b) from the
+    footers: (the reads by source, for publish_table; partition source -> (parent source, parent catalog name)).
+    A table whose footers cannot be read takes part in no relation; it fails when publish_table reads them."""
+    reads = {
+        t.source: submit_footer_reads(run.footer_pool, run.clients.s3, run.config, t)
+        for t in plan.tables
+        if t.source in assignment.names
+    }
+    schemas: dict[str, list[FileSchema]] = {}
+    for source, futures in reads.items():
+        try:
+            schemas[source] = [f.result()[0] for f in futures]
+        except Exception:  # noqa: BLE001, S112 - the table fails by name in publish_table, with this very error
+            continue
+    relations = partition_relations(plan.tables, schemas)
+    for parent in sorted(set(relations.values())):
+        children = sorted(s for s, p in relations.items() if p == parent)
+        log.info("%s is a partitioned table: %d of its partitions are exported too and carry sor.partition_of (%s)",
+                 parent, len(children), ", ".join(children[:5]) + (" ..." if len(children) > 5 else ""))  # fmt: skip
+    return reads, {source: (parent, assignment.names[parent]) for source, parent in relations.items()}
+
+
 def publish_tables(
     run: RunContext, plan: ExportPlan, assignment: NameAssignment, table_pool: ThreadPoolExecutor
 ) -> list[TableResult]:
@@ -3892,6 +4082,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
             run = RunContext(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
+            run.footer_reads, run.partition_of = relate_partitions(run, plan, assignment)
             heartbeat(
                 config.progress_seconds,
                 lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),

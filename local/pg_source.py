@@ -7,10 +7,12 @@ REPEATABLE READ READ ONLY transaction, so the tables are one consistent picture 
 
 Which tables (RDS documents none of this beyond the skip rules; our choices):
 - Ordinary tables (relkind 'r') of every schema except pg_catalog, information_schema and pg_toast*
-  (or of the `schemas` given). Leaf partitions are ordinary tables and are exported each on its own;
-  partitioned parents (relkind 'p') hold no rows and are left out, so no row is exported twice.
-  UNVERIFIED: how RDS names/exports partitions. Views, materialized views and foreign tables are not
-  tables with storage of their own and are left out.
+  (or of the `schemas` given). Leaf partitions are ordinary tables and are exported each on its own.
+- Partitioned parents (relkind 'p') are exported as AWS documents and a field report saw (docs/aws-facts.md
+  "Partitioned tables"): the parent's folder holds every leaf partition's rows, one batch per leaf
+  (SourceTable.batch_rows), beside each leaf's own folder. The export holds those rows twice; the Glue job tells
+  the relation from the footers and marks the partitions (glue/sor_job.py section 4b). Views, materialized views
+  and foreign tables are not tables with storage of their own and are left out.
 - relpersistence 'u' / 't' -> SourceTable.persistence "unlogged" / "temporary": the export skips them
   (docs/aws-facts.md "The export in S3"). Their rows, like those of any table the export skips
   (`layout.skip_reason`), are not read at all. Temporary tables of other sessions show up in their
@@ -196,11 +198,18 @@ def _export_knows(source_type: str) -> bool:
     return True
 
 
+# The leaf partitions of a partitioned table, in the order of their names (pg_partition_tree, PostgreSQL 12+).
+_LEAVES = """
+SELECT t.relid::oid FROM pg_catalog.pg_partition_tree(%s::oid::regclass) t
+JOIN pg_catalog.pg_class c ON c.oid = t.relid
+WHERE t.isleaf ORDER BY c.relname
+"""
+
 _TABLES = """
-SELECT c.oid, n.nspname, c.relname, c.relpersistence
+SELECT c.oid, n.nspname, c.relname, c.relpersistence, c.relkind
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind = 'r'
+WHERE c.relkind IN ('r', 'p')
   AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
   AND NOT (%(exclude_system)s AND (n.nspname = ANY(%(system)s::text[]) OR n.nspname LIKE 'pg\\_toast%%'))
 ORDER BY n.nspname, c.relname
@@ -274,7 +283,9 @@ def read_postgres_tables(
         for row in connection.execute(_COLUMNS, ([r[0] for r in found],)).fetchall():
             columns_of.setdefault(row[0], []).append(row[1:])
         tables, refused = [], []
-        for oid, schema, name, persistence in found:
+        parents: list[tuple[SourceTable, list[int]]] = []
+        by_oid: dict[int, SourceTable] = {}
+        for oid, schema, name, persistence, relkind in found:
             table = SourceTable(
                 database=database,
                 schema=schema,
@@ -299,9 +310,24 @@ def read_postgres_tables(
                     f"table {schema}.{name} has no columns (what RDS exports for it is unknown); "
                     "drop it or pass the other schemas"
                 )
-            if not skipped:
+            if relkind == "p":  # rows come from its leaves, once they are read
+                parents.append((table, [row[0] for row in connection.execute(_LEAVES, (oid,)).fetchall()]))
+            elif not skipped:
                 table.rows = _copy_rows(connection, schema, name, columns, max_rows)
+            by_oid[oid] = table
             tables.append(table)
+        for parent, leaves in parents:
+            exported = [by_oid[leaf] for leaf in leaves if leaf in by_oid]  # leaves of other schemas stay out
+            names = [c.name for c in parent.columns]
+            # a partition attached with its columns in another order: its rows are taken in the parent's order
+            order = [[[c.name for c in leaf.columns].index(n) for n in names] for leaf in exported]
+            parent.rows = [
+                tuple(row[i] for i in o) for leaf, o in zip(exported, order, strict=True) for row in leaf.rows
+            ]
+            parent.batch_rows = tuple(len(leaf.rows) for leaf in exported)
+            parent.batches = max(1, len(exported))
+            if not exported:
+                parent.batch_rows = None
         if refused:
             raise UnsupportedTypes(refused)
         return tables

@@ -40,6 +40,21 @@ def make_table(
     )
 
 
+def make_partitioned(
+    name: str,
+    columns: dict[str, str] | list[tuple[str, str]],
+    partitions: dict[str, list[tuple[Any, ...]]],
+    **options: Any,
+) -> list[SourceTable]:
+    """A PostgreSQL partitioned table as the export writes it: the parent with every partition's rows, one batch per
+    partition, then each partition as its own table (docs/aws-facts.md "Partitioned tables")."""
+    leaves = [make_table(leaf, columns, rows, **options) for leaf, rows in partitions.items()]
+    every_row = [row for leaf in leaves for row in leaf.rows]
+    batch_rows = tuple(len(leaf.rows) for leaf in leaves)
+    parent = make_table(name, columns, every_row, batches=len(leaves), batch_rows=batch_rows, **options)
+    return [parent, *leaves]
+
+
 LARGE_ROW_BYTES = 256 * 1024
 
 

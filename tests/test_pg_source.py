@@ -235,12 +235,21 @@ def test_every_table_with_storage_is_read_and_nothing_else(shop_tables: list[Sou
         (DATABASE, "Sales Data", "bad columns", "permanent"),
         (DATABASE, "Sales Data", "Ünïcode Tåble", "permanent"),
         (DATABASE, "app", "empty_table", "permanent"),
-        (DATABASE, "app", "events_2026_01", "permanent"),  # partitions yes, the partitioned parent no
+        (DATABASE, "app", "events", "permanent"),  # the partitioned parent: its leaves' rows, a batch each
+        (DATABASE, "app", "events_2026_01", "permanent"),  # and each partition on its own
         (DATABASE, "app", "events_2026_02", "permanent"),
         (DATABASE, "app", "every_type", "permanent"),  # views and materialized views no
         (DATABASE, "app", "unlogged_log", "unlogged"),
         (DATABASE, "odd", "shapes", "permanent"),
     ]
+
+
+def test_a_partitioned_parent_holds_its_partitions_rows_one_batch_each(shop_tables: list[SourceTable]) -> None:
+    parent = _table(shop_tables, "app", "events")
+    january, february = _table(shop_tables, "app", "events_2026_01"), _table(shop_tables, "app", "events_2026_02")
+    assert parent.rows == january.rows + february.rows
+    assert (parent.batch_rows, parent.batches) == ((1, 2), 2)
+    assert [c.name for c in parent.columns] == [c.name for c in january.columns] == ["day", "n"]
 
 
 def test_columns_come_in_attnum_order_with_the_types_the_export_understands(shop_tables: list[SourceTable]) -> None:
@@ -299,6 +308,7 @@ def test_max_rows_and_layout_options_are_applied(shop_dsn: str) -> None:
     tables = read_postgres_tables(shop_dsn, schemas=["app"], max_rows=1, batches=2, files_per_batch=3)
     assert {(t.name, len(t.rows)) for t in tables} == {
         ("empty_table", 0),
+        ("events", 2),  # its partitions' rows: max_rows applies to each of them
         ("events_2026_01", 1),
         ("events_2026_02", 1),
         ("every_type", 1),

@@ -157,8 +157,17 @@ def part_files(
     if len(indexes) != table.files_per_batch or len(set(indexes)) != len(indexes) or min(indexes) < 0:
         raise ValueError(f"table {table.name!r}: partition_indexes must be {table.files_per_batch} distinct ints >= 0")
     parts = []
-    pieces = _split(data, table.batches * table.files_per_batch)
-    for b in range(table.batches):
+    if table.batch_rows is not None:
+        if sum(table.batch_rows) != data.num_rows or table.layout != "batched":
+            raise ValueError(f"table {table.name!r}: batch_rows must add up to its rows, in the batched layout")
+        pieces, start = [], 0
+        for rows in table.batch_rows:  # one batch per partition, each split over files_per_batch files
+            pieces += _split(data.slice(start, rows), table.files_per_batch)
+            start += rows
+    else:
+        pieces = _split(data, table.batches * table.files_per_batch)
+    batches = len(table.batch_rows) if table.batch_rows is not None else table.batches
+    for b in range(batches):
         folder = str(b + 1) if table.layout == "batched" else _CLUSTER_FOLDERS[b]
         for f, index in enumerate(indexes):
             piece = pieces[b * table.files_per_batch + f]

@@ -56,6 +56,7 @@ class SourceTable:
     `empty_part_file` overrides render_export's `empty_table_part_file` for this table.
     `schema_metadata` False leaves `schemaMetadata` out of the table's export_tables_info entry, as some entries
     of real exports do (docs/aws-facts.md "Export metadata files"): readers must cope without the original types.
+    `batch_rows` lays a partitioned parent out as the export does: one batch folder per partition.
     """
 
     database: str
@@ -72,3 +73,7 @@ class SourceTable:
     persistence: str = "permanent"
     empty_part_file: bool | None = None
     schema_metadata: bool = True
+    # A partitioned parent: the rows of each partition, in order, as one batch each (`batches` is then their count);
+    # a partition with no row writes no batch. UNVERIFIED beyond AWS's "multiple batch indexes, one for each of the
+    # table partitions of your main table" (docs/aws-facts.md "Partitioned tables").
+    batch_rows: tuple[int, ...] | None = None
