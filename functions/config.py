@@ -14,7 +14,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from export_only import InvalidExportOnlyError, parse_export_only_setting
-from outcomes import RefusedError
+from refusals import RefusedError
 
 
 class ExportSource(StrEnum):

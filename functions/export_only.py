@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from outcomes import RefusedError
+from refusals import RefusedError
 
 _NAME = r"[A-Za-z0-9$_]+"
 _ENTRY = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}$")

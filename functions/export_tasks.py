@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from export_ids import ExportId, parse_for_cluster
 
 if TYPE_CHECKING:
-    # Annotations only: outcomes.py imports this module for ExportTaskStatus, and config.py imports outcomes.py.
+    # Annotations only: config.py imports none of the modules that import this one.
     from config import Config
 
 logger = Logger(child=True)

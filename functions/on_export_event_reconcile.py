@@ -25,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, ExportTaskStatus, list_our_tasks
 from manifests import manifest_key
-from outcomes import FAILED_STATUS_OUTCOMES, ExportOutcome, Outcome, RefusedError, Result
+from outcomes import FAILED_STATUS_OUTCOMES, ExportOutcome, Outcome, Result
+from refusals import RefusedError
 from run_requests import MAX_AUTOMATIC_RUNS, GlueBusyError, request_run
 
 logger = Logger(child=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from export_tasks import ExportTaskStatus
 
 if TYPE_CHECKING:
-    # Annotations only: rds_events.py imports this module for RefusedError.
+    # Annotations only (rds_events.py does not import this module: RefusedError lives in refusals.py).
     from rds_events import EventKind
 
 
@@ -86,11 +86,6 @@ FAILED_STATUS_OUTCOMES: dict[ExportTaskStatus, Outcome] = {
 
 # Reconcile's problem count, counted on every reconcile (0 included) so the alarm has data.
 PROBLEMS_METRIC = "ReconcileProblems"
-
-
-class RefusedError(Exception):
-    """Bad input or a source refused on purpose: the same invocation would fail the same way again, so retrying
-    cannot help; the message says what to fix."""
 
 
 def refused_metrics() -> list[tuple[str, float]]:

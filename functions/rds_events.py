@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
-from outcomes import RefusedError
+from refusals import RefusedError
 
 
 class EventKind(StrEnum):

@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_clients import error_code
 from config import Config
-from outcomes import RefusedError
+from refusals import RefusedError
 
 
 class SourceKind(StrEnum):

@@ -9,7 +9,8 @@ from typing import Any
 from aws_clients import shared_clients
 from config import load_config
 from observability import correlation_id, count, powertools
-from outcomes import RefusedError, refused_metrics
+from outcomes import refused_metrics
+from refusals import RefusedError
 from start_export_flow import export_day
 
 logger, tracer, metrics = powertools()

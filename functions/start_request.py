@@ -15,7 +15,7 @@ from typing import Any
 
 from export_ids import MAX_ATTEMPT
 from export_only import validate_export_only
-from outcomes import RefusedError
+from refusals import RefusedError
 
 _KEYS = frozenset({"ingestion_date", "source_arn", "export_only", "attempt"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

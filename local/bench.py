@@ -12,7 +12,7 @@ Every count comes from the emulator's own request log (service, operation, bytes
 code under test. The emulator runs in this process; the job is a child process talking to it over loopback
 (local/job_runner.py).
 
-    python -m local.bench [--full] [--write-docs docs/benchmarks.md] [--json out.json] [options]
+    python -m local.bench_cli [--full] [--write-docs docs/benchmarks.md] [--json out.json] [options]
 
 This module measures and returns a BenchResult; local/bench_report.py renders it (docs/benchmarks.md, the console
 summary, the JSON), with what the figures mean for a real account.
@@ -46,7 +46,6 @@ from botocore.config import Config
 
 from local import job_runner
 from local.aws_emulator import Emulator, Request, fake_aws_environment
-from local.bench_report import DEFAULT_COPY_CONCURRENCY, console_report, markdown_report, result_json
 from local.export_emulator.layout import export_root
 from local.export_emulator.render import render_export
 from local.export_emulator.source import SourceColumn, SourceTable
@@ -66,6 +65,7 @@ ROWS_PER_SMALL_FILE = 4
 LARGE_ROW_BYTES = 256 * 1024
 MIB = 2**20
 JOB_TIMEOUT_S = 3600
+DEFAULT_COPY_CONCURRENCY: int = job_runner.load_job_module().JobConfig.copy_concurrency  # the job's own default
 
 DEFAULT_SIZES = ("10x10", "50x10", "100x10")
 FULL_SIZES = ("10x10", "100x10", "300x20")
@@ -637,7 +637,7 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
 # Command line
 # ==================================================================================================
 def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m local.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.bench_cli", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--full", action="store_true", help=f"the big sizes {', '.join(FULL_SIZES)} (slow: tens of minutes)"
     )
@@ -694,30 +694,3 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
         )  # fmt: skip
     config = BenchConfig(sizes, concurrency, big, model, args.import_repeats, args.job_python, rewrite)
     return config, args
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    config, args = parse_args(argv)
-    # Nothing here may reach a real account: the bench's own clients and the job's get fake credentials.
-    environment = fake_aws_environment("http://127.0.0.1:9", region=REGION)
-    os.environ.clear()
-    os.environ.update(environment)
-    command = " ".join(["python -m local.bench", *argv])
-    with Emulator() as emulator:
-        try:
-            result = run_bench(emulator, config, command, log=lambda m: print(m, file=sys.stderr, flush=True))
-        except BenchError as exc:
-            print(f"bench failed: {exc}", file=sys.stderr)
-            return 1
-    print(console_report(result))
-    if args.write_docs:
-        args.write_docs.write_text(markdown_report(result))
-        print(f"\nwrote {args.write_docs}")
-    if args.json:
-        args.json.write_text(json.dumps(result_json(result), indent=2, default=str))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

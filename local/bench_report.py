@@ -11,17 +11,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from local import storage_cost
-from local.job_runner import load_job_module
+from local.bench import DEFAULT_COPY_CONCURRENCY, BenchResult, Measurement  # the report reads what it measured
 from local.latency import LatencyModel
 
-if TYPE_CHECKING:  # the report reads what the bench measured; the bench imports the report only to print it
-    from local.bench import BenchResult, Measurement
-
 MIB = 2**20
-DEFAULT_COPY_CONCURRENCY: int = load_job_module().JobConfig.copy_concurrency  # the job's own default
 
 
 # ==================================================================================================

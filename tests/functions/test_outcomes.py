@@ -19,10 +19,10 @@ from outcomes import (
     PROBLEMS_METRIC,
     ExportOutcome,
     Outcome,
-    RefusedError,
     Result,
     refused_metrics,
 )
+from refusals import RefusedError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
