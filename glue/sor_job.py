@@ -1601,15 +1601,23 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
             samples[f.name] = tuple(values)
             if not_utf8:
                 invalid.append(f.name)
-    schema = FileSchema(
-        obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid), column_summary(metadata)
-    )
+    try:
+        summary = column_summary(metadata)
+    except (pa.ArrowException, ValueError, TypeError):  # a statistic pyarrow cannot read: no fingerprint, no failure
+        summary = ()
+    schema = FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid), summary)
     return schema, reader.bytes_read
 
 
+# Physical types whose raw statistics (bytes) do not order as their values (a FIXED_LEN_BYTE_ARRAY decimal is signed,
+# INT96 a legacy timestamp): their columns take part in a fingerprint by the row count only.
+_UNORDERED_RAW = frozenset({"FIXED_LEN_BYTE_ARRAY", "INT96"})
+
+
 def column_summary(metadata: pq.FileMetaData) -> tuple[tuple[str, int | None, Any, Any], ...]:
-    """(column, null count, min, max) of every column over all row groups, from the footer statistics; raw bytes
-    for byte arrays (they need not be UTF-8), None for what a row group does not state."""
+    """(column, null count, min, max) of every column over all row groups, from the footer statistics: the raw
+    physical values (byte arrays need not be UTF-8, and pyarrow extracts no typed min/max for some logical types),
+    (column, None, None, None) where a row group does not state them."""
     out = []
     for index in range(metadata.num_columns):
         name = metadata.schema.column(index).path
@@ -1626,7 +1634,10 @@ def column_summary(metadata: pq.FileMetaData) -> tuple[tuple[str, int | None, An
             if not stats.has_min_max:
                 complete = complete and stats.null_count == rows  # an all-NULL row group states no min or max
                 continue
-            lo, hi = (stats.min_raw, stats.max_raw) if stats.physical_type == "BYTE_ARRAY" else (stats.min, stats.max)
+            if stats.physical_type in _UNORDERED_RAW:
+                complete = False  # their raw bytes do not sort as the writer compared them: no merged min/max
+                continue
+            lo, hi = stats.min_raw, stats.max_raw  # physical values: typed min/max are not extracted for every type
             low = lo if low is None or lo < low else low
             high = hi if high is None or hi > high else high
         out.append((name, nulls, low, high) if complete else (name, None, None, None))
