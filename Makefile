@@ -111,7 +111,7 @@ bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark an
 
 verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])
 	@if [ -z "$(STACK)" ] || [ -z "$(REGION)" ]; then echo "usage: make verify STACK=<stack name> REGION=<region>" >&2; exit 2; fi
-	$(PY) -m local.verify_deployment --stack-name "$(STACK)" --region "$(REGION)" $(if $(PROFILE),--profile "$(PROFILE)") $(ARGS)
+	$(PY) -m ops.verify_deployment --stack-name "$(STACK)" --region "$(REGION)" $(if $(PROFILE),--profile "$(PROFILE)") $(ARGS)
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) $(SPARK_VENV) .aws-sam .pytest_cache .ruff_cache

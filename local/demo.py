@@ -295,7 +295,7 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
 
         console.step("RDS-EVENT-0164 (export completed) reaches on_export_event")
         event = completion_event(written.source_arn, written.ended_at)
-        from local.stack import rule_matches
+        from ops.stack import rule_matches
 
         if not any(rule_matches(rule["EventPattern"], event) for rule in rds_rules):
             raise DemoFailed("the template's RDS rule does not match the documented completion event")

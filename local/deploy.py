@@ -1,7 +1,7 @@
 """Creates the stack of template.yaml in the embedded emulator, the way `sam deploy` would in an account.
 
 The template is translated offline (aws-sam-translator, as `sam deploy` hands it to CloudFormation) and
-evaluated by local/stack.py; each resource the emulator can hold is then created with its resolved
+evaluated by ops/stack.py; each resource the emulator can hold is then created with its resolved
 properties. There is no second copy of the configuration: names, environment variables, job arguments,
 schedules, rules and queries all come from the template, so the demo breaks when the template does.
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import boto3
 
-from local.access import Names, declared_calls, names_of, policies_of
 from local.enforcement import Enforcer
-from local.stack import Stack, load_raw, translate
+from ops.access import Names, declared_calls, names_of, policies_of
+from ops.stack import Stack, load_raw, translate
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Deployment:
         return [props for props in schedules if props["Target"]["Arn"] == arn]
 
     def names(self) -> Names:
-        """The physical names of this deployment, as local/access.py declares calls on them."""
+        """The physical names of this deployment, as ops/access.py declares calls on them."""
         return names_of(self.stack)
 
     def enforcer(self) -> Enforcer:

@@ -2,7 +2,7 @@
 
 Opt-in: `Emulator.enforcer = Enforcer(...)`. A request signed with a key registered for a role is turned into the
 authorization requests AWS makes for it (the action on the resource, plus the KMS use the service makes for the
-caller, plus iam:PassRole / kms:CreateGrant that StartExportTask implies), each is evaluated by local/iam.py
+caller, plus iam:PassRole / kms:CreateGrant that StartExportTask implies), each is evaluated by ops/iam.py
 with the deployment's identity, key, bucket and topic policies, and a denied one is answered exactly as the
 service answers it. Requests signed by any other key (the tests' and the deployer's "testing") are not checked.
 
@@ -10,7 +10,7 @@ Two more rules make the emulator stricter than moto, as AWS is:
 - S3 answers a GetObject/HeadObject of a missing key with 403 AccessDenied unless the caller has s3:ListBucket
   on the bucket for that same request, whose context has no s3:prefix (GetObject "Permissions",
   https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_Permissions);
-- a request no declared call of its role covers (local/access.py) is refused too, so the declaration the
+- a request no declared call of its role covers (ops/access.py) is refused too, so the declaration the
   deployment verifier uses cannot fall behind the code.
 
 Requests are treated as TLS (aws:SecureTransport=true): real SDKs call AWS over HTTPS.
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from local.access import Call, Names, kms_via
-from local.iam import AuthRequest, Decision, Evaluation, Policies
+from ops.access import Call, Names, kms_via
+from ops.iam import AuthRequest, Decision, Evaluation, Policies
 
 Environ = dict[str, Any]
 _TLS = {"aws:SecureTransport": ("true",)}
@@ -122,7 +122,7 @@ class Enforcer:
             if not declared:
                 message = (
                     f"{role} made a call no declared call covers: {auth.action} on {auth.resource} "
-                    f"({service} {operation}). Declare it in local/access.py (declared_calls), so the deployment "
+                    f"({service} {operation}). Declare it in ops/access.py (declared_calls), so the deployment "
                     "verifier checks it too."
                 )
                 return self._refuse(protocol, 403 if protocol != "json" else 400, service, message)

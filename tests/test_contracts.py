@@ -17,7 +17,7 @@ from manifests import manifest_key
 from rds_events import EVENT_KINDS
 
 from local.job_runner import job_args
-from local.stack import load_raw
+from ops.stack import load_raw
 from tests.functions.conftest import ENV
 
 

@@ -90,6 +90,13 @@ def test_no_module_imports_itself_back_through_others() -> None:
     assert cycles(import_graph()) == []
 
 
+def test_ops_imports_nothing_of_local() -> None:
+    """The operator's tools run against a real account: they never depend on the emulator (local/ builds on ops/)."""
+    graph = import_graph()
+    assert {m: sorted(i for i in imports if i.startswith("local")) for m, imports in graph.items()
+            if m.startswith("ops") and any(i.startswith("local") for i in imports)} == {}  # fmt: skip
+
+
 def test_the_cycle_finder_finds_a_circle_and_only_circles() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

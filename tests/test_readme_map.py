@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from local.stack import load_raw
+from ops.stack import load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = [*sorted((ROOT / "functions").glob("*.py")), ROOT / "glue" / "sor_job.py"]

@@ -7,7 +7,7 @@ drift from the real API:
 - CloudFormation DescribeStacks / ListStackResources: local/deploy.py does not go through CloudFormation; the
   responses are built from what it created;
 - Lambda GetFunctionConfiguration: the functions run in-process, not in moto; built from the template's properties;
-- IAM SimulatePrincipalPolicy: not implemented by moto; answered by the project's one evaluator (local/iam.py)
+- IAM SimulatePrincipalPolicy: not implemented by moto; answered by the project's one evaluator (ops/iam.py)
   over the inline policies moto holds for the role, identity policies only as the real API does for a role, and
   shaped as the real response (per-resource results, pagination by Marker).
 
@@ -29,11 +29,11 @@ import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
 
-from local.access import Call, Names, declared_calls
 from local.deploy import Deployment, deploy
-from local.iam import AuthRequest, Decision, Principal, evaluate
-from local.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
-from local.verify_deployment import (
+from ops.access import Call, Names, declared_calls
+from ops.iam import AuthRequest, Decision, Principal, evaluate
+from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
+from ops.verify_deployment import (
     CheckResult,
     Verdict,
     backup_leads,
@@ -162,12 +162,12 @@ def _lambda_responses(deployment: Deployment, layers: Mapping[str, list[str]]) -
     return Recorded("lambda", {"GetFunctionConfiguration": get_function_configuration})
 
 
-# -- SimulatePrincipalPolicy over local/iam.py --------------------------------------------------------------------
+# -- SimulatePrincipalPolicy over ops/iam.py --------------------------------------------------------------------
 _DECISIONS = {Decision.ALLOW: "allowed", Decision.IMPLICIT_DENY: "implicitDeny", Decision.EXPLICIT_DENY: "explicitDeny"}
 
 
 def _iam_simulator(iam: Any) -> Recorded:
-    """SimulatePrincipalPolicy answered by the project's evaluator (local/iam.py) over the inline policies moto
+    """SimulatePrincipalPolicy answered by the project's evaluator (ops/iam.py) over the inline policies moto
     holds for the role, so a statement a test removes from the deployed role is gone from the simulation too.
 
     Identity policies only, as the real API does for a role (docs/aws-facts.md "IAM: SimulatePrincipalPolicy":
@@ -299,7 +299,7 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         assert expected in checks, render(results)
     assert any(r.check.startswith("schedule ") for r in results)
     assert any(r.check.startswith("rule ") for r in results)
-    # Every call local/access.py declares was simulated against its own role's policies.
+    # Every call ops/access.py declares was simulated against its own role's policies.
     declared = declared_calls(harness.deployment.names())
     for role in ("StartExportRole", "OnExportEventRole", "GlueJobRole", "ExportRole"):
         (row,) = [r for r in results if r.check == f"permissions {role}"]

@@ -13,7 +13,7 @@ from manifests import manifest_key
 
 from local.aws_emulator import Emulator
 from local.deploy import Deployment, deploy
-from local.iam import Decision
+from ops.iam import Decision
 
 DAY = dt.date(2026, 11, 26)
 
@@ -94,7 +94,7 @@ def test_an_allowed_but_undeclared_call_is_refused_so_the_declaration_cannot_rot
     glue = as_role(emulator, "GlueJobRole", "glue")
     with pytest.raises(ClientError) as refused:
         glue.get_table(DatabaseName=names.catalog_database, Name="t1")  # ManageSorCatalog allows it; no code does it
-    assert "Declare it in local/access.py" in refused.value.response["Error"]["Message"]
+    assert "Declare it in ops/access.py" in refused.value.response["Error"]["Message"]
 
 
 def test_sns_refusals_use_the_sns_error_code(deployed, emulator):

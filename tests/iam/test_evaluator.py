@@ -1,5 +1,5 @@
-"""local/iam.py on its own: every condition operator and key the template uses, absent keys, explicit deny, and
-KMS key-policy delegation, each against the rule the IAM documentation states (cited in local/iam.py)."""
+"""ops/iam.py on its own: every condition operator and key the template uses, absent keys, explicit deny, and
+KMS key-policy delegation, each against the rule the IAM documentation states (cited in ops/iam.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.iam import AuthRequest, Decision, Principal, UnsupportedCondition, condition_holds, evaluate
-from local.stack import Statement, policy_statements
+from ops.iam import AuthRequest, Decision, Principal, UnsupportedCondition, condition_holds, evaluate
+from ops.stack import Statement, policy_statements
 
 ACCOUNT = "123456789012"
 ROLE = Principal(f"arn:aws:iam::{ACCOUNT}:role/app", ACCOUNT, name="AppRole")
@@ -314,7 +314,7 @@ def test_kms_explicit_deny_in_the_key_policy_wins():
 
 
 def test_not_action_is_refused_rather_than_misread():
-    from local.stack import UnsupportedIntrinsic
+    from ops.stack import UnsupportedIntrinsic
 
     with pytest.raises(UnsupportedIntrinsic):
         policy({"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"})

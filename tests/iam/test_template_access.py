@@ -1,5 +1,5 @@
-"""The template against what the code asks of AWS: every declared call (local/access.py) is evaluated with the
-template's own policies (identity, key, bucket and topic policies) by local/iam.py, the way IAM evaluates it."""
+"""The template against what the code asks of AWS: every declared call (ops/access.py) is evaluated with the
+template's own policies (identity, key, bucket and topic policies) by ops/iam.py, the way IAM evaluates it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from manifests import manifest_key
 
-from local.access import EXAMPLE_DAY, Call, Names, declared_calls, example_manifest_key, names_of, policies_of
-from local.iam import AuthRequest, Decision, Policies, Principal
-from local.stack import CLUSTER, REGION, Stack, load_raw, translate
+from ops.access import EXAMPLE_DAY, Call, Names, declared_calls, example_manifest_key, names_of, policies_of
+from ops.iam import AuthRequest, Decision, Policies, Principal
+from ops.stack import CLUSTER, REGION, Stack, load_raw, translate
 
 
 def _template_stack(raw: dict[str, Any] | None = None) -> Stack:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import CLUSTER, Stack, load_raw, translate
+from ops.stack import CLUSTER, Stack, load_raw, translate
 
 
 @pytest.fixture(scope="session")

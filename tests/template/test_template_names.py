@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import CLUSTER, MAX_STACK_NAME, Stack
+from ops.stack import CLUSTER, MAX_STACK_NAME, Stack
 
 # (resource type, property holding the name) -> maximum length
 NAME_LIMITS: dict[tuple[str, str], int] = {

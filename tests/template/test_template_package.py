@@ -17,7 +17,7 @@ from typing import Any
 from samtranslator.yaml_helper import yaml_parse
 
 from local.aws_emulator import Emulator
-from local.stack import ROOT
+from ops.stack import ROOT
 
 BUCKET = "sam-artifacts"
 

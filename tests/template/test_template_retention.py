@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sor_job import JobConfig, RetentionPolicy, parse_args
 
-from local.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, role_statements
+from ops.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, role_statements
 
 KEEPS = ("RetentionKeepDaily", "RetentionKeepMonthly", "RetentionKeepYearly")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, identity_statements, role_statements
+from ops.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, identity_statements, role_statements
 
 # AWS documents these prefix wildcards for the RDS export role (API_StartExportTask.html, IamRoleArn).
 DOCUMENTED_PREFIX_WILDCARDS = {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sor_job import metric_data, parse_args
 
-from local.stack import Stack
+from ops.stack import Stack
 
 # (metric, the summary key the job counts it from)
 TYPED_METRICS = [

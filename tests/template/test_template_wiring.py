@@ -14,7 +14,7 @@ from config import EXPORT_SOURCES, load_config
 from glue_runs import job_arguments
 from sor_job import ExportError, parse_args
 
-from local.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
+from ops.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
 
 # The Lambda contract (docs/contracts.md "Lambda configuration"): exactly these variables configure both functions.
 CONTRACT_ENV = {

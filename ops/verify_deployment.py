@@ -1,6 +1,6 @@
 """Checks a deployed aurora-sor stack in a real account, after `sam deploy`. Read-only, free of charge.
 
-    python -m local.verify_deployment --stack-name NAME --region REGION     (or: make verify STACK=NAME REGION=...)
+    python -m ops.verify_deployment --stack-name NAME --region REGION     (or: make verify STACK=NAME REGION=...)
 
 It prints one row per check (PASS / FAIL / SKIPPED, what was seen, the next step) and exits 1 when any check
 fails. It changes nothing but one test message on the alert topic; it starts no export and no Glue run.
@@ -31,8 +31,8 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from local.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
-from local.stack import load_raw, wildcard_match
+from ops.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
+from ops.stack import load_raw, wildcard_match
 
 ClientFor = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
 
@@ -850,7 +850,7 @@ def verify(
             response = clients("sns").publish(
                 TopicArn=topic,
                 Subject=f"aurora-sor verifier: test alert for stack {view.name}"[:100],
-                Message=f"Test message sent by `python -m local.verify_deployment --stack-name {view.name}` at "
+                Message=f"Test message sent by `python -m ops.verify_deployment --stack-name {view.name}` at "
                 f"{now.isoformat(timespec='seconds')}. No action needed: if you read this, alerts reach you.",
             )
             return [check_alert_sent(response, topic)]
@@ -877,7 +877,7 @@ def render(results: Sequence[CheckResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.verify_deployment", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.verify_deployment", description=__doc__.split("\n")[0])
     parser.add_argument("--stack-name", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--profile", help="an AWS CLI profile (default: the usual credential chain)")

@@ -2,8 +2,8 @@
 
 Every AWS request a component makes (start_export, on_export_event, the Glue job, RDS export writing as the export
 role) is one `Call`: the role it runs as, the IAM action, the resource ARN and the request context keys AWS puts on
-it. The emulator's enforcement (local/iam.py) refuses any request that is not declared here, and the deployment
-verifier (local/verify_deployment.py) asks `iam:SimulatePrincipalPolicy` about exactly these calls in a real
+it. The emulator's enforcement (ops/iam.py) refuses any request that is not declared here, and the deployment
+verifier (ops/verify_deployment.py) asks `iam:SimulatePrincipalPolicy` about exactly these calls in a real
 account, so the two cannot drift apart.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.iam import Policies, Principal, like
-from local.stack import Stack, policy_statements, role_statements
+from ops.iam import Policies, Principal, like
+from ops.stack import Stack, policy_statements, role_statements
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.stack import Statement
+from ops.stack import Statement
 
 Context = Mapping[str, tuple[str, ...]]
 
@@ -117,7 +117,7 @@ def _pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
 
 
 def like(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """IAM's `*` / `?` wildcard match (the same rule as local.stack.wildcard_match, with compiled patterns cached:
+    """IAM's `*` / `?` wildcard match (the same rule as ops.stack.wildcard_match, with compiled patterns cached:
     the emulator evaluates every request)."""
     return _pattern(pattern, ignore_case).fullmatch(value) is not None
 
