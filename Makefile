@@ -107,7 +107,7 @@ demo: venv spark-venv ## one night end to end on an embedded AWS emulator, the j
 	@$(PY) -m local.demo $(ARGS)
 
 bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark and the codec floor, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full: big sizes and the 1 GB memory probe)
-	$(PY) -m local.bench_cli --write-docs docs/benchmarks.md $(BENCH_ARGS)
+	$(PY) -m local.bench.bench_cli --write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])
 	@if [ -z "$(STACK)" ] || [ -z "$(REGION)" ]; then echo "usage: make verify STACK=<stack name> REGION=<region>" >&2; exit 2; fi

@@ -2173,7 +2173,7 @@ def run_rewrites(
     order of `units`. A failed unit comes back with `error` set (its upload aborted); the others still finish.
 
     pyspark is imported only here, so a night with nothing to rewrite needs no Spark. In Glue the job's Spark
-    context exists; locally local/spark_env.py sets the master (PYSPARK_SUBMIT_ARGS). Units and results cross
+    context exists; locally local/emulator/spark_env.py sets the master (PYSPARK_SUBMIT_ARGS). Units and results cross
     to and from the executors as plain dicts: the job runs as __main__, whose classes cloudpickle sends by value
     with the functions, while plain pickle (Spark's serializer for data) could not find them on an executor.
     """
@@ -2184,7 +2184,7 @@ def run_rewrites(
     except ImportError as exc:
         raise ExportError(
             "rewriting tables needs pyspark: run the job in Glue (glueetl), or locally under the Spark virtualenv "
-            "(make spark-venv; local/spark_env.py)"
+            "(make spark-venv; local/emulator/spark_env.py)"
         ) from exc
     # No console progress bar in Glue's logs (a context Glue already started keeps its own setting).
     session = SparkSession.builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()

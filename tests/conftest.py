@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from local.aws_emulator import Emulator, fake_aws_environment
-from local.pg_server import PostgresServer, start_postgres
+from local.emulator.aws_emulator import Emulator, fake_aws_environment
+from local.postgres.pg_server import PostgresServer, start_postgres
 from tests.glue.conftest import SorWorld
 from tests.prerequisites import postgres_bindir_or_skip
 

@@ -1,4 +1,4 @@
-"""Ready-made realistic RDS/Aurora exports for tests (the sample databases live in local/sample_database.py).
+"""Ready-made realistic RDS/Aurora exports for tests (the sample databases live in local/postgres/sample_database.py).
 
 Built on the export emulator (local/export_emulator/), which writes them exactly as docs/aws-facts.md describes.
 Typical use:
@@ -23,7 +23,7 @@ from export_ids import make_export_id
 from local.export_emulator.conversion import exported_table
 from local.export_emulator.render import render_export, write_export
 from local.export_emulator.source import MYSQL, POSTGRESQL
-from local.sample_database import make_large_table, make_table, mysql_sample_tables, pg_sample_tables
+from local.postgres.sample_database import make_large_table, make_table, mysql_sample_tables, pg_sample_tables
 
 PG = "aurora-postgresql"
 MY = "aurora-mysql"

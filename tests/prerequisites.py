@@ -11,8 +11,8 @@ from typing import NoReturn
 
 import pytest
 
-from local.pg_server import PostgresNotFound, find_bindir
-from local.spark_env import REPO_ROOT, SparkNotFound, spark_python
+from local.emulator.spark_env import REPO_ROOT, SparkNotFound, spark_python
+from local.postgres.pg_server import PostgresNotFound, find_bindir
 
 
 def skip_or_fail_in_ci(message: str) -> NoReturn:

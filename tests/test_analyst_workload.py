@@ -1,9 +1,10 @@
 """An analyst's standard SQL, unmodified, answers on the SOR exactly as PostgreSQL answers it.
 
-The TPC-H-style workload of local/analyst_workload.py is loaded into the session's PostgreSQL 15, read as a snapshot
-export would see it (local/pg_source.py), exported (local/export_emulator/render.py, several row
+The TPC-H-style workload of local/demo/analyst_workload.py is loaded into the session's PostgreSQL 15, read as a
+snapshot
+export would see it (local/postgres/pg_source.py), exported (local/export_emulator/render.py, several row
 groups per file), published by the job as Glue runs it (Spark local[2], typed columns on), then every query runs on
-the Athena stand-in over the catalog (local/athena_duckdb.py) and on PostgreSQL, and the answers are compared.
+the Athena stand-in over the catalog (local/emulator/athena_duckdb.py) and on PostgreSQL, and the answers are compared.
 Needs PostgreSQL binaries and the Spark venv: outside CI it skips with a message when either is missing.
 """
 
@@ -15,7 +16,7 @@ from decimal import Decimal
 
 import psycopg
 
-from local.analyst_workload import (
+from local.demo.analyst_workload import (
     QUERIES,
     TABLES,
     bind_sor_tables,
@@ -26,9 +27,9 @@ from local.analyst_workload import (
     run_duckdb,
     run_postgres,
 )
-from local.athena_duckdb import connect
-from local.pg_server import PostgresServer
-from local.pg_source import read_postgres_tables
+from local.emulator.athena_duckdb import connect
+from local.postgres.pg_server import PostgresServer
+from local.postgres.pg_source import read_postgres_tables
 from tests.glue.conftest import DATABASE, SorWorld
 
 WORKLOAD_DATABASE = "analyst_workload"

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local.aws_emulator import Emulator, Request
-from local.bench import (
+from local.bench.bench import (
     DEFAULT_COPY_CONCURRENCY,
     EXPORT_BUCKET,
     BenchConfig,
@@ -32,12 +31,13 @@ from local.bench import (
     run_rewrite_bench,
     same_publication,
 )
-from local.bench_report import (
+from local.bench.bench_report import (
     console_report,
     markdown_report,
     result_json,
 )
-from local.latency import LatencyHook, LatencyModel, copied_bytes, copy_source, latency
+from local.bench.latency import LatencyHook, LatencyModel, copied_bytes, copy_source, latency
+from local.emulator.aws_emulator import Emulator, Request
 from tests.prerequisites import spark_python_or_skip
 
 
@@ -174,7 +174,7 @@ def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:
         model=LatencyModel(request_ms=2, copy_ms=1, copy_mib_per_s=1024),
         import_repeats=1,
     )
-    result = run_bench(emulator, config, "python -m local.bench --test", log=lambda _: None)
+    result = run_bench(emulator, config, "python -m local.bench.bench --test", log=lambda _: None)
 
     [(job, baseline)] = result.growth
     assert job.keys == baseline.keys
@@ -210,7 +210,7 @@ def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:
     assert "baseline / job" in text
     assert "2x3" in text
     markdown = markdown_report(result)
-    assert "python -m local.bench --test" in markdown
+    assert "python -m local.bench.bench --test" in markdown
     assert "## What it means for a real account" in markdown
     assert result_json(result)["growth"][0]["job"]["keys"] == 6
 
@@ -226,7 +226,7 @@ def test_rewrite_options() -> None:
 
 
 def test_local_s3_serves_what_rewrite_unit_asks(tmp_path: Path) -> None:
-    from local.bench_rewrite import LocalS3
+    from local.bench.bench_rewrite import LocalS3
 
     s3 = LocalS3(tmp_path)
     s3.put_object(Bucket="b", Key="k/a", Body=b"0123456789", Metadata={"m": "1"})

@@ -1,4 +1,4 @@
-"""local/bench_report.py: docs/benchmarks.md from a bench run's figures, and the real-account model it prints.
+"""local/bench/bench_report.py: docs/benchmarks.md from a bench run's figures, and the real-account model it prints.
 
 The report is pure: a fixed result set renders to the same text every time, whatever the clock says.
 """
@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from local.bench import BIG_JOB_ARGS, BenchConfig, BenchResult, Counted, ImportTime, Measurement, Shape
-from local.bench_report import (
+from local.bench.bench import BIG_JOB_ARGS, BenchConfig, BenchResult, Counted, ImportTime, Measurement, Shape
+from local.bench.bench_report import (
     DEFAULT_COPY_CONCURRENCY,
     GLUE_FLEX_PER_DPU_HOUR,
     GLUE_MINIMUM_SECONDS,
@@ -25,7 +25,7 @@ from local.bench_report import (
     rewrite_estimate,
     rewrite_markdown,
 )
-from local.latency import LatencyModel
+from local.bench.latency import LatencyModel
 
 MIB = 2**20
 SMALL, BIG = Shape(2, 3), Shape(2, 1, 6)
@@ -45,7 +45,7 @@ def fixed_result() -> BenchResult:
     job = measured("job", SMALL, 32, 1.5, 0.7, 600)
     config = BenchConfig((SMALL,), (2, 32), BIG, LatencyModel(2, 1, 64), import_repeats=3, job_python="/v/bin/python")
     return BenchResult(
-        config, "python -m local.bench --fixed", {"cpus": "2", "python": "3.11"},
+        config, "python -m local.bench.bench --fixed", {"cpus": "2", "python": "3.11"},
         growth=[(job, measured("baseline", SMALL, None, 2.5, 2.5, 600))],
         sweep=[measured("job", SMALL, 2, 3.0, 2.1, 600), job],
         big=(measured("job", BIG, 32, 4.0, 3.0, 131072), measured("baseline", BIG, None, 9.0, 9.0, 12 * MIB)),
@@ -61,7 +61,7 @@ def test_a_fixed_result_renders_the_same_document_every_time() -> None:
     lines = markdown.splitlines()
     assert lines[0] == "# Benchmarks"
     assert "- Date: 2026-11-26 07:05 UTC" in lines  # the run's own date, not the clock's when rendering
-    assert "- Command: `python -m local.bench --fixed` (whole run: 42 s)" in lines
+    assert "- Command: `python -m local.bench.bench --fixed` (whole run: 42 s)" in lines
     assert f"big files 2x1 of 6 MiB with `{' '.join(BIG_JOB_ARGS)}`" in markdown
     assert "| 2x3 | 6 | 1.50 | 0.70 | 2.50 | 1.7x | 116.7 | 416.7 |" in lines  # growth: wall ratio, ms per file
     assert "| 2x3 | 2 | 3.00 | 2.10 | 2.00 |" in lines  # the sweep against the job's default concurrency
@@ -137,7 +137,7 @@ def test_rewrite_sections_of_the_report() -> None:
         "memory": [],
     }  # fmt: skip
     config = BenchConfig((Shape(1, 1),), (32,), Shape(1, 1, 6), LatencyModel())
-    result = BenchResult(config, "python -m local.bench", {}, rewrite=report)
+    result = BenchResult(config, "python -m local.bench.bench", {}, rewrite=report)
     text = "\n".join(rewrite_markdown(result))
     assert "Job vs codec floor: **0.50x** by wall time, 0.67x by CPU time" in text
     assert "Job vs plain Spark, one core each: **2.00x**" in text

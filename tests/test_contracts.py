@@ -16,7 +16,7 @@ from glue_runs import job_arguments
 from manifests import manifest_key
 from rds_events import EVENT_KINDS
 
-from local.job_runner import job_args
+from local.emulator.job_runner import job_args
 from ops.stack import load_raw
 from tests.functions.conftest import ENV
 
@@ -124,7 +124,8 @@ def test_the_cluster_identifier_rule_is_the_same_in_the_template_and_the_lambdas
 
 
 def test_the_local_runner_gives_the_job_the_arguments_the_lambda_starts_it_with() -> None:
-    """local/job_runner.py job_args (the demo, the tests and the bench) against functions/glue_runs.py job_arguments
+    """local/emulator/job_runner.py job_args (the demo, the tests and the bench) against functions/glue_runs.py
+    job_arguments
     (StartJobRun in AWS): the same five pairs, so a local run is the run AWS would start."""
     config = load_config(ENV)
     started = job_arguments(config, "s3://aurora-sor-exports/exports/x/", dt.date(2026, 11, 26), "aurora-postgresql")

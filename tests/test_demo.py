@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local.demo import Console, run_glue_job, typed_columns_report
-from local.deploy import deploy
+from local.demo.demo import Console, run_glue_job, typed_columns_report
+from local.emulator.deploy import deploy
 from tests.prerequisites import spark_python_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]

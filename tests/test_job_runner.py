@@ -1,4 +1,4 @@
-"""local/job_runner.py: the one local runner of glue/sor_job.py (its command, environment, summary and loader).
+"""local/emulator/job_runner.py: the one local runner of glue/sor_job.py (its command, environment, summary and loader).
 
 The job itself runs through it in tests/glue (SorWorld), the demo and the bench; here, its own contract with a
 stand-in child process, so each rule is seen failing on its own.
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from local import job_runner
-from local.aws_emulator import wait_for
-from local.job_runner import (
+from local.emulator import job_runner
+from local.emulator.aws_emulator import wait_for
+from local.emulator.job_runner import (
     JOB,
     JOB_PYTHON_VARIABLE,
     STDERR_TAIL,
@@ -30,7 +30,7 @@ from local.job_runner import (
     spark_job_command,
     start,
 )
-from local.spark_env import REPO_ROOT
+from local.emulator.spark_env import REPO_ROOT
 
 
 def child(code: str) -> list[str]:
@@ -77,7 +77,7 @@ def test_the_plain_command_runs_the_script_in_the_chosen_interpreter(monkeypatch
 def test_the_spark_command_is_this_modules_entry() -> None:
     python = Path("/venv-spark/bin/python")
     assert spark_job_command(["--x", "y"], python=python) == [
-        str(python), "-m", "local.job_runner", "--master", "local[2]", "--", "--x", "y",
+        str(python), "-m", "local.emulator.job_runner", "--master", "local[2]", "--", "--x", "y",
     ]  # fmt: skip
     assert spark_job_command([], master="local[1]", python=python)[4] == "local[1]"
 

@@ -10,8 +10,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local.athena_duckdb import CatalogMismatch, connect, readable_as
-from local.aws_emulator import Fault, s3_operation
+from local.emulator.athena_duckdb import CatalogMismatch, connect, readable_as
+from local.emulator.aws_emulator import Fault, s3_operation
 
 
 @pytest.mark.parametrize(

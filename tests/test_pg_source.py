@@ -1,8 +1,9 @@
-"""local/pg_source.py against a real PostgreSQL server (tests/conftest.py `pg_server` starts one for the session).
+"""local/postgres/pg_source.py against a real PostgreSQL server (tests/conftest.py `pg_server` starts one for the
+session).
 
 The database holds every type family, several schemas, odd names, an unlogged, a temporary, an empty and a
 partitioned table. The expected Parquet values below are written from the SQL literals inserted, as
-PostgreSQL prints them with TimeZone=UTC (the rule local/pg_source.py documents), not from the code.
+PostgreSQL prints them with TimeZone=UTC (the rule local/postgres/pg_source.py documents), not from the code.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from psycopg.conninfo import conninfo_to_dict
 from local.export_emulator.conversion import exported_table
 from local.export_emulator.render import render_export
 from local.export_emulator.source import POSTGRESQL, SourceTable
-from local.pg_server import PostgresNotFound, PostgresServer, find_bindir, start_postgres
-from local.pg_source import (
+from local.postgres.pg_server import PostgresNotFound, PostgresServer, find_bindir, start_postgres
+from local.postgres.pg_source import (
     USER_DEFINED,
     CatalogType,
     PgSourceError,
@@ -528,7 +529,8 @@ def test_original_type_mappings_match_the_servers_information_schema(
         ).fetchall()
     server = {name: (data_type, length, precision) for name, data_type, length, precision, _ in rows}
     # Known divergence: information_schema says USER-DEFINED for a domain over a domain (its immediate base type is
-    # not in pg_catalog); local/pg_source.py resolves domains to their base type, so the emulator says "numeric".
+    # not in pg_catalog); local/postgres/pg_source.py resolves domains to their base type, so the emulator says
+    # "numeric".
     # Which one RDS writes is unknown: readers must treat both as unrestorable text or as the base type.
     assert server.pop("c_small_price") == ("USER-DEFINED", 0, 0)
     assert exported.pop("c_small_price") == ("numeric", 0, 0)

@@ -1,4 +1,5 @@
-"""The PostgreSQL text ground truth (local/pg_text.py): the stored cases are what a live PostgreSQL 15 prints, and
+"""The PostgreSQL text ground truth (local/postgres/pg_text.py): the stored cases are what a live PostgreSQL 15
+prints, and
 they say what the typed restore relies on (proleptic Gregorian calendar, offsets in the session's zone, numeric
 printed with its declared scale).
 
@@ -22,13 +23,22 @@ import pytest
 
 from local.export_emulator.render import render_export
 from local.export_emulator.source import POSTGRESQL
-from local.pg_server import PostgresServer
-from local.pg_text import COLUMNS, TIME_ZONES, PgText, create_fixture, from_json, read_fixture, source_tables, to_json
+from local.postgres.pg_server import PostgresServer
+from local.postgres.pg_text import (
+    COLUMNS,
+    TIME_ZONES,
+    PgText,
+    create_fixture,
+    from_json,
+    read_fixture,
+    source_tables,
+    to_json,
+)
 from tests.exports import export_kwargs
 
 STORED = Path(__file__).parent / "data" / "pg_text.json"
 WIDE = Context(prec=100)  # numeric(38,s) needs more than the default 28 digits
-REGENERATE = "python -m local.pg_text --write tests/data/pg_text.json"
+REGENERATE = "python -m local.postgres.pg_text --write tests/data/pg_text.json"
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from local.spark_env import JAVA_MAJOR, REPO_ROOT, SPARK_PYTHON_VARIABLE, SPARK_VERSION, SparkNotFound, spark_python
+from local.emulator.spark_env import (
+    JAVA_MAJOR,
+    REPO_ROOT,
+    SPARK_PYTHON_VARIABLE,
+    SPARK_VERSION,
+    SparkNotFound,
+    spark_python,
+)
 from tests.prerequisites import run_in_spark_venv, spark_python_or_skip
 
 SMOKE = r"""
 import json, time
 started = time.monotonic()
 from decimal import Decimal
-from local.spark_env import local_session
+from local.emulator.spark_env import local_session
 spark = local_session("local[1]")
 ready = time.monotonic()
 from pyspark.sql import functions as F

@@ -4,7 +4,7 @@ permission is removed, the backup window is late, or a function carries a layer.
 moto serves what it implements (RDS, Glue, Logs, Scheduler, KMS, SNS, CloudWatch). Three APIs it cannot answer
 here are recorded responses, each validated against the botocore model's input and output shapes so they cannot
 drift from the real API:
-- CloudFormation DescribeStacks / ListStackResources: local/deploy.py does not go through CloudFormation; the
+- CloudFormation DescribeStacks / ListStackResources: local/emulator/deploy.py does not go through CloudFormation; the
   responses are built from what it created;
 - Lambda GetFunctionConfiguration: the functions run in-process, not in moto; built from the template's properties;
 - IAM SimulatePrincipalPolicy: not implemented by moto; answered by the project's one evaluator (ops/iam.py)
@@ -29,7 +29,7 @@ import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
 
-from local.deploy import Deployment, deploy
+from local.emulator.deploy import Deployment, deploy
 from ops.access import Call, Names, declared_calls
 from ops.iam import AuthRequest, Decision, Principal, evaluate
 from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
@@ -387,7 +387,7 @@ def test_failed_invocations_of_a_rule_fail(harness: Harness) -> None:
 
 
 def test_an_unreadable_service_is_a_row_not_a_crash(harness: Harness, emulator: Any) -> None:
-    from local.aws_emulator import Fault
+    from local.emulator.aws_emulator import Fault
 
     emulator.add_fault(Fault(lambda r: r.service == "glue", status=400, code="AccessDeniedException", times=None))
     failed = failures(harness.run(send_test_alert=False))

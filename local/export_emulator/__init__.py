@@ -15,7 +15,7 @@ One module per reason to change (import from the module; this package re-exports
 - `metadata`: the export_info and export_tables_info JSON documents.
 - `render`: `render_export` composes all of the above into {S3 key: bytes} (pure); `write_export` puts them.
 - `task`: `complete_export`, what RDS does after StartExportTask for a task moto knows about.
-Reading a real PostgreSQL into SourceTables is local/pg_source.py, not part of the emulator.
+Reading a real PostgreSQL into SourceTables is local/postgres/pg_source.py, not part of the emulator.
 
 What AWS does not document, and what the emulator therefore chose, is marked UNVERIFIED next to the code (text
 formats of PostgreSQL values converted to STRING, the JSON metadata beyond the keys quoted in docs/aws-facts.md,

@@ -106,7 +106,8 @@ _as_text = _accepting("text column", (str,), str)
 
 def _server_text_kept(convert: Callable[[Any], str]) -> Callable[[Any], str]:
     """`convert` for driver objects; a str is the server's own output text and is written as is. Where the driver
-    hands back text (local/pg_source.py reads every column exported as STRING that way) nothing is re-printed."""
+    hands back text (local/postgres/pg_source.py reads every column exported as STRING that way) nothing is
+    re-printed."""
 
     @functools.wraps(convert)
     def keep_text_or_convert(value: Any) -> str:
@@ -466,7 +467,7 @@ def _pg_type(text: str, source_type: str) -> ExportedType:
     if base in _PG_TEXT_TYPES or base.endswith(("range", "multirange")):
         return ExportedType(string, _str_of, _UTF8)
     if base.startswith("domain ") and " over " in base:
-        # "domain <name> over <base>" (local/pg_source.py): AWS's DOMAIN row says STRING whatever the base; the
+        # "domain <name> over <base>" (local/postgres/pg_source.py): AWS's DOMAIN row says STRING whatever the base; the
         # lengths and precisions are the base's, as information_schema reports them for a domain column
         inner = _pg_type(_normalize_type(text.split(" over ", 1)[1]), source_type)
         return replace(inner, arrow_type=string, convert=_str_of, expected=_UTF8)

@@ -1,7 +1,8 @@
 """The source model: a table of the SOURCE DATABASE as the export sees it, and the engines the export knows.
 
 `SourceTable` / `SourceColumn` are what callers hand the export emulator: tables declared the way the source database
-declares them (local/sample_database.py, tests/exports.py) or read from a real PostgreSQL (local/pg_source.py). This
+declares them (local/postgres/sample_database.py, tests/exports.py) or read from a real PostgreSQL
+(local/postgres/pg_source.py). This
 module changes when the description of a source table gains a knob; how values convert lives in `conversion`, how the
 export lays them out in `layout`.
 """

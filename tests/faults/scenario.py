@@ -19,7 +19,7 @@ from typing import Any
 
 import sor_job
 
-from local.aws_emulator import Fault, Request, wait_for
+from local.emulator.aws_emulator import Fault, Request, wait_for
 from local.export_emulator.source import SourceTable
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, LocalRunWithManifest, SorWorld

@@ -1,6 +1,6 @@
 """glue/sor_job.py under injected faults: after retries, or a failed run and a re-run, the SOR is exactly a clean run's.
 
-Faults come from the emulator's wire layer (local/aws_emulator.py): a Fault answers matching requests with the
+Faults come from the emulator's wire layer (local/emulator/aws_emulator.py): a Fault answers matching requests with the
 service's own error body, a hook holds a request until the test has SIGKILLed the job. The job is never patched.
 Each test ends with Scene.assert_converged(): same keys, sizes, source ETags and checksums under the day's
 partition, same catalog schema and partitions as a clean run, the earlier day byte-for-byte untouched.
@@ -15,8 +15,8 @@ import pytest
 import sor_job
 from botocore.config import Config
 
-from local.aws_emulator import Fault, Request, wait_for
-from local.job_runner import finish
+from local.emulator.aws_emulator import Fault, Request, wait_for
+from local.emulator.job_runner import finish
 from tests.exports import EXPORT_BUCKET, shop_export_id
 from tests.faults.scenario import (
     EARLIER,

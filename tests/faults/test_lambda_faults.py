@@ -31,7 +31,7 @@ from on_export_event_reconcile import DaysNotJudgedError, ReconcileRequest, reco
 from sources import SourceRefusedError
 from start_export_flow import export_day
 
-from local.aws_emulator import Fault, Request
+from local.emulator.aws_emulator import Fault, Request
 from tests.functions.conftest import FakeContext, Pipeline
 
 DAY = dt.date(2026, 11, 25)

@@ -20,9 +20,9 @@ from export_ids import make_export_id
 from manifests import manifest_key
 from moto.backends import get_backend
 
-from local.aws_emulator import Emulator, Fault, Request
-from local.deploy import enforcer_for
-from local.enforcement import Enforcer
+from local.emulator.aws_emulator import Emulator, Fault, Request
+from local.emulator.deploy import enforcer_for
+from local.emulator.enforcement import Enforcer
 
 ACCOUNT = "123456789012"
 REGION = "sa-east-1"
@@ -265,7 +265,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(ENV)
 
 
-# The role each test module's code runs as, under the emulator's IAM enforcement (local/enforcement.py).
+# The role each test module's code runs as, under the emulator's IAM enforcement (local/emulator/enforcement.py).
 ROLE_OF_MODULE = {
     "test_start_export": "StartExportRole",
     "test_start_request": "StartExportRole",

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from export_ids import make_export_id
 from manifests import manifest_key, published_export_id
 
-from local.aws_emulator import Fault
+from local.emulator.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, Pipeline
 
 DAY = dt.date(2026, 11, 25)

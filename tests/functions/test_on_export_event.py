@@ -16,7 +16,7 @@ from on_export_event_reconcile import ReconcileRequest, reconcile
 from rds_events import InvalidEventError
 from run_requests import MAX_AUTOMATIC_RUNS
 
-from local.aws_emulator import Fault
+from local.emulator.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, EVENT_TIME, FakeContext, Pipeline
 from tests.functions.test_start_export import emf_metrics
 

@@ -20,7 +20,7 @@ from on_export_event_reconcile import (
     reconcile,
 )
 
-from local.aws_emulator import Fault
+from local.emulator.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Pipeline
 from tests.functions.test_start_export import emf_metrics
 

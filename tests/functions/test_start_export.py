@@ -14,7 +14,7 @@ from sources import InvalidSourceError, SourceRefusedError
 from start_export_flow import export_day
 from start_request import InvalidRequestError
 
-from local.aws_emulator import Fault
+from local.emulator.aws_emulator import Fault
 from tests.functions.conftest import CLUSTER, FakeContext, Pipeline
 
 

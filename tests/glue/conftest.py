@@ -15,12 +15,12 @@ from typing import Any
 import boto3
 from manifests import manifest_key
 
-from local.athena_duckdb import connect
-from local.aws_emulator import Emulator
-from local.deploy import enforcer_for
+from local.emulator.athena_duckdb import connect
+from local.emulator.aws_emulator import Emulator
+from local.emulator.deploy import enforcer_for
+from local.emulator.job_runner import LocalRun, job_args, job_command, job_environment, run, spark_job_command, start
 from local.export_emulator.render import write_export
 from local.export_emulator.source import SourceTable
-from local.job_runner import LocalRun, job_args, job_command, job_environment, run, spark_job_command, start
 from tests.exports import EXPORT_BUCKET, PG, export_kwargs
 from tests.glue.in_process import in_process_aws  # noqa: F401 - a fixture for the tests of this folder
 from tests.prerequisites import spark_python_or_skip
@@ -33,7 +33,8 @@ JOB_TIMEOUT_S = 300
 
 @dataclass(frozen=True)
 class LocalRunWithManifest(LocalRun):
-    """A run of the job (local/job_runner.py) and the run manifest it left for its day in the SOR ({} if none)."""
+    """A run of the job (local/emulator/job_runner.py) and the run manifest it left for its day in the SOR ({} if
+    none)."""
 
     manifest: dict[str, Any]
 
@@ -99,7 +100,8 @@ class SorWorld:
         return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, engine, *text, *extra)]
 
     def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
-        """The job as Glue runs it (local/job_runner.py, Spark), typed columns on (the default) unless `extra` says."""
+        """The job as Glue runs it (local/emulator/job_runner.py, Spark), typed columns on (the default) unless
+        `extra` says."""
         return spark_job_command(self.job_args(export_uri, day, "--restore_types", "true", *extra)
                                  if "--restore_types" not in extra else self.job_args(export_uri, day, *extra),
                                  python=spark_python_or_skip())  # fmt: skip
@@ -108,7 +110,8 @@ class SorWorld:
         return self._run(self.spark_command(export_uri, day, *extra), day)
 
     def start(self, export_uri: str, day: str = DAY, *extra: str) -> subprocess.Popen[str]:
-        """The job started (read it with local.job_runner.finish), for tests that kill it or run two at once."""
+        """The job started (read it with local.emulator.job_runner.finish), for tests that kill it or run two at
+        once."""
         return start(self.command(export_uri, day, *extra), self.job_environment())
 
     def job_environment(self) -> dict[str, str]:
@@ -130,7 +133,7 @@ class SorWorld:
             return {}
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Athena-style SQL over what the catalog describes (local/athena_duckdb.py)."""
+        """Athena-style SQL over what the catalog describes (local/emulator/athena_duckdb.py)."""
         con, _ = connect(self.glue, self.s3, DATABASE)
         return con.execute(sql).fetchall()
 

@@ -16,7 +16,7 @@ import pytest
 import sor_job
 from sor_job import base_table_name
 
-from local.aws_emulator import Fault, Request, wait_for
+from local.emulator.aws_emulator import Fault, Request, wait_for
 from local.export_emulator.conversion import exported_table
 from local.export_emulator.layout import skip_reason, table_folder
 from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables, shop_export_id

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sor_job
 
-from local.aws_emulator import Fault
-from local.job_runner import LocalRun
+from local.emulator.aws_emulator import Fault
+from local.emulator.job_runner import LocalRun
 from tests.exports import make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 

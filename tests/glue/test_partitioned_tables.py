@@ -14,7 +14,7 @@ from moto import mock_aws
 from sor_job import ExportedTable, FileSchema, S3Object, fingerprint, partition_relations
 
 from local.export_emulator.render import render_export
-from local.sample_database import make_partitioned
+from local.postgres.sample_database import make_partitioned
 from tests.exports import export_kwargs, make_table
 from tests.glue.in_process import DATABASE, publish, published
 

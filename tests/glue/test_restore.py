@@ -1,7 +1,8 @@
 """Restored types (glue/sor_job.py section 3b): export text -> exact typed values.
 
 Ground truth is tests/data/pg_text.json: what PostgreSQL 15 itself prints for edge values, with the exact value
-PostgreSQL computes beside it (local/pg_text.py). The JSON is read directly (no psycopg), so this file also runs
+PostgreSQL computes beside it (local/postgres/pg_text.py). The JSON is read directly (no psycopg), so this file also
+runs
 under the Glue 5.0 pins (pyarrow 17): `.venv-spark/bin/python -m pytest tests/glue/test_restore.py --noconftest`.
 """
 

@@ -29,7 +29,7 @@ from sor_job import (
     with_scale,
 )
 
-from local.aws_emulator import Fault, Request
+from local.emulator.aws_emulator import Fault, Request
 from local.export_emulator.source import SourceColumn, SourceTable
 from tests.glue.conftest import DATABASE, SOR_BUCKET, SorWorld
 

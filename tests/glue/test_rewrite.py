@@ -37,8 +37,8 @@ from sor_job import (
     verify_rewrites,
 )
 
-from local.aws_emulator import Fault
-from local.job_runner import JOB
+from local.emulator.aws_emulator import Fault
+from local.emulator.job_runner import JOB
 from tests.exports import make_large_table, make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 from tests.prerequisites import run_in_spark_venv, spark_python_or_skip
@@ -378,7 +378,7 @@ def test_run_rewrites_without_pyspark_says_what_to_do(monkeypatch: pytest.Monkey
 # executors need is pickled by value: the units and results cross as plain data.
 SPARK_DRIVER = r"""
 import base64, dataclasses, json, os, sys
-from local.spark_env import spark_environment
+from local.emulator.spark_env import spark_environment
 os.environ.update(spark_environment(master="local[2]"))
 source = open(sys.argv[1]).read().replace('if __name__ == "__main__":', "if False:")
 exec(compile(source, sys.argv[1], "exec"), globals())  # the job's definitions, in __main__

@@ -1,4 +1,5 @@
-"""The typed SOR end to end under Spark (local/job_runner.py, as Glue runs the job): MySQL's DATE restored with its zero
+"""The typed SOR end to end under Spark (local/emulator/job_runner.py, as Glue runs the job): MySQL's DATE restored
+with its zero
 dates in sor_rejects; old dates and pre-1900 timestamps exact in the proleptic Gregorian calendar; an all-NULL
 numeric column stays text (no evidence) and keeps its catalog type on a later night with values; a crash inside the
 rewrite (a fault on the SOR upload during the Spark run), then a re-run, ends exactly like a clean run.
@@ -14,8 +15,8 @@ from typing import Any
 
 from sor_job import REJECTS_COLUMN, TYPE_PENDING
 
-from local.aws_emulator import Fault, Request
-from local.sample_database import make_table, mysql_sample_tables
+from local.emulator.aws_emulator import Fault, Request
+from local.postgres.sample_database import make_table, mysql_sample_tables
 from tests.exports import MY
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 

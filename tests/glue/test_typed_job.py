@@ -1,4 +1,4 @@
-"""The job with typed columns on (the default), run the way Glue runs it (local/job_runner.py, Spark local[2]),
+"""The job with typed columns on (the default), run the way Glue runs it (local/emulator/job_runner.py, Spark local[2]),
 against the emulator as the Glue role: exact values through the catalog, rejects, a table whose format
 assumption breaks, and a re-run. Each job run costs a JVM start (~10 s): the assertions share few runs."""
 
@@ -13,7 +13,7 @@ import pytest
 from sor_job import REJECTS_CATALOG_TYPE, REJECTS_COLUMN
 
 from local.export_emulator.source import SourceColumn, SourceTable
-from local.pg_text import PgText, from_json, source_tables
+from local.postgres.pg_text import PgText, from_json, source_tables
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
 # No glue_job marker: this module runs the job under the Spark venv, which already carries the Glue 5.0 pins

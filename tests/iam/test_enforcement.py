@@ -1,4 +1,5 @@
-"""The emulator's IAM enforcement (local/enforcement.py) on a deployed template: each role's requests are judged
+"""The emulator's IAM enforcement (local/emulator/enforcement.py) on a deployed template: each role's requests are
+judged
 by the deployment's policies and refused in the service's own error shape, with a message a person can act on."""
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from manifests import manifest_key
 
-from local.aws_emulator import Emulator
-from local.deploy import Deployment, deploy
+from local.emulator.aws_emulator import Emulator
+from local.emulator.deploy import Deployment, deploy
 from ops.iam import Decision
 
 DAY = dt.date(2026, 11, 26)

@@ -16,7 +16,7 @@ from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
 
-from local.aws_emulator import Emulator
+from local.emulator.aws_emulator import Emulator
 from ops.stack import ROOT
 
 BUCKET = "sam-artifacts"

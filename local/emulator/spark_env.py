@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SPARK_VENV = REPO_ROOT / ".venv-spark"
 SPARK_PYTHON_VARIABLE = "SOR_SPARK_PYTHON"
 # What .venv-spark pins (pyproject extra `spark`); a session on anything else is refused, so tests never pass on

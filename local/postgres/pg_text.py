@@ -3,7 +3,8 @@ value beside it in a form PostgreSQL itself computes, so tests can assert exact 
 
 The export writes date, timestamp, timestamptz and numeric as strings; their text is LIKELY PostgreSQL's normal
 output (docs/aws-facts.md "PostgreSQL values inside the export's string columns"). This module makes those texts on
-a real server (`local/pg_server.py`), the way `local/pg_source.py` reads them for the export emulator: COPY text
+a real server (`local/postgres/pg_server.py`), the way `local/postgres/pg_source.py` reads them for the export
+emulator: COPY text
 output with DateStyle ISO, under several session TimeZone settings (timestamptz prints its offset in the session's
 zone, including historical LMT offsets such as America/Sao_Paulo's -03:06:28 before 1914).
 
@@ -16,7 +17,8 @@ Each `PgText` holds:
 - `utc`: `to_char` of the UTC wall clock with every microsecond digit and the era (`2026-11-27 13:00:00.000000 AD`),
   None for infinities: a second, human-readable truth for dates and timestamps.
 
-MySQL is not available locally, so only PostgreSQL is covered. `python -m local.pg_text --write <file>` stores the
+MySQL is not available locally, so only PostgreSQL is covered. `python -m local.postgres.pg_text --write <file>`
+stores the
 cases as JSON for tests that run without PostgreSQL (tests/test_pg_text.py checks the stored file against a live
 server, so it cannot go stale).
 """
@@ -35,7 +37,7 @@ import psycopg
 from psycopg import sql
 
 from local.export_emulator.source import SourceColumn, SourceTable
-from local.pg_server import start_postgres
+from local.postgres.pg_server import start_postgres
 
 SCHEMA = "ground_truth"  # "pg_" prefixes are reserved for system schemas
 # UTC; a whole-hour negative zone with an LMT of -03:06:28 before 1914; +05:30; -03:30/-02:30 with DST.

@@ -1,6 +1,6 @@
 """`make bench`: what publishing an export costs, measured against the emulator under a latency model.
 
-One run measures, side by side and under the same latency model (local/latency.py):
+One run measures, side by side and under the same latency model (local/bench/latency.py):
 - growth: exports of growing size (tables x files, tiny Parquet files) published by the Glue job
   (glue/sor_job.py as a subprocess, default options) and by a naive sequential baseline (`publish_naively`);
 - concurrency: the job again at other --copy_concurrency settings on the largest growth export;
@@ -10,11 +10,11 @@ One run measures, side by side and under the same latency model (local/latency.p
 
 Every count comes from the emulator's own request log (service, operation, bytes sent back), not from the
 code under test. The emulator runs in this process; the job is a child process talking to it over loopback
-(local/job_runner.py).
+(local/emulator/job_runner.py).
 
-    python -m local.bench_cli [--full] [--write-docs docs/benchmarks.md] [--json out.json] [options]
+    python -m local.bench.bench_cli [--full] [--write-docs docs/benchmarks.md] [--json out.json] [options]
 
-This module measures and returns a BenchResult; local/bench_report.py renders it (docs/benchmarks.md, the console
+This module measures and returns a BenchResult; local/bench/bench_report.py renders it (docs/benchmarks.md, the console
 summary, the JSON), with what the figures mean for a real account.
 """
 
@@ -44,14 +44,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.config import Config
 
-from local import job_runner
-from local.aws_emulator import Emulator, Request, fake_aws_environment
+from local.bench.latency import LatencyHook, LatencyModel, latency
+from local.emulator import job_runner
+from local.emulator.aws_emulator import Emulator, Request, fake_aws_environment
 from local.export_emulator.layout import export_root
 from local.export_emulator.render import render_export
 from local.export_emulator.source import SourceColumn, SourceTable
-from local.latency import LatencyHook, LatencyModel, latency
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 TEMPLATE = ROOT / "template.yaml"
 REGION = "sa-east-1"
@@ -171,7 +171,7 @@ class BenchWorld:
         return name
 
     def size_of(self, bucket: str, key: str) -> int | None:
-        """Sizes of what the bench wrote; the latency model's CopyObject cost (see local/latency.py)."""
+        """Sizes of what the bench wrote; the latency model's CopyObject cost (see local/bench/latency.py)."""
         return self._sizes.get((bucket, key))
 
     def export(self, shape: Shape) -> Export:
@@ -444,14 +444,14 @@ def import_times(modules: Sequence[str], repeats: int, python: str = sys.executa
 
 
 # ==================================================================================================
-# Typed rewrite: the job against its peers (local/bench_rewrite.py, in the Spark venv) and its requests
+# Typed rewrite: the job against its peers (local/bench/bench_rewrite.py, in the Spark venv) and its requests
 # ==================================================================================================
 def run_rewrite_bench(config: RewriteConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """local/bench_rewrite.py `run` in the Spark venv (Glue 5.0's pyarrow and Spark); its JSON report."""
-    from local.spark_env import spark_python
+    """local/bench/bench_rewrite.py `run` in the Spark venv (Glue 5.0's pyarrow and Spark); its JSON report."""
+    from local.emulator.spark_env import spark_python
 
     command = [
-        str(spark_python()), "-m", "local.bench_rewrite", "run", "--files", str(config.files),
+        str(spark_python()), "-m", "local.bench.bench_rewrite", "run", "--files", str(config.files),
         "--rows", str(config.rows), "--row-group-rows", str(config.row_group_rows),
         "--repeats", str(config.repeats), "--masters", ",".join(config.masters),
         "--memory-mb", ",".join(map(str, config.memory_mb)),
@@ -481,7 +481,7 @@ def rewrite_requests(world: BenchWorld, rows: int) -> dict[str, Any]:
     the requests of one unit, counted at the server. 5 MiB parts, so that the multipart path shows at this size."""
     import tempfile
 
-    from local import bench_rewrite
+    from local.bench import bench_rewrite
 
     job = job_runner.load_job_module()
     settings = job.RewriteSettings(part_size=5 * MIB)
@@ -526,7 +526,7 @@ def rewrite_requests(world: BenchWorld, rows: int) -> dict[str, Any]:
 # ==================================================================================================
 @dataclass(frozen=True)
 class RewriteConfig:
-    """The typed-rewrite comparison (local/bench_rewrite.py): files x rows of the PostgreSQL-like table."""
+    """The typed-rewrite comparison (local/bench/bench_rewrite.py): files x rows of the PostgreSQL-like table."""
 
     files: int = 4
     rows: int = 400_000  # per file
@@ -559,7 +559,7 @@ class BenchResult:
     sweep: list[Measurement] = field(default_factory=list)  # the job at each concurrency, largest size
     big: tuple[Measurement, Measurement] | None = None
     imports: list[ImportTime] = field(default_factory=list)
-    rewrite: dict[str, Any] | None = None  # local/bench_rewrite.py's report, plus "requests" (emulator counts)
+    rewrite: dict[str, Any] | None = None  # local/bench/bench_rewrite.py's report, plus "requests" (emulator counts)
     seconds: float = 0.0
     ended: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # the report's date
 
@@ -637,7 +637,7 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
 # Command line
 # ==================================================================================================
 def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m local.bench_cli", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.bench.bench_cli", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--full", action="store_true", help=f"the big sizes {', '.join(FULL_SIZES)} (slow: tens of minutes)"
     )

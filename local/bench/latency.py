@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from local.aws_emulator import Emulator, Request
+from local.emulator.aws_emulator import Emulator, Request
 
 COPY_OPERATIONS = frozenset({"CopyObject", "UploadPartCopy"})
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")

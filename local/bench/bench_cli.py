@@ -1,7 +1,7 @@
-"""`make bench`: runs local/bench.py's measurements and prints or writes local/bench_report.py's reports.
+"""`make bench`: runs local/bench/bench.py's measurements and prints or writes local/bench/bench_report.py's reports.
 
-The command line lives here, above both: the report reads what the bench measured (local/bench_report.py imports
-local/bench.py), so the bench itself never imports the report (tests/test_import_graph.py)."""
+The command line lives here, above both: the report reads what the bench measured (local/bench/bench_report.py imports
+local/bench/bench.py), so the bench itself never imports the report (tests/test_import_graph.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from local.aws_emulator import Emulator, fake_aws_environment
-from local.bench import REGION, BenchError, parse_args, run_bench
-from local.bench_report import console_report, markdown_report, result_json
+from local.bench.bench import REGION, BenchError, parse_args, run_bench
+from local.bench.bench_report import console_report, markdown_report, result_json
+from local.emulator.aws_emulator import Emulator, fake_aws_environment
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     environment = fake_aws_environment("http://127.0.0.1:9", region=REGION)
     os.environ.clear()
     os.environ.update(environment)
-    command = " ".join(["python -m local.bench_cli", *argv])
+    command = " ".join(["python -m local.bench.bench_cli", *argv])
     with Emulator() as emulator:
         try:
             result = run_bench(emulator, config, command, log=lambda m: print(m, file=sys.stderr, flush=True))

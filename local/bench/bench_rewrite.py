@@ -1,7 +1,7 @@
 """`make bench`, rewrite part: the job's typed rewrite next to its peers, on the same local files.
 
 Runs in the Spark virtualenv (`.venv-spark`: the Glue 5.0 runtime's pyarrow 17 and Spark 3.5.4), started by
-local/bench.py as a child process (`python -m local.bench_rewrite run ...`), and prints one JSON document.
+local/bench/bench.py as a child process (`python -m local.bench.bench_rewrite run ...`), and prints one JSON document.
 
 The input is what an RDS snapshot export of a PostgreSQL table looks like (local/export_emulator/ converts every value
 as the export does): text dates, timestamps, timestamptz with offsets other than +00, numeric(12,2) as text, plus
@@ -44,11 +44,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from local.emulator.job_runner import JOB, load_job_module
 from local.export_emulator.conversion import exported_table, exported_type
 from local.export_emulator.source import SourceColumn, SourceTable
-from local.job_runner import JOB, load_job_module
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GLUE = JOB.parent  # on the PYTHONPATH of Spark's Python workers (child_env): they unpickle sor_job's classes
 sor_job = load_job_module()
 
@@ -534,7 +534,7 @@ def measure_memory(
         log(f"memory: {written / MB:.0f} MB written in {generated:.0f} s; rewriting it in a child process ...")
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "local.bench_rewrite", "memory", "--root", str(root), "--key", key],
+                [sys.executable, "-m", "local.bench.bench_rewrite", "memory", "--root", str(root), "--key", key],
                 capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=3600, check=False,
             )  # fmt: skip
         finally:
@@ -550,9 +550,10 @@ def measure_memory(
 # ==================================================================================================
 def spark_child(root: Path, master: str, repeats: int, files: int) -> dict[str, Any]:
     """In a fresh process: Spark local[N], the plain Spark rewrite then the job's run_rewrites, after a warm-up."""
-    from local.spark_env import local_session
+    from local.emulator.spark_env import local_session
 
-    os.environ.update(child_env())  # Spark's Python workers inherit it: they import sor_job and local.bench_rewrite
+    # Spark's Python workers inherit it: they import sor_job and local.bench.bench_rewrite
+    os.environ.update(child_env())
     session = local_session(master, app_name="aurora-sor-bench")
     cores = int(re.fullmatch(r"local\[(\d+)\]", master).group(1))  # type: ignore[union-attr]
     work = rebuild(root, files)
@@ -600,7 +601,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         for master in args.masters:
             log(f"rewrite: Spark {master}: plain DataFrame rewrite and the job's run_rewrites ...")
             done = subprocess.run(
-                [sys.executable, "-m", "local.bench_rewrite", "spark", "--root", str(root), "--master", master,
+                [sys.executable, "-m", "local.bench.bench_rewrite", "spark", "--root", str(root), "--master", master,
                  "--repeats", str(args.repeats), "--files", str(args.files)],
                 capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=3600, check=False,
             )  # fmt: skip
@@ -621,7 +622,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.bench_rewrite", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m local.bench.bench_rewrite", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="every peer on the same files; prints JSON")
     run.add_argument("--files", type=int, default=4)

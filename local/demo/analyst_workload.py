@@ -5,7 +5,7 @@ orders, lineitem: a few thousand rows from a fixed seed, so every run loads the 
 must restore: `date`, `numeric(15,2)` prices, discounts and taxes, a `timestamp with time zone`. `QUERIES` are
 standard analytic queries in the style of TPC-H Q1, Q3, Q6, Q10, Q12 and Q14 plus two that read dates, decimals
 and the timestamptz column row by row. Each is written ONCE and runs unmodified on PostgreSQL and on the Athena
-stand-in (local/athena_duckdb.py); only the table names are bound per engine (`bind_sor_tables`: a view named
+stand-in (local/emulator/athena_duckdb.py); only the table names are bound per engine (`bind_sor_tables`: a view named
 `lineitem` on the SOR table, as an Athena analyst would pick the SOR database as the query's context).
 
 What "equal" means (`compare_answers`): same rows in the same order; exact values equal exactly (decimals digit for
@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from local.athena_duckdb import _ident
+from local.emulator.athena_duckdb import _ident
 
 SEED = 20261127
 TABLES = ("region", "nation", "customer", "part", "orders", "lineitem")
@@ -288,7 +288,8 @@ def run_postgres(dsn: str, queries: Mapping[str, str] = QUERIES) -> dict[str, li
 
 
 def bind_sor_tables(con: Any, names: Mapping[str, str], database: str) -> None:
-    """In a connection from local.athena_duckdb.connect: a view `<table>` on `<database>.<SOR name>` per table, so
+    """In a connection from local.emulator.athena_duckdb.connect: a view `<table>` on `<database>.<SOR name>` per
+    table, so
     the queries' unqualified names resolve as they do in PostgreSQL's search_path (Athena: the query's database)."""
     for table, sor_name in names.items():
         # identifiers quoted (catalog names are [a-z0-9_], the table names ours): nothing runs as SQL

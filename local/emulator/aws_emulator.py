@@ -29,7 +29,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
-    from local.enforcement import Enforcer, Refusal
+    from local.emulator.enforcement import Enforcer, Refusal
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -125,7 +125,8 @@ class Emulator:
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     hooks: list[Callable[[Request], None]] = field(default_factory=list)
-    # Opt-in IAM enforcement (local/enforcement.py): requests signed by a registered role's key run as that role.
+    # Opt-in IAM enforcement (local/emulator/enforcement.py): requests signed by a registered role's key run as that
+    # role.
     enforcer: Enforcer | None = None
 
     def __post_init__(self) -> None:

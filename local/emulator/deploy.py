@@ -20,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from local.enforcement import Enforcer
+from local.emulator.enforcement import Enforcer
 from ops.access import Names, declared_calls, names_of, policies_of
 from ops.stack import Stack, load_raw, translate
 
@@ -232,7 +232,7 @@ def _bucket(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> s
 def _bucket_policy(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> None:
     # The emulator listens on plain HTTP (loopback), and moto enforces aws:SecureTransport: the TLS-only
     # statement would deny every request, so it is the one statement left out of moto. The IAM enforcement
-    # (local/enforcement.py) evaluates the whole policy, with requests taken as TLS as real SDKs send them.
+    # (local/emulator/enforcement.py) evaluates the whole policy, with requests taken as TLS as real SDKs send them.
     document = dict(props["PolicyDocument"])
     document["Statement"] = [s for s in document["Statement"] if "aws:SecureTransport" not in json.dumps(s)]
     if document["Statement"]:

@@ -107,9 +107,8 @@ class Enforcer:
         try:
             requests, missing_key_check = self._authorizations(service, operation, environ, request)
         except NotModelled as error:
-            return self._refuse(
-                protocol, 403 if protocol != "json" else 400, service, f"{role}: {error} (extend local/enforcement.py)"
-            )
+            status = 403 if protocol != "json" else 400
+            return self._refuse(protocol, status, service, f"{role}: {error} (extend local/emulator/enforcement.py)")
         for auth in requests:
             verdict = self.policies.evaluate(role, auth)
             declared = self._declared(role, auth) if self.check_declared else True

@@ -3,13 +3,14 @@
     python -m local.demo [--source postgresql://user@host:port/db] [--verbose]
 
 1. start the embedded emulator (moto server on a free loopback port; stopped at the end, whatever happens);
-2. create the stack of template.yaml in it (local/deploy.py: translated offline, no second copy of the config);
+2. create the stack of template.yaml in it (local/emulator/deploy.py: translated offline, no second copy of the config);
 3. seed an Aurora PostgreSQL cluster and its automated snapshot;
 4. invoke the real start_export handler with the event the nightly schedule sends;
 5. complete the export with the export emulator (the sample database, or yours with --source);
 6. deliver the documented completion event (RDS-EVENT-0164) to the real on_export_event handler, then run
    glue/sor_job.py with exactly the arguments that handler gave StartJobRun, the way Glue runs it (under Spark,
-   local/job_runner.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event again
+   local/emulator/job_runner.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event
+   again
    (a duplicate) and run the reconcile schedule: neither may start a second run;
 7. query the SOR tables with DuckDB, found only through the emulated Glue catalog: typed columns, no CAST.
 
@@ -34,7 +35,7 @@ from typing import Any
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGION = "sa-east-1"  # the template's evaluator and moto agree on this Region and account
 CLUSTER = "demo-shop"
 SAMPLE_DATABASE = "shop"
@@ -147,9 +148,9 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
 
 # -- the Glue job -------------------------------------------------------------------------------------------------
 def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
-    """What Glue runs for a job run: the script under Spark (local/job_runner.py: local[2], the 2 cores of one
+    """What Glue runs for a job run: the script under Spark (local/emulator/job_runner.py: local[2], the 2 cores of one
     G.1X worker) with the job's DefaultArguments overridden by the run's Arguments."""
-    from local.job_runner import glue_run_args, spark_job_command
+    from local.emulator.job_runner import glue_run_args, spark_job_command
 
     job = glue.get_job(JobName=job_name)["Job"]
     run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
@@ -158,7 +159,7 @@ def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
 
 def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:
     """Runs the job as Glue would, signed with the job role's credentials, its log shown as it comes."""
-    from local.job_runner import job_environment, run
+    from local.emulator.job_runner import job_environment, run
 
     def show(line: str) -> None:
         if not console.verbose and _spark_chatter(line):
@@ -212,9 +213,9 @@ def typed_columns_report(manifest: Mapping[str, Any], catalog: Mapping[str, Sequ
 
 # -- the night ----------------------------------------------------------------------------------------------------
 def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = False) -> int:
-    from local.athena_duckdb import connect
-    from local.aws_emulator import Emulator, fake_aws_environment
-    from local.deploy import deploy
+    from local.emulator.athena_duckdb import connect
+    from local.emulator.aws_emulator import Emulator, fake_aws_environment
+    from local.emulator.deploy import deploy
     from local.export_emulator.task import complete_export
 
     console = Console(total=8, verbose=verbose)
@@ -231,7 +232,7 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         console.step("Deploying template.yaml into the emulator (translated offline, as sam deploy would)")
         deployment = deploy(session, {"ClusterIdentifier": CLUSTER}, script_location="glue/sor_job.py")
         # From here on every call of the pipeline's code runs under its own role of the template, evaluated as
-        # IAM evaluates it (local/enforcement.py); seeding the cluster and reading results stay the operator's.
+        # IAM evaluates it (local/emulator/enforcement.py); seeding the cluster and reading results stay the operator's.
         enforcer = emulator.enforcer = deployment.enforcer()
         kinds: dict[str, int] = {}
         for logical_id in deployment.created:
@@ -356,19 +357,19 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
 
 def _source_tables(dsn: str | None, unsupported_as_text: bool) -> tuple[str, str, list[Any]]:
     if dsn:
-        from local.pg_source import describe_dsn, pg_dsn_database, read_postgres_tables
+        from local.postgres.pg_source import describe_dsn, pg_dsn_database, read_postgres_tables
 
         tables = read_postgres_tables(dsn, unsupported="text" if unsupported_as_text else "error")
         if not tables:
             raise DemoFailed(f"no tables found in {describe_dsn(dsn)}")
         return "aurora-postgresql", pg_dsn_database(dsn), tables
-    from local.sample_database import pg_sample_tables
+    from local.postgres.sample_database import pg_sample_tables
 
     return "aurora-postgresql", SAMPLE_DATABASE, pg_sample_tables()
 
 
 def _shown(dsn: str) -> str:
-    from local.pg_source import describe_dsn
+    from local.postgres.pg_source import describe_dsn
 
     return describe_dsn(dsn)  # never the password
 
