@@ -434,6 +434,11 @@ def athena_type(column: ParquetColumn) -> str:
     return plain[physical]
 
 
+def _is_text(type_: pa.DataType) -> bool:
+    """An Arrow string column (the export's BYTE_ARRAY UTF8, read as string or large_string)."""
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+
 @dataclass(frozen=True)
 class FileSchema:
     """What the footer of one Parquet file says."""
@@ -1243,18 +1248,18 @@ def partition_relations(tables: Sequence[ExportedTable], schemas: Mapping[str, S
         if table.source in schemas:
             by_schema[_schema_and_name(table)[0]].append(table)
     relations: dict[str, str] = {}
+    taken: set[str] = set()  # parents and partitions already related: each table has one role
     for group in by_schema.values():
         prints = {t.source: fingerprint(schemas[t.source]) for t in group}
         # the table with the most batch folders first: a parent has one per partition
         for parent in sorted(group, key=lambda t: (-len({batch_folder(t, o) for o in t.files}), t.source)):
-            if parent.source in relations:
+            if parent.source in taken:
                 continue
-            free = [
-                t for t in group
-                if t.source != parent.source and t.source not in relations and t.source not in relations.values()
-            ]  # fmt: skip
-            for partition in _partitions_of(parent, free, prints, schemas[parent.source]):
+            free = [t for t in group if t.source != parent.source and t.source not in taken]
+            partitions = _partitions_of(parent, free, prints, schemas[parent.source])
+            for partition in partitions:
                 relations[partition.source] = parent.source
+            taken.update({parent.source} if partitions else set(), (p.source for p in partitions))
     return relations
 
 
@@ -1273,14 +1278,16 @@ def _partitions_of(
     for obj, schema in zip(parent.files, parent_schemas, strict=True):
         batches[batch_folder(parent, obj) or ""].append(schema)
     same_columns = [t for t in candidates if (p := prints[t.source]) is not None and p.columns == whole.columns]
+    by_print: dict[Fingerprint | None, list[ExportedTable]] = defaultdict(list)
+    for table in same_columns:
+        by_print[prints[table.source]].append(table)
     parent_name = _schema_and_name(parent)[1]
     claimed: list[ExportedTable] = []
     for batch in sorted(b for b, items in batches.items() if sum(i.rows for i in items)):
-        wanted = fingerprint(batches[batch])
-        match = next((t for t in same_columns if t not in claimed and prints[t.source] == wanted), None)
-        if match is None:
+        matches = by_print.get(fingerprint(batches[batch]))
+        if not matches:
             return []  # a batch that no table matches: not a parent whose partitions were exported
-        claimed.append(match)
+        claimed.append(matches.pop(0))  # each table matches one batch
     if not claimed or (len(claimed) == 1 and not _schema_and_name(claimed[0])[1].startswith(parent_name)):
         return []
     empties = [
@@ -1596,7 +1603,7 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
     samples: dict[str, tuple[str, ...]] = {}
     invalid: list[str] = []
     for f in arrow_schema:
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+        if _is_text(f.type):
             values, not_utf8 = statistics_samples(metadata, f.name)
             samples[f.name] = tuple(values)
             if not_utf8:
@@ -2319,9 +2326,7 @@ def restored_schema(source_schema: pa.Schema, rules: Mapping[str, Restoration]) 
     for name, rule in rules.items():
         if name not in source_schema.names:
             raise TableError(f"restored column {name!r} is not in the source file")
-        if not pa.types.is_string(source_schema.field(name).type) and not pa.types.is_large_string(
-            source_schema.field(name).type
-        ):
+        if not _is_text(source_schema.field(name).type):
             raise TableError(f"restored column {name!r} is {source_schema.field(name).type} in the source, not text")
         if rule.restore is Restore.DECIMAL and rule.scale is None:
             raise TableError(f"restored column {name!r}: decimal scale undecided")
@@ -2389,7 +2394,7 @@ def restoration_transform(rules: Mapping[str, Restoration], output_schema: pa.Sc
         for name in names:
             column = batch.column(name)
             rule = rules.get(name)
-            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            if _is_text(column.type):
                 invalid = invalid_text_count(column)
                 if invalid:  # published byte for byte (a restored column rejects them: not a shape it reads)
                     counters[Counter.INVALID_TEXT.of(name)] = invalid
@@ -3088,18 +3093,17 @@ def make_job_clients(config: JobConfig) -> JobClients:
 
 @dataclass
 class RunContext:
-    """What the tables of one run share: arguments, clients, copier, footer pool, the catalog as the run found it,
-    and the count of tables done (for the log lines)."""
+    """What the tables of one run share: arguments, clients, copier, the catalog as the run found it, the count of
+    tables done (for the log lines), each table's footer reads and the partitions' parents (section 4b)."""
 
     config: JobConfig
     clients: JobClients
     copier: Copier
-    footer_pool: ThreadPoolExecutor
     catalog: dict[str, dict[str, Any]]
     snapshot_time: str | None
     progress_lock: threading.Lock = field(default_factory=threading.Lock)
     done: int = 0
-    # each table's footer reads, submitted before any table is published (section 4b needs them all), by source
+    # each published table's footer reads, submitted before any table is (section 4b needs them all), by source
     footer_reads: Mapping[str, Sequence[Future[tuple[FileSchema, int]]]] = field(default_factory=dict)
     partition_of: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # source -> (parent source, name)
 
@@ -3180,18 +3184,10 @@ def refuse_table(table: ExportedTable, current: Mapping[str, Any] | None) -> Non
 
 
 def read_footers(run: RunContext, table: ExportedTable) -> Iterator[tuple[FileSchema, int]]:
-    """(schema, bytes read) of each file's footer, in file order; the reads run at once on the footer pool."""
-    footers = run.footer_reads.get(table.source)
-    if footers is None:
-        footers = submit_footer_reads(run.footer_pool, run.clients.s3, run.config, table)
-    for future in footers:
+    """(schema, bytes read) of each file's footer, in file order, from the reads relate_partitions submitted to the
+    footer pool before any table was published."""
+    for future in run.footer_reads[table.source]:
         yield future.result()
-
-
-def submit_footer_reads(
-    pool: ThreadPoolExecutor, s3: Any, config: JobConfig, table: ExportedTable
-) -> list[Future[tuple[FileSchema, int]]]:
-    return [pool.submit(read_footer, s3, config.export_bucket, obj, config.footer_read_size) for obj in table.files]
 
 
 def plan_types(
@@ -3232,7 +3228,7 @@ def plan_types(
     without = [t.column.lower() for t in plan.text if t.kind is TextReason.NO_EVIDENCE]
     if without:
         warnings.append(f"columns kept as text for want of evidence of their type: {without}")
-    pending = sorted(c["Name"] for c in existing_columns if TYPE_PENDING in c.get("Comment", ""))
+    pending = {c["Name"] for c in existing_columns if TYPE_PENDING in c.get("Comment", "")}
     resolved = [name.lower() for name in retype if name.lower() in pending]
     if resolved:
         warnings.append(
@@ -3251,8 +3247,9 @@ def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: Typ
     """The day's columns (restored types, sor_rejects) merged into the table's; raises TableError on a type
     change, before any data is read or written."""
     rules = types.restoration.rules
+    columns_of_day = table_columns(schemas) if schemas else []
     comments = {k: f"source type: {v}" for k, v in table.original_types.items() if v}
-    for name, type_ in table_columns(schemas) if schemas else []:
+    for name, type_ in columns_of_day:
         if type_ == "string" and table.original_types.get(name) in _NATIVELY_EXPORTED:
             # The export writes these types as native Parquet types; as text, the column is a domain over one (AWS's
             # table: DOMAIN -> STRING), whose name the metadata does not carry
@@ -3262,7 +3259,7 @@ def plan_columns(table: ExportedTable, schemas: Sequence[FileSchema], types: Typ
     for text in types.restoration.text:
         if text.kind is TextReason.PENDING:
             comments[text.column.lower()] = f"source type: {text.source_type}, {TYPE_PENDING}"
-    day_columns = [_column(n, t, comments.get(n, "")) for n, t in table_columns(schemas)] if schemas else []
+    day_columns = [_column(n, t, comments.get(n, "")) for n, t in columns_of_day]
     if rules:
         restored = types.restoration.restored_columns()
         day_columns = [
@@ -3738,10 +3735,6 @@ def plan_history_partition(files: Sequence[HistoryFile], rules: Mapping[str, Res
     return HistoryPlan(tuple(units), steps, dict(done), swaps)
 
 
-def _is_text(type_: pa.DataType) -> bool:
-    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
-
-
 NULL_RETYPE_DIGEST = "null-retype-"  # the plan digest of an object a null retype wrote starts with this
 
 
@@ -4025,13 +4018,16 @@ def name_tables(
 
 
 def relate_partitions(
-    run: RunContext, plan: ExportPlan, assignment: NameAssignment
+    footer_pool: ThreadPoolExecutor, s3: Any, config: JobConfig, plan: ExportPlan, assignment: NameAssignment
 ) -> tuple[dict[str, list[Future[tuple[FileSchema, int]]]], dict[str, tuple[str, str]]]:
-    """Submits every table's footer reads, and tells which tables are partitions of another (section 4b) from the
-    footers: (the reads by source, for publish_table; partition source -> (parent source, parent catalog name)).
-    A table whose footers cannot be read takes part in no relation; it fails when publish_table reads them."""
+    """Submits the footer reads of every table that will be published, and tells which tables are partitions of
+    another (section 4b) from the footers: (the reads by source, for publish_table; partition source -> (parent
+    source, parent catalog name)). A table whose footers cannot be read takes part in no relation; it fails when
+    publish_table reads them."""
     reads = {
-        t.source: submit_footer_reads(run.footer_pool, run.clients.s3, run.config, t)
+        t.source: [
+            footer_pool.submit(read_footer, s3, config.export_bucket, obj, config.footer_read_size) for obj in t.files
+        ]
         for t in plan.tables
         if t.source in assignment.names
     }
@@ -4092,8 +4088,11 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
             ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
-            run = RunContext(config, clients, copier, footer_pool, catalog, plan.snapshot_time)
-            run.footer_reads, run.partition_of = relate_partitions(run, plan, assignment)
+            footer_reads, partition_of = relate_partitions(footer_pool, clients.s3, config, plan, assignment)
+            run = RunContext(
+                config, clients, copier, catalog, plan.snapshot_time,
+                footer_reads=footer_reads, partition_of=partition_of,
+            )  # fmt: skip
             heartbeat(
                 config.progress_seconds,
                 lambda: copier.progress.line(run.done, len(plan.tables), time.monotonic() - started),
