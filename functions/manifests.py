@@ -52,12 +52,6 @@ class PublishedRun:
     failed_tables: tuple[str, ...] = ()
 
 
-def published_export_id(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date) -> str | None:
-    """The export id the day's manifest names, or None when there is no (readable) manifest."""
-    run = published_run(s3, sor_bucket, catalog_database, ingestion_date)
-    return run.export_id if run is not None else None
-
-
 def published_run(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date) -> PublishedRun | None:
     """The run the day's manifest records, or None when there is no (readable) manifest naming an export.
 
@@ -89,7 +83,3 @@ def published_run(s3: Any, sor_bucket: str, catalog_database: str, ingestion_dat
         retryable=manifest.get("status") == "FAILED" and manifest.get("retryable") is True,
         failed_tables=tuple(str(name) for name in failed),
     )
-
-
-def is_published(s3: Any, sor_bucket: str, catalog_database: str, ingestion_date: dt.date, export_id: str) -> bool:
-    return published_export_id(s3, sor_bucket, catalog_database, ingestion_date) == export_id

@@ -83,6 +83,17 @@ def live_cluster(rds: Any, config: Config) -> Source:
     return Source(clusters[0]["DBClusterArn"], SourceKind.CLUSTER)
 
 
+def _cluster_snapshot(rds: Any, identifier: str) -> dict[str, Any]:
+    """DescribeDBClusterSnapshots of one snapshot ({} when none answers). It takes the identifier (an ARN's last part)
+    and, for automated snapshots (ids `rds:...`), SnapshotType="automated" (botocore rds service-2.json,
+    DBClusterSnapshotIdentifier)."""
+    kwargs = {"DBClusterSnapshotIdentifier": identifier}
+    if identifier.startswith("rds:"):
+        kwargs["SnapshotType"] = "automated"
+    snapshots = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
+    return dict(snapshots[0]) if snapshots else {}
+
+
 def named_source(rds: Any, config: Config, arn: str) -> Source:
     """An operator's ARN, checked to be this cluster's data before anything is exported under its id."""
     match = _RDS_ARN.match(arn)
@@ -94,19 +105,14 @@ def named_source(rds: Any, config: Config, arn: str) -> Source:
             raise InvalidSourceError(f"source_arn {arn!r} is not cluster {config.cluster_identifier}")
         return Source(arn, kind)
     if kind is SourceKind.CLUSTER_SNAPSHOT:
-        # DescribeDBClusterSnapshots takes the identifier (ARN's last part) and, for automated snapshots
-        # (ids `rds:...`), SnapshotType="automated" (botocore rds service-2.json, DBClusterSnapshotIdentifier).
-        kwargs = {"DBClusterSnapshotIdentifier": name}
-        if name.startswith("rds:"):
-            kwargs["SnapshotType"] = "automated"
-        snaps = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
-        owner = str(snaps[0].get("DBClusterIdentifier", "")) if snaps else ""
+        snapshot = _cluster_snapshot(rds, name)
+        owner = str(snapshot.get("DBClusterIdentifier", ""))
         if owner.lower() != config.cluster_identifier.lower():
             raise InvalidSourceError(
                 f"source_arn {arn!r} is a snapshot of {owner or 'an unknown cluster'}, "
                 f"not of {config.cluster_identifier}"
             )
-        return Source(arn, kind, snaps[0].get("SnapshotCreateTime"))
+        return Source(arn, kind, snapshot.get("SnapshotCreateTime"))
     # DB instance snapshots have no cluster to check against; the operator named it on purpose.
     return Source(arn, kind)
 
@@ -124,12 +130,9 @@ def source_engine(rds: Any, config: Config, source_arn: str) -> str:
             raise
     match = _RDS_ARN.match(source_arn)
     if match is not None and match["kind"] == SourceKind.CLUSTER_SNAPSHOT:
-        kwargs = {"DBClusterSnapshotIdentifier": match["name"]}
-        if match["name"].startswith("rds:"):
-            kwargs["SnapshotType"] = "automated"
-        snapshots = rds.describe_db_cluster_snapshots(**kwargs)["DBClusterSnapshots"]
-        if snapshots and snapshots[0].get("Engine"):
-            return str(snapshots[0]["Engine"])
+        engine = _cluster_snapshot(rds, match["name"]).get("Engine")
+        if engine:
+            return str(engine)
     raise SourceRefusedError(
         f"cluster {config.cluster_identifier} no longer exists and the export's source {source_arn} tells no engine: "
         "start the Glue run by hand with --source_engine (README Operations)"

@@ -60,11 +60,11 @@ def test_a_missing_manifest_is_403_for_the_event_role_because_its_list_bucket_ne
 
 
 def test_the_manifest_reader_sees_a_missing_manifest_as_not_published_under_its_role(deployed, emulator):
-    from manifests import published_export_id
+    from manifests import published_run
 
     names = deployed.names()
     s3 = as_role(emulator, "OnExportEventRole", "s3")
-    assert published_export_id(s3, names.sor_bucket, names.catalog_database, DAY) is None
+    assert published_run(s3, names.sor_bucket, names.catalog_database, DAY) is None
 
 
 def test_the_kms_use_of_an_sse_kms_write_is_evaluated_against_the_key_policy(deployed, emulator):
