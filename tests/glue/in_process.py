@@ -6,6 +6,7 @@ the writer are what these tests are about (tests/glue/test_typed_*.py run them u
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,3 +87,9 @@ def published(job: sor_job.JobClients, table: str) -> pa.Table:
     parts = [pq.read_table(io.BytesIO(job.s3.get_object(Bucket=SOR_BUCKET, Key=k)["Body"].read())) for k in keys]
     data = [p for p in parts if p.num_rows]
     return (pa.concat_tables(data, promote_options="default") if data else parts[0]).sort_by("id")
+
+
+def manifest(job: sor_job.JobClients) -> dict[str, Any]:
+    """The run manifest the job wrote for DAY."""
+    key = f"_manifests/{DATABASE}/ingestion_date={DAY}/manifest.json"
+    return json.loads(job.s3.get_object(Bucket=SOR_BUCKET, Key=key)["Body"].read())

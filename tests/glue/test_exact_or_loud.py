@@ -3,11 +3,9 @@ meaning silently (docs/sor-job.md "Exact or loud", docs/reliability.md)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sor_job
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
@@ -36,8 +34,8 @@ from sor_job import (
 )
 
 from local.export_emulator.render import render_export
-from tests.exports import export_kwargs, make_table
-from tests.glue.in_process import DATABASE, DAY, SOR_BUCKET, clients, publish, published
+from tests.exports import export_kwargs, export_with_text_table, make_table
+from tests.glue.in_process import DATABASE, DAY, SOR_BUCKET, clients, manifest, publish, published
 
 PG = "aurora-postgresql"
 TSTZ = [{"columnName": "at", "originalType": "timestamp with time zone"}]
@@ -194,9 +192,9 @@ def test_any_exception_in_one_table_fails_it_by_name_and_the_night_goes_on(
         assert summary["tables"] == 2
         assert published(job, "public_plain").column("name").to_pylist() == ["ana", "bo"]
         assert published(job, "public_dated").num_rows == 2
-        manifest = _manifest(job)
-        assert [t["name"] for t in manifest["tables"]] == ["public_dated", "public_other", "public_plain"]
-        assert manifest["source_engine"] == PG
+        written = manifest(job)
+        assert [t["name"] for t in written["tables"]] == ["public_dated", "public_other", "public_plain"]
+        assert written["source_engine"] == PG
 
 
 def test_a_spark_job_that_fails_fails_its_table_as_transient_and_aborts_what_its_tasks_left(
@@ -225,7 +223,7 @@ def test_a_spark_job_that_fails_fails_its_table_as_transient_and_aborts_what_its
         assert failed["failure"] == "transient"
         assert "o87.collect" in failed["error"]
         assert summary["retryable"] is True
-        assert _manifest(job)["retryable"] is True
+        assert manifest(job)["retryable"] is True
         assert left
         assert job.s3.list_multipart_uploads(Bucket=SOR_BUCKET).get("Uploads", []) == []
         assert published(job, "public_dated").num_rows == 2
@@ -243,27 +241,16 @@ def test_abort_unfinished_uploads_touches_only_its_prefix(in_process_aws: None) 
         assert kept["Key"].startswith(f"{DATABASE}/u/")
 
 
-def _manifest(job: sor_job.JobClients) -> dict[str, Any]:
-    import json
-
-    key = f"_manifests/{DATABASE}/ingestion_date={DAY}/manifest.json"
-    return json.loads(job.s3.get_object(Bucket=SOR_BUCKET, Key=key)["Body"].read())
-
-
 def test_latin1_text_on_the_copy_path_is_published_byte_for_byte_and_counted(in_process_aws: None) -> None:
     """A SQL_ASCII database's Latin-1 text: the copy path publishes the bytes as exported, and the footer
     statistics that show such bytes make the job count them (the manifest names the column)."""
-    objects = render_export(**export_kwargs(tables=[make_table("notes", {"id": "integer", "t": "text"}, [(1, "x")])]))
-    (part,) = [k for k in objects if "/public.notes/" in k and k.endswith(".parquet")]
-    latin1 = pa.array([b"caf\xe9", b"ok", b"na\xefve"], pa.binary()).view(pa.string())
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({"id": pa.array([1, 2, 3], pa.int32()), "t": latin1}), buffer)
-    objects[part] = buffer.getvalue()
+    latin1 = {"t": ["caf\xe9", "ok", "na\xefve"]}  # their Latin-1 bytes go into the file
+    objects = export_with_text_table([], "notes", latin1, [{"columnName": "t", "originalType": "text"}])
     with mock_aws():
         summary, code, job = publish(objects, "--restore_types", "false")
         assert code is sor_job.ExitCode.SUCCEEDED, summary
         assert summary["invalid_text_values"] == 2
-        (table,) = _manifest(job)["tables"]
+        (table,) = manifest(job)["tables"]
         assert table["invalid_text"] == {"t": 2}
         assert any("not UTF-8" in w for w in table["warnings"])
         assert published(job, "public_notes").column("t").cast(pa.binary()).to_pylist() == [

@@ -6,7 +6,6 @@ every partition the export also holds carries sor.partition_of, so no analyst su
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pyarrow as pa
 import sor_job
@@ -16,7 +15,7 @@ from sor_job import ExportedTable, FileSchema, S3Object, fingerprint, partition_
 from local.export_emulator.render import render_export
 from local.postgres.sample_database import make_partitioned
 from tests.exports import export_kwargs, make_table
-from tests.glue.in_process import DATABASE, publish, published
+from tests.glue.in_process import DATABASE, manifest, publish, published
 
 COLUMNS = {"id": "integer", "amount": "numeric(5,2)", "paid_at": "timestamp with time zone"}
 JANUARY = [(1, "1.99", "2026-01-05 10:00:00+00"), (2, "4.99", "2026-01-20 11:30:00+00")]
@@ -43,7 +42,7 @@ def test_the_parent_holds_every_row_and_each_partition_says_whose_it_is(in_proce
             assert tables[name]["Description"].startswith("PARTITION of shop.public.payment: every row here is also")
         for name in ("public_refunds", "public_customers"):
             assert "sor.partition_of" not in tables[name]["Parameters"], name
-        entries = {t["name"]: t for t in _manifest_tables(job)}
+        entries = {t["name"]: t for t in manifest(job)["tables"]}
         assert entries["public_payment_p2026_02"]["partition_of"] == "shop.public.payment"
         assert entries["public_payment"]["partition_of"] is None
         # the independent check: every table whose rows could be summed with the parent's says so
@@ -65,13 +64,6 @@ def test_an_export_of_the_parent_alone_is_an_ordinary_table(in_process_aws: None
         parent = job.glue.get_table(DatabaseName=DATABASE, Name="public_payment")["Table"]
         assert "sor.partition_of" not in parent["Parameters"]
         assert published(job, "public_payment").num_rows == 3
-
-
-def _manifest_tables(job: sor_job.JobClients) -> list[dict[str, Any]]:
-    import json
-
-    key = f"_manifests/{DATABASE}/ingestion_date=2026-11-26/manifest.json"
-    return json.loads(job.s3.get_object(Bucket="aurora-sor-sor", Key=key)["Body"].read())["tables"]
 
 
 # -- the rule, on footers alone ------------------------------------------------------------------------------------
