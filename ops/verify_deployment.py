@@ -6,7 +6,8 @@ It prints one row per check (PASS / FAIL / SKIPPED, what was seen, the next step
 fails. It changes nothing but one test message on the alert topic; it starts no export and no Glue run.
 
 Data flows one way: the stack is read (`read_stack`), every other read is made with the names found there, each
-check is a pure function over the API responses (shapes of the botocore models), and the rows are printed.
+check is a pure function over the API responses (shapes of the botocore models; most live in ops/checks.py),
+and the rows are printed.
 The AWS clients come from a `ClientFor` callable (service name -> client), the seam the tests use to answer with
 the emulator where moto implements an API and with model-validated recorded responses where it does not.
 
@@ -22,56 +23,38 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ops.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
-from ops.stack import load_raw, wildcard_match
+from ops.checks import (
+    DEFAULT_BACKUP_MARGIN,
+    FAILED_INVOCATIONS_DAYS,
+    PUBLISH_ACCESS,
+    SNAPSHOT_MODE,
+    CheckResult,
+    Verdict,
+    check_alert_sent,
+    check_backup_window,
+    check_cluster,
+    check_events_key_statement,
+    check_failed_invocations,
+    check_glue_job,
+    check_layers,
+    check_log_routing,
+    check_schedule,
+    check_snapshot_age,
+    failed,
+    passed,
+)
+from ops.stack import load_raw
 
 ClientFor = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
 
-# -- verdicts -----------------------------------------------------------------------------------------------------
-
-
-class Verdict(Enum):
-    PASS = "PASS"  # noqa: S105 - a verdict, not a password
-    FAIL = "FAIL"
-    SKIPPED = "SKIPPED"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    verdict: Verdict
-    detail: str
-    next_step: str = ""
-
-
-def _pass(check: str, detail: str) -> CheckResult:
-    return CheckResult(check, Verdict.PASS, detail)
-
-
-def _fail(check: str, detail: str, next_step: str) -> CheckResult:
-    return CheckResult(check, Verdict.FAIL, detail, next_step)
-
 
 # -- the stack ----------------------------------------------------------------------------------------------------
-
-ENGINES = ("aurora-postgresql", "aurora-mysql")
-SNAPSHOT_MODE = "latest-automated-snapshot"
-# The export must find tonight's snapshot: the backup window has to end this long before the schedule fires.
-# Aurora takes the automated snapshot inside the window; the margin is our choice, not an AWS figure.
-DEFAULT_BACKUP_MARGIN = dt.timedelta(minutes=30)
-# On a 24-hour clock "ends before" needs a reference: a window that ends less than 12 hours after the schedule is
-# read as the same night's and late; one that ends more than 12 hours after it, as the previous day's and early.
-_HALF_DAY = dt.timedelta(hours=12)
-FAILED_INVOCATIONS_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -148,8 +131,8 @@ def deployed_names(
 
 def check_stack(view: StackView) -> CheckResult:
     if view.status.endswith("_COMPLETE") and "ROLLBACK" not in view.status and "DELETE" not in view.status:
-        return _pass("stack", f"{view.name} {view.status}, {len(view.resources)} resources")
-    return _fail(
+        return passed("stack", f"{view.name} {view.status}, {len(view.resources)} resources")
+    return failed(
         "stack", f"{view.name} is {view.status}", "fix the failed deployment (CloudFormation events), then re-run"
     )
 
@@ -289,14 +272,14 @@ def check_permissions(
     for role in sorted({c.role for c in calls}):
         check = f"permissions {role}"
         if role not in role_arns:
-            results.append(_fail(check, f"the stack has no role {role}", "deploy this repository's template.yaml"))
+            results.append(failed(check, f"the stack has no role {role}", "deploy this repository's template.yaml"))
             continue
         failures = []
         for call in (c for c in calls if c.role == role):
             decision = by_call.get((role, call.action.lower(), call.resource))
             if decision is None:
                 failures.append(
-                    _fail(
+                    failed(
                         check,
                         f"{call.action} on {call.resource}: the simulator gave no answer",
                         "re-run; if it persists, simulate it in the IAM console's policy simulator",
@@ -308,7 +291,7 @@ def check_permissions(
             results.extend(failures)
         else:
             count = sum(1 for c in calls if c.role == role)
-            results.append(_pass(check, f"{count} declared calls allowed by {role_arns[role].rsplit('/', 1)[-1]}"))
+            results.append(passed(check, f"{count} declared calls allowed by {role_arns[role].rsplit('/', 1)[-1]}"))
     return results
 
 
@@ -316,350 +299,11 @@ def _denied(check: str, role: str, call: Call, decision: SimulatedDecision) -> C
     context = ", ".join(f"{k}={'|'.join(v)}" for k, v in sorted(call.context.items())) or "none"
     missing = f"; the policy asks for {', '.join(decision.missing)}, absent here" if decision.missing else ""
     where = f" whose conditions hold for {context}" if call.context else ""
-    return _fail(
+    return failed(
         check,
         f"{decision.decision}: {call.action} on {call.resource} (context {context}; {call.why}){missing}",
         f"add to {role} in template.yaml: Allow {call.action} on {call.resource}{where}, then sam deploy",
     )
-
-
-# -- the cluster, its backups and the schedule --------------------------------------------------------------------
-
-
-def check_cluster(clusters: Mapping[str, Any] | None, identifier: str) -> list[CheckResult]:
-    check = "cluster"
-    if identifier != identifier.lower():
-        # RDS stores identifiers in lower case (botocore rds model, CreateDBCluster DBClusterIdentifier), and the
-        # roles' ARNs are built from the parameter as typed: an upper-case letter makes them match nothing.
-        return [
-            _fail(
-                check,
-                f"ClusterIdentifier {identifier!r} is not lower case",
-                f"sam deploy --parameter-overrides ClusterIdentifier={identifier.lower()}",
-            )
-        ]
-    if not clusters or not clusters.get("DBClusters"):
-        return [
-            _fail(
-                check,
-                f"no DB cluster {identifier!r} in this account and Region",
-                "deploy the stack in the cluster's account and Region, with its identifier",
-            )
-        ]
-    cluster = clusters["DBClusters"][0]
-    results = []
-    engine = cluster.get("Engine", "")
-    if engine in ENGINES:
-        results.append(_pass(check, f"{identifier}: {engine} {cluster.get('EngineVersion', '')}".rstrip()))
-    else:
-        results.append(
-            _fail(
-                check,
-                f"{identifier} runs {engine!r}; the export path handles {', '.join(ENGINES)}",
-                "point ClusterIdentifier at an Aurora PostgreSQL or MySQL cluster",
-            )
-        )
-    retention = int(cluster.get("BackupRetentionPeriod", 0))
-    if retention >= 1:
-        results.append(_pass("backup retention", f"{retention} day(s): automated snapshots are taken"))
-    else:
-        results.append(
-            _fail(
-                "backup retention",
-                f"BackupRetentionPeriod is {retention}: no automated snapshots",
-                f"aws rds modify-db-cluster --db-cluster-identifier {identifier} "
-                "--backup-retention-period 1 --apply-immediately",
-            )
-        )
-    return results
-
-
-_CRON = re.compile(r"^cron\((?P<fields>[^)]*)\)$")
-
-
-def schedule_times(expression: str) -> list[tuple[int, int]]:
-    """The (hour, minute) a daily EventBridge Scheduler cron fires at, in its time zone.
-
-    Scheduler cron has six fields: minutes hours day-of-month month day-of-week year
-    (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#cron-based). Only fixed minutes
-    and hours (single values or comma lists) name a time of day; anything else raises ValueError.
-    """
-    match = _CRON.match(expression.strip())
-    if not match:
-        raise ValueError(f"{expression!r} is not a cron() expression")
-    fields = match.group("fields").split()
-    if len(fields) != 6:
-        raise ValueError(f"{expression!r} does not have the six cron fields")
-    minutes, hours = fields[0].split(","), fields[1].split(",")
-    if not all(v.isdigit() for v in minutes + hours):
-        raise ValueError(f"{expression!r} does not fire at fixed times of day")
-    return sorted((int(h), int(m)) for h in hours for m in minutes)
-
-
-def _window(window: str) -> tuple[dt.time, dt.time]:
-    """PreferredBackupWindow is "hh24:mi-hh24:mi" in UTC (botocore rds model, CreateDBCluster)."""
-    start, end = window.split("-")
-    return dt.time.fromisoformat(start), dt.time.fromisoformat(end)
-
-
-def backup_leads(window: str, expression: str, timezone: str, today: dt.date) -> list[tuple[dt.date, dt.timedelta]]:
-    """For each distinct UTC offset the schedule has over the coming year: the time from the end of the backup window
-    to the schedule's next firing, in (-12 h, +12 h]. Positive means the window ends before the schedule."""
-    zone = ZoneInfo(timezone)
-    _, end = _window(window)
-    leads: dict[tuple[int, int, int], tuple[dt.date, dt.timedelta]] = {}
-    for offset in range(366):
-        day = today + dt.timedelta(days=offset)
-        for hour, minute in schedule_times(expression):
-            fires = dt.datetime.combine(day, dt.time(hour, minute), zone).astimezone(dt.UTC)
-            ends = dt.datetime.combine(fires.date(), end, dt.UTC)
-            lead = fires - ends
-            while lead > _HALF_DAY:
-                lead -= dt.timedelta(days=1)
-            while lead <= -_HALF_DAY:
-                lead += dt.timedelta(days=1)
-            leads.setdefault((fires.hour, fires.minute, hour * 60 + minute), (day, lead))
-    return sorted(leads.values())
-
-
-def check_backup_window(
-    cluster: Mapping[str, Any] | None,
-    schedule: Mapping[str, Any] | None,
-    mode: str,
-    today: dt.date,
-    margin: dt.timedelta = DEFAULT_BACKUP_MARGIN,
-) -> CheckResult:
-    check = "backup window"
-    if mode != SNAPSHOT_MODE:
-        return CheckResult(check, Verdict.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
-    if not cluster or not schedule:
-        return _fail(check, "needs the cluster and the nightly schedule", "fix the cluster and schedule rows first")
-    window = cluster.get("PreferredBackupWindow", "")
-    expression, timezone = schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone", "UTC")
-    try:
-        leads = backup_leads(window, expression, timezone, today)
-    except (ValueError, ZoneInfoNotFoundError) as error:
-        return _fail(
-            check,
-            f"cannot compare window {window!r} with {expression} {timezone}: {error}",
-            "give the nightly schedule a daily cron() at a fixed time and the cluster a backup window",
-        )
-    day, worst = min(leads, key=lambda item: item[1])
-    if worst < margin:
-        relation = f"ends {_hours(-worst)} after" if worst < dt.timedelta(0) else f"ends only {_hours(worst)} before"
-        return _fail(
-            check,
-            f"window {window} UTC {relation} the schedule {expression} {timezone} (e.g. on {day.isoformat()}): "
-            "the export finds the previous day's snapshot",
-            f"move the window to end at least {_hours(margin)} before the schedule: aws rds modify-db-cluster "
-            f"--db-cluster-identifier {cluster.get('DBClusterIdentifier')} --preferred-backup-window hh:mm-hh:mm",
-        )
-    return _pass(check, f"window {window} UTC ends at least {_hours(worst)} before {expression} {timezone}")
-
-
-def _hours(delta: dt.timedelta) -> str:
-    minutes = int(abs(delta).total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}"
-
-
-def check_snapshot_age(
-    snapshots: Sequence[Mapping[str, Any]], mode: str, max_hours: float, now: dt.datetime
-) -> CheckResult:
-    check = "newest automated snapshot"
-    if mode != SNAPSHOT_MODE:
-        return CheckResult(check, Verdict.SKIPPED, f"ExportSource={mode}: the export does not use automated snapshots")
-    available = [s for s in snapshots if s.get("Status") == "available" and s.get("SnapshotCreateTime")]
-    if not available:
-        return _fail(
-            check,
-            "no available automated cluster snapshot",
-            "wait for the first backup window, or check the cluster's backup retention",
-        )
-    newest = max(available, key=lambda s: _aware(s["SnapshotCreateTime"]))
-    age = now - _aware(newest["SnapshotCreateTime"])
-    hours = age.total_seconds() / 3600
-    detail = f"{newest['DBClusterSnapshotIdentifier']} is {hours:.1f} h old (MaxSnapshotAgeHours {max_hours:g})"
-    if hours > max_hours:
-        return _fail(
-            check,
-            detail + ": start_export would refuse it",
-            "check the cluster's automated backups (backup window, retention) in the RDS console",
-        )
-    return _pass(check, detail)
-
-
-def _aware(value: Any) -> dt.datetime:
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def check_schedule(schedule: Mapping[str, Any] | None, label: str) -> CheckResult:
-    check = f"schedule {label}"
-    if not schedule:
-        return _fail(check, "the stack has no such schedule", "deploy this repository's template.yaml")
-    detail = (
-        f"{schedule['Name']}: {schedule['ScheduleExpression']} in {schedule.get('ScheduleExpressionTimezone', 'UTC')}"
-    )
-    if schedule.get("State") != "ENABLED":
-        return _fail(
-            check,
-            f"{detail}, {schedule.get('State')}",
-            f"aws scheduler update-schedule --name {schedule['Name']} --state ENABLED (with its other fields)",
-        )
-    return _pass(check, detail + ", ENABLED")
-
-
-# -- Glue ---------------------------------------------------------------------------------------------------------
-
-LOG_PREFIX_ARGUMENT = GLUE_LOG_PREFIX_ARGUMENT
-
-
-def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> list[CheckResult]:
-    results = []
-    version = str(job.get("GlueVersion", ""))
-    if version.startswith("5."):
-        results.append(_pass("glue version", f"{job['Name']}: Glue {version}"))
-    else:
-        results.append(
-            _fail(
-                "glue version",
-                f"{job['Name']}: Glue {version or '?'}; the job is tested for 5.x",
-                "deploy this repository's template.yaml (GlueVersion 5.0)",
-            )
-        )
-    retries = job.get("MaxRetries", 0)
-    if expected_max_retries is None or retries == expected_max_retries:
-        results.append(_pass("glue retries", f"MaxRetries {retries}"))
-    else:
-        results.append(
-            _fail(
-                "glue retries",
-                f"MaxRetries {retries}, template.yaml says {expected_max_retries}",
-                "deploy this repository's template.yaml",
-            )
-        )
-    return results
-
-
-def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> CheckResult:
-    """Glue 5 writes to /aws-glue/jobs/output and /aws-glue/jobs/error unless --custom-logGroup-prefix moves them to
-    <prefix>/output and <prefix>/error ("Logging for AWS Glue jobs",
-    https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html)."""
-    check = "glue log routing"
-    prefix = job.get("DefaultArguments", {}).get(LOG_PREFIX_ARGUMENT)
-    if not prefix:
-        return _fail(
-            check,
-            f"{LOG_PREFIX_ARGUMENT} is not set: Glue 5 logs go to /aws-glue/jobs/output and "
-            "/aws-glue/jobs/error, unencrypted and kept forever",
-            "deploy this repository's template.yaml (it sets the prefix and creates the groups)",
-        )
-    by_name = {group["logGroupName"]: group for group in log_groups}
-    problems = []
-    for name in (f"{prefix}/output", f"{prefix}/error"):
-        group = by_name.get(name)
-        if group is None:
-            problems.append(f"{name} does not exist")
-            continue
-        if group.get("kmsKeyId") != key_arn:
-            problems.append(f"{name} is not encrypted with the stack key")
-        if not group.get("retentionInDays"):
-            problems.append(f"{name} has no retention")
-    if problems:
-        return _fail(check, "; ".join(problems), "deploy this repository's template.yaml (it creates both groups)")
-    return _pass(check, f"{prefix}/output and {prefix}/error: stack key, retention set")
-
-
-# -- Lambda layers ------------------------------------------------------------------------------------------------
-
-
-def check_layers(configurations: Mapping[str, Mapping[str, Any]], own_layers: Iterable[str]) -> list[CheckResult]:
-    """The functions bundle the pinned Powertools (pyproject.toml): what runs is what the tests ran. A public
-    Powertools layer's version number names no release, so any layer not built by this stack is a failure."""
-    own = set(own_layers)
-    results = []
-    for logical, configuration in sorted(configurations.items()):
-        check = f"layers {logical}"
-        foreign = [layer["Arn"] for layer in configuration.get("Layers", []) if layer["Arn"] not in own]
-        if not foreign:
-            results.append(_pass(check, "no layer from outside the stack: Powertools is bundled at the pinned version"))
-            continue
-        kind = "a Powertools layer" if any("powertools" in arn.lower() for arn in foreign) else "an unknown layer"
-        results.append(
-            _fail(
-                check,
-                f"{configuration.get('FunctionName', logical)} carries {kind}: {', '.join(foreign)}",
-                "deploy this repository's template.yaml with sam build (it bundles the pinned "
-                "aws-lambda-powertools and attaches no layer)",
-            )
-        )
-    return results
-
-
-# -- alerting -----------------------------------------------------------------------------------------------------
-
-_SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
-_EVENTS = "events.amazonaws.com"
-_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
-
-
-def check_events_key_statement(policy: str) -> CheckResult:
-    """EventBridge's KMS request for an encrypted topic carries neither aws:SourceAccount nor aws:SourceArn, so a
-    statement conditioned on them never matches (SNS developer guide, "Key management", compatibility with AWS
-    services: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
-    check = "key policy: EventBridge to the topic"
-    statements = json.loads(policy)["Statement"]
-    reasons = []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        if statement.get("Effect") != "Allow" or _EVENTS not in (
-            services if isinstance(services, list) else [services]
-        ):
-            continue
-        actions = statement.get("Action", [])
-        actions = actions if isinstance(actions, list) else [actions]
-        uncovered = [a for a in _KEY_USE if not any(wildcard_match(p, a, ignore_case=True) for p in actions)]
-        keys = {key.lower() for block in statement.get("Condition", {}).values() for key in block}
-        blocking = sorted(keys & _SOURCE_KEYS)
-        sid = statement.get("Sid", "(no Sid)")
-        if uncovered:
-            reasons.append(f"{sid} does not allow {', '.join(uncovered)}")
-        elif blocking:
-            reasons.append(f"{sid} is conditioned on {', '.join(blocking)}, which EventBridge's KMS request lacks")
-        else:
-            return _pass(check, f"{sid} lets {_EVENTS} use the key for the topic (no source conditions)")
-    return _fail(
-        check,
-        "; ".join(reasons) or f"no statement allows {_EVENTS} {' and '.join(_KEY_USE)}",
-        "deploy this repository's template.yaml (a statement for events.amazonaws.com without "
-        "aws:SourceAccount/aws:SourceArn)",
-    )
-
-
-def check_failed_invocations(rule: str, statistics: Mapping[str, Any]) -> CheckResult:
-    """AWS/Events FailedInvocations by RuleName, sent only when not zero
-    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html)."""
-    check = f"rule {rule}"
-    failed = sum(point.get("Sum", 0.0) for point in statistics.get("Datapoints", []))
-    if failed > 0:
-        return _fail(
-            check,
-            f"{failed:g} failed invocations in the last {FAILED_INVOCATIONS_DAYS} days",
-            "see the failed-invocations queue (FailedInvocationsQueueUrl) and the key policy row",
-        )
-    return _pass(check, f"no failed invocations in the last {FAILED_INVOCATIONS_DAYS} days")
-
-
-def check_alert_sent(response: Mapping[str, Any] | None, topic: str) -> CheckResult:
-    check = "test alert"
-    if response and response.get("MessageId"):
-        return _pass(
-            check,
-            f"message {response['MessageId']} accepted by {topic.rsplit(':', 1)[-1]} "
-            "(sent with your credentials: it does not exercise EventBridge's use of the key)",
-        )
-    return _fail(check, f"no MessageId from {topic}", _PUBLISH_ACCESS)
 
 
 # -- reading ------------------------------------------------------------------------------------------------------
@@ -690,13 +334,6 @@ def _expected_max_retries() -> int | None:
 
 
 _READ_ACCESS = "if it is AccessDenied, give your principal the read access README (Deploy) lists; re-run"
-# Publishing to an SSE-KMS topic needs kms:GenerateDataKey and kms:Decrypt on its key for the publisher
-# (SNS developer guide, "Key management": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
-_PUBLISH_ACCESS = (
-    "your principal needs sns:Publish on the topic and, through SNS, kms:GenerateDataKey and kms:Decrypt on the "
-    "stack key (DataKeyArn) in its IAM policy (the stack's key policy allows account principals through SNS); "
-    "or re-run with --no-test-alert"
-)
 
 
 def _guard(check: str, action: Callable[[], list[CheckResult]], next_step: str = _READ_ACCESS) -> list[CheckResult]:
@@ -704,7 +341,7 @@ def _guard(check: str, action: Callable[[], list[CheckResult]], next_step: str =
     try:
         return action()
     except Exception as error:  # noqa: BLE001 - every failure is reported as a row, the other checks still run
-        return [_fail(check, f"could not read: {type(error).__name__}: {error}", next_step)]
+        return [failed(check, f"could not read: {type(error).__name__}: {error}", next_step)]
 
 
 def verify(
@@ -795,7 +432,7 @@ def verify(
             rows.append(check_schedule(schedule, logical))
         if not nightly:
             rows.append(
-                _fail("schedule nightly", "no schedule targets start_export", "deploy this repository's template.yaml")
+                failed("schedule nightly", "no schedule targets start_export", "deploy this repository's template.yaml")
             )
         return rows
 
@@ -806,7 +443,7 @@ def verify(
         if not job:
             return []  # the read failed: its row is already there
         logs = clients("logs")
-        prefix = job.get("DefaultArguments", {}).get(LOG_PREFIX_ARGUMENT)
+        prefix = job.get("DefaultArguments", {}).get(GLUE_LOG_PREFIX_ARGUMENT)
         groups = []
         if prefix:
             pages = _pages(logs.describe_log_groups, "nextToken", logGroupNamePrefix=prefix)
@@ -855,7 +492,7 @@ def verify(
             )
             return [check_alert_sent(response, topic)]
 
-        results += _guard("test alert", send, _PUBLISH_ACCESS)
+        results += _guard("test alert", send, PUBLISH_ACCESS)
     return results
 
 
@@ -870,9 +507,9 @@ def render(results: Sequence[CheckResult]) -> str:
             rows.append(("", "", f"-> {r.next_step}"))
     width = [max(len(row[i]) for row in rows) for i in (0, 1)]
     lines = [f"{c.ljust(width[0])}  {o.ljust(width[1])}  {d}" for c, o, d in rows]
-    failed = sum(1 for r in results if r.verdict is Verdict.FAIL)
+    failures = sum(1 for r in results if r.verdict is Verdict.FAIL)
     lines.append("")
-    lines.append(f"{failed} check(s) failed." if failed else "All checks passed.")
+    lines.append(f"{failures} check(s) failed." if failures else "All checks passed.")
     return "\n".join(lines)
 
 

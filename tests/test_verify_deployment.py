@@ -31,22 +31,26 @@ from botocore.validate import ParamValidator
 
 from local.emulator.deploy import Deployment, deploy
 from ops.access import Call, Names, declared_calls
-from ops.iam import AuthRequest, Decision, Principal, evaluate
-from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
-from ops.verify_deployment import (
+from ops.checks import (
     CheckResult,
     Verdict,
     backup_leads,
     check_backup_window,
+    check_cluster,
     check_events_key_statement,
+    check_glue_job,
     check_layers,
     check_log_routing,
+    schedule_times,
+)
+from ops.iam import AuthRequest, Decision, Principal, evaluate
+from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
+from ops.verify_deployment import (
     check_permissions,
     context_entries,
     decisions,
     plan_simulations,
     render,
-    schedule_times,
     verify,
 )
 
@@ -430,6 +434,25 @@ def test_log_routing_needs_the_prefix_and_both_groups() -> None:
     assert check_log_routing(job, both, key).detail == "/p/error is not encrypted with the stack key"
     both[1]["kmsKeyId"] = key
     assert check_log_routing(job, both, key).verdict is Verdict.PASS
+
+
+def test_cluster_and_job_rows_fail_with_what_was_seen_and_the_next_step() -> None:
+    mysql_without_backups = {"DBClusters": [{"Engine": "mysql", "BackupRetentionPeriod": 0}]}
+    engine, retention = check_cluster(mysql_without_backups, "shop")
+    assert (engine.verdict, retention.verdict) == (Verdict.FAIL, Verdict.FAIL)
+    assert engine.detail == "shop runs 'mysql'; the export path handles aurora-postgresql, aurora-mysql"
+    assert "--backup-retention-period 1" in retention.next_step
+    aurora = {"DBClusters": [{"Engine": "aurora-mysql", "EngineVersion": "8.0", "BackupRetentionPeriod": 1}]}
+    assert [r.detail for r in check_cluster(aurora, "shop")] == [
+        "shop: aurora-mysql 8.0",
+        "1 day(s): automated snapshots are taken",
+    ]
+    assert check_cluster(aurora, "Shop")[0].next_step.endswith("ClusterIdentifier=shop")
+    version, retries = check_glue_job({"Name": "j", "GlueVersion": "4.0", "MaxRetries": 1}, expected_max_retries=0)
+    assert (version.verdict, retries.verdict) == (Verdict.FAIL, Verdict.FAIL)
+    assert retries.detail == "MaxRetries 1, template.yaml says 0"
+    current = check_glue_job({"Name": "j", "GlueVersion": "5.0", "MaxRetries": 0}, expected_max_retries=0)
+    assert [r.verdict for r in current] == [Verdict.PASS, Verdict.PASS]
 
 
 def test_layers_of_the_stack_itself_pass_others_fail() -> None:
