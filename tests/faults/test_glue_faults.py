@@ -1,4 +1,4 @@
-"""glue/sor_job.py under injected faults: after retries, or a failed run and a re-run, the SOR is exactly a clean run's.
+"""The Glue job under injected faults: after retries, or a failed run and a re-run, the SOR is exactly a clean run's.
 
 Faults come from the emulator's wire layer (local/emulator/aws_emulator.py): a Fault answers matching requests with the
 service's own error body, a hook holds a request until the test has SIGKILLed the job. The job is never patched.
@@ -12,11 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
-import sor_job
 from botocore.config import Config
 
 from local.emulator.aws_emulator import Fault, Request, wait_for
 from local.emulator.job_runner import finish
+from sor_job.config import parse_args
+from sor_job.copy_day import Copier, CopyStep
+from sor_job.errors import TableError
+from sor_job.s3_reads import list_objects, read_footer
 from tests.exports import EXPORT_BUCKET, shop_export_id
 from tests.faults.scenario import (
     EARLIER,
@@ -133,7 +136,7 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
     seconds (the 500 test above runs that path end to end).
     """
     uri = write_day_export(world, DAY)
-    config = sor_job.parse_args(
+    config = parse_args(
         [
             "--export_uri",
             uri,
@@ -149,20 +152,20 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
     )
     source = next(
         o
-        for o in sor_job.list_objects(world.s3, EXPORT_BUCKET, config.export_prefix)
+        for o in list_objects(world.s3, EXPORT_BUCKET, config.export_prefix)
         if "/public.orders/" in o.key and o.key.endswith(".parquet")
     )
     world.emulator.add_fault(Fault(lambda r: r.operation in {"CopyObject", "GetObject"}, 503, "SlowDown", times=None))
-    copier = sor_job.Copier(short_retry_s3, config)
+    copier = Copier(short_retry_s3, config)
     try:
-        with pytest.raises(sor_job.TableError, match=r"1 of 1 copies failed after retries.*SlowDown") as copy_error:
-            copier.copy([sor_job.CopyStep(source, "sor/public_orders/ingestion_date=2026-11-26/x.gz.parquet")])
+        with pytest.raises(TableError, match=r"1 of 1 copies failed after retries.*SlowDown") as copy_error:
+            copier.copy([CopyStep(source, "sor/public_orders/ingestion_date=2026-11-26/x.gz.parquet")])
     finally:
         copier.shutdown()
     assert source.key in str(copy_error.value)
     with pytest.raises(Exception, match="SlowDown") as footer_error:
-        sor_job.read_footer(short_retry_s3, EXPORT_BUCKET, source, 64 * 1024)
-    assert not isinstance(footer_error.value, sor_job.TableError)  # an S3 error, not "not a Parquet file"
+        read_footer(short_retry_s3, EXPORT_BUCKET, source, 64 * 1024)
+    assert not isinstance(footer_error.value, TableError)  # an S3 error, not "not a Parquet file"
     assert len(world.emulator.calls("s3", "CopyObject")) == 2
     assert world.emulator.enforcer is not None
     assert {e.action for e in world.emulator.enforcer.evaluated if e.role == "GlueJobRole"} >= {"s3:PutObject"}

@@ -14,8 +14,14 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import sor_job
 
+from sor_job import retype, typed_table
+from sor_job.clients import JobClients
+from sor_job.config import JobConfig, parse_args
+from sor_job.errors import FailureKind, failure_kind
+from sor_job.outcomes import ExitCode
+from sor_job.rewrite import RewriteSettings, RewriteUnit, TransformFactory, UnitResult, rewrite_unit, task_s3_client
+from sor_job.run import run_job
 from tests.exports import EXPORT_BUCKET, PG
 
 SOR_BUCKET = "aurora-sor-sor"
@@ -25,21 +31,21 @@ REGION = "sa-east-1"
 
 
 def run_in_process(
-    units: Sequence[sor_job.RewriteUnit],
-    factory: sor_job.TransformFactory,
-    config: sor_job.JobConfig,
-    settings: sor_job.RewriteSettings | None = None,
-) -> list[sor_job.UnitResult]:
+    units: Sequence[RewriteUnit],
+    factory: TransformFactory,
+    config: JobConfig,
+    settings: RewriteSettings | None = None,
+) -> list[UnitResult]:
     """run_rewrites without Spark: each unit through rewrite_unit, errors reported per unit as the tasks do."""
-    s3 = sor_job.task_s3_client(config)
+    s3 = task_s3_client(config)
     results = []
     for unit in units:
         try:
-            results.append(sor_job.rewrite_unit(unit, factory(unit), s3, config, settings or sor_job.RewriteSettings()))
+            results.append(rewrite_unit(unit, factory(unit), s3, config, settings or RewriteSettings()))
         except Exception as exc:  # noqa: BLE001 - what run_rewrites' tasks do with a failed unit
-            transient = sor_job.failure_kind(exc) is sor_job.FailureKind.TRANSIENT
+            transient = failure_kind(exc) is FailureKind.TRANSIENT
             error = f"{unit.source.key}: {type(exc).__name__}: {exc}"
-            results.append(sor_job.UnitResult(unit.destination, error=error, transient=transient))
+            results.append(UnitResult(unit.destination, error=error, transient=transient))
     return results
 
 
@@ -51,18 +57,20 @@ def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setattr(sor_job, "run_rewrites", run_in_process)
+    # where run_rewrites is called from: a night's rewrite and the history's retype
+    monkeypatch.setattr(typed_table, "run_rewrites", run_in_process)
+    monkeypatch.setattr(retype, "run_rewrites", run_in_process)
 
 
-def clients() -> sor_job.JobClients:
-    return sor_job.JobClients(
+def clients() -> JobClients:
+    return JobClients(
         boto3.client("s3", region_name=REGION),
         boto3.client("glue", region_name=REGION),
         boto3.client("cloudwatch", region_name=REGION),
     )
 
 
-def publish(objects: dict[str, bytes], *extra: str) -> tuple[dict[str, Any], sor_job.ExitCode, sor_job.JobClients]:
+def publish(objects: dict[str, bytes], *extra: str) -> tuple[dict[str, Any], ExitCode, JobClients]:
     """Inside mock_aws: the buckets and the catalog database, the export's `objects`, then one run of the job."""
     job = clients()
     for bucket in (EXPORT_BUCKET, SOR_BUCKET):
@@ -71,16 +79,16 @@ def publish(objects: dict[str, bytes], *extra: str) -> tuple[dict[str, Any], sor
     for key, body in objects.items():
         job.s3.put_object(Bucket=EXPORT_BUCKET, Key=key, Body=body)
     root = next(k for k in objects if k.startswith("exports/")).split("/")[:2]
-    config = sor_job.parse_args([
+    config = parse_args([
         "--export_uri", f"s3://{EXPORT_BUCKET}/{'/'.join(root)}/", "--sor_bucket", SOR_BUCKET,
         "--catalog_database", DATABASE, "--ingestion_date", DAY, "--source_engine", PG, "--metrics_namespace", "",
         "--progress_seconds", "3600", *extra,
     ])  # fmt: skip
-    summary, code = sor_job.run_job(config, job)
+    summary, code = run_job(config, job)
     return summary, code, job
 
 
-def published(job: sor_job.JobClients, table: str) -> pa.Table:
+def published(job: JobClients, table: str) -> pa.Table:
     """Every row of `table`'s day as the job wrote it, by id."""
     prefix = f"{DATABASE}/{table}/ingestion_date={DAY}/"
     keys = [o["Key"] for o in job.s3.list_objects_v2(Bucket=SOR_BUCKET, Prefix=prefix).get("Contents", [])]
@@ -89,7 +97,7 @@ def published(job: sor_job.JobClients, table: str) -> pa.Table:
     return (pa.concat_tables(data, promote_options="default") if data else parts[0]).sort_by("id")
 
 
-def manifest(job: sor_job.JobClients) -> dict[str, Any]:
+def manifest(job: JobClients) -> dict[str, Any]:
     """The run manifest the job wrote for DAY."""
     key = f"_manifests/{DATABASE}/ingestion_date={DAY}/manifest.json"
     return json.loads(job.s3.get_object(Bucket=SOR_BUCKET, Key=key)["Body"].read())

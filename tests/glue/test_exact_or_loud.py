@@ -7,33 +7,28 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-import sor_job
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
 from moto import mock_aws
-from sor_job import (
-    NULL_RETYPE_DIGEST,
+
+from local.export_emulator.render import render_export
+from sor_job import publish_table, typed_table
+from sor_job.config import JobConfig
+from sor_job.errors import FailureKind, TableError, failure_kind
+from sor_job.outcomes import ExitCode
+from sor_job.plan import ExportedTable, S3Object
+from sor_job.publish_table import ColumnPlan
+from sor_job.restore import Restoration, Restore, with_scale
+from sor_job.restore_transform import (
     REJECTS_COLUMN,
-    FailureKind,
-    HistoryFile,
-    HistoryStep,
+    REJECTS_TYPE,
     MeaningChanged,
-    Restoration,
-    Restore,
-    S3Object,
-    SparkJobFailed,
-    TableError,
     TextReason,
-    abort_unfinished_uploads,
-    failure_kind,
-    null_retype_transform,
-    plan_history_partition,
     plan_restorations,
     restoration_transform,
     restored_schema,
-    with_scale,
 )
-
-from local.export_emulator.render import render_export
+from sor_job.retype import NULL_RETYPE_DIGEST, HistoryFile, HistoryStep, null_retype_transform, plan_history_partition
+from sor_job.rewrite import SparkJobFailed, abort_unfinished_uploads, task_s3_client
 from tests.exports import export_kwargs, export_with_text_table, make_table
 from tests.glue.in_process import DATABASE, DAY, SOR_BUCKET, clients, manifest, publish, published
 
@@ -138,7 +133,7 @@ def test_a_typed_day_whose_pending_column_is_all_null_gets_the_type_swapped() ->
     amount = with_scale(Restoration("amount", Restore.DECIMAL, "decimal", pa.string(), "numeric", 12, None), 2)
     typed = pa.schema(
         [pa.field("id", pa.int32()), pa.field("amount", pa.string()), pa.field("d", pa.date32()),
-         pa.field(REJECTS_COLUMN, sor_job.REJECTS_TYPE)]
+         pa.field(REJECTS_COLUMN, REJECTS_TYPE)]
     )  # fmt: skip
     day = HistoryFile(S3Object("sor/t/ingestion_date=2026-11-25/a.parquet", 10, "e1"), typed, 3, "digest", {})
     plan = plan_history_partition([day], {"amount": amount})
@@ -153,7 +148,7 @@ def test_a_typed_day_whose_pending_column_is_all_null_gets_the_type_swapped() ->
     # the swap itself: NULLs in the new type; a value there fails the unit instead of being dropped
     transform = null_retype_transform(unit.output_schema, ("amount",))
     rows = [pa.array([1, 2, 3], pa.int32()), pa.nulls(3, pa.string()), pa.nulls(3, pa.date32()),
-            pa.nulls(3, sor_job.REJECTS_TYPE)]  # fmt: skip
+            pa.nulls(3, REJECTS_TYPE)]  # fmt: skip
     out = transform(pa.record_batch(rows, schema=typed), 0)
     assert out.batch.column("amount").type == pa.decimal128(12, 2)
     assert out.batch.column("amount").null_count == 3
@@ -173,17 +168,17 @@ TABLES = [
 def test_any_exception_in_one_table_fails_it_by_name_and_the_night_goes_on(
     in_process_aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = sor_job.plan_columns
+    real = publish_table.plan_columns
 
-    def crash_on_other(table: sor_job.ExportedTable, *args: Any) -> sor_job.ColumnPlan:
+    def crash_on_other(table: ExportedTable, *args: Any) -> ColumnPlan:
         if table.source.endswith(".other"):
             raise ZeroDivisionError("a bug in one table's plan")
         return real(table, *args)
 
-    monkeypatch.setattr(sor_job, "plan_columns", crash_on_other)
+    monkeypatch.setattr(publish_table, "plan_columns", crash_on_other)
     with mock_aws():
         summary, code, job = publish(render_export(**export_kwargs(tables=TABLES)))
-        assert code is sor_job.ExitCode.TABLE_FAILED
+        assert code is ExitCode.TABLE_FAILED
         assert summary["failed_tables"] == [{
             "name": "public_other", "source": "shop.public.other", "failure": "deterministic",
             "error": "ZeroDivisionError: a bug in one table's plan",
@@ -203,21 +198,21 @@ def test_a_spark_job_that_fails_fails_its_table_as_transient_and_aborts_what_its
     """A task that failed spark.task.maxFailures times raises Py4JJavaError out of collect(): run_rewrites turns it
     into SparkJobFailed; the table fails as transient (reconcile may run the night again), the multipart upload a
     killed task left under the day is aborted, and the other tables publish."""
-    real = sor_job.run_rewrites
+    real = typed_table.run_rewrites  # run_in_process, as in_process_aws set it
     left: list[str] = []
 
-    def spark_loses_other(units: Any, factory: Any, config: sor_job.JobConfig, *args: Any) -> Any:
+    def spark_loses_other(units: Any, factory: Any, config: JobConfig, *args: Any) -> Any:
         if any("/public_other/" in u.destination for u in units):
-            s3 = sor_job.task_s3_client(config)
+            s3 = task_s3_client(config)
             upload = s3.create_multipart_upload(Bucket=SOR_BUCKET, Key=units[0].destination)
             left.append(upload["UploadId"])
             raise SparkJobFailed("the Spark job of 1 rewrite units failed: An error occurred while calling o87.collect")
         return real(units, factory, config, *args)
 
-    monkeypatch.setattr(sor_job, "run_rewrites", spark_loses_other)
+    monkeypatch.setattr(typed_table, "run_rewrites", spark_loses_other)
     with mock_aws():
         summary, code, job = publish(render_export(**export_kwargs(tables=TABLES)))
-        assert code is sor_job.ExitCode.TABLE_FAILED
+        assert code is ExitCode.TABLE_FAILED
         (failed,) = summary["failed_tables"]
         assert failed["name"] == "public_other"
         assert failed["failure"] == "transient"
@@ -248,7 +243,7 @@ def test_latin1_text_on_the_copy_path_is_published_byte_for_byte_and_counted(in_
     objects = export_with_text_table([], "notes", latin1, [{"columnName": "t", "originalType": "text"}])
     with mock_aws():
         summary, code, job = publish(objects, "--restore_types", "false")
-        assert code is sor_job.ExitCode.SUCCEEDED, summary
+        assert code is ExitCode.SUCCEEDED, summary
         assert summary["invalid_text_values"] == 2
         (table,) = manifest(job)["tables"]
         assert table["invalid_text"] == {"t": 2}

@@ -13,12 +13,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-import sor_job
-from sor_job import base_table_name
 
 from local.emulator.aws_emulator import Fault, Request, wait_for
 from local.export_emulator.conversion import exported_table
 from local.export_emulator.layout import skip_reason, table_folder
+from sor_job.catalog_definitions import as_table_input, table_input
+from sor_job.catalog_writes import TableAction, put_table
+from sor_job.names import base_table_name
 from tests.exports import EXPORT_BUCKET, MY, PG, make_table, mysql_sample_tables, pg_sample_tables, shop_export_id
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -445,7 +446,7 @@ def test_nights_whose_schema_did_not_change_make_no_update_table_call(world):
 def test_tables_with_the_old_per_run_parameters_are_cleaned_once_then_left_alone(world):
     assert world.run(world.export(night_tables(DAY), export_id=shop_export_id(DAY))).code == 0
     for table in world.glue.get_tables(DatabaseName=DATABASE)["TableList"]:  # as an earlier version wrote them
-        legacy = sor_job.as_table_input(table)
+        legacy = as_table_input(table)
         legacy_run = {"sor.last_export_id": shop_export_id(DAY), "sor.last_snapshot_time": "2026-11-26T06:05Z"}
         legacy["Parameters"] |= legacy_run
         world.glue.update_table(DatabaseName=DATABASE, TableInput=legacy)
@@ -464,25 +465,25 @@ def test_tables_with_the_old_per_run_parameters_are_cleaned_once_then_left_alone
 
 def test_at_the_table_version_quota_the_update_goes_through_without_archiving(world):
     """UpdateTable archives the previous version (SkipArchive false) unless Glue's version quota is reached."""
-    wanted = sor_job.table_input("public_orders", f"s3://{SOR_BUCKET}/{DATABASE}/public_orders/", [], "shop.public.o")
+    wanted = table_input("public_orders", f"s3://{SOR_BUCKET}/{DATABASE}/public_orders/", [], "shop.public.o")
     world.glue.create_table(DatabaseName=DATABASE, TableInput=wanted)
     current = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
     sent: list[dict[str, Any]] = []
     world.glue.meta.events.register(
         "before-parameter-build.glue.UpdateTable", lambda params, **_: sent.append(dict(params))
     )
-    changed = sor_job.table_input(
+    changed = table_input(
         "public_orders", wanted["StorageDescriptor"]["Location"], [{"Name": "id", "Type": "bigint"}], "shop.public.o"
     )
 
-    assert sor_job.put_table(world.glue, DATABASE, current, changed) is sor_job.TableAction.UPDATED
+    assert put_table(world.glue, DATABASE, current, changed) is TableAction.UPDATED
     assert [p["SkipArchive"] for p in sent] == [False]
 
     quota = "Number of TABLE_VERSION resources exceeds the account limit 1000000"
     world.emulator.add_fault(
         Fault(lambda r: r.operation == "UpdateTable", 400, "ResourceNumberLimitExceededException", quota, 1)
     )
-    again = sor_job.table_input(
+    again = table_input(
         "public_orders",
         wanted["StorageDescriptor"]["Location"],
         [{"Name": "id", "Type": "bigint"}, {"Name": "n", "Type": "int"}],
@@ -490,7 +491,7 @@ def test_at_the_table_version_quota_the_update_goes_through_without_archiving(wo
     )
     current = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
 
-    assert sor_job.put_table(world.glue, DATABASE, current, again) is sor_job.TableAction.UPDATED_UNARCHIVED
+    assert put_table(world.glue, DATABASE, current, again) is TableAction.UPDATED_UNARCHIVED
     assert [p["SkipArchive"] for p in sent] == [False, False, True]
     got = world.glue.get_table(DatabaseName=DATABASE, Name="public_orders")["Table"]
     assert [c["Name"] for c in got["StorageDescriptor"]["Columns"]] == ["id", "n"]

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sor_job
 
 from local.emulator.aws_emulator import Fault
 from local.emulator.job_runner import LocalRun
+from sor_job import run
+from sor_job.run import main
 from tests.exports import make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -42,7 +43,7 @@ def summary_line(out: str) -> dict[str, Any]:
 def test_info_lines_survive_a_root_logger_the_launcher_configured_first(world: SorWorld, launcher_logging, capsys):
     uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id="aurora-sor-shop-2026-11-26")
 
-    code = sor_job.main(arguments(uri))
+    code = main(arguments(uri))
 
     captured = capsys.readouterr()
     assert code == 0
@@ -58,14 +59,14 @@ def crash_in_publish(monkeypatch: pytest.MonkeyPatch) -> None:
     def publish_table(*_: Any) -> Any:
         raise RuntimeError("a bug nobody foresaw")
 
-    monkeypatch.setattr(sor_job, "publish_table", publish_table)
+    monkeypatch.setattr(run, "publish_table", publish_table)  # where run_job calls it
 
 
 def test_an_unexpected_exception_still_writes_the_summary_line_and_a_failed_manifest(world, monkeypatch, capsys):
     uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id="aurora-sor-shop-2026-11-26")
     crash_in_publish(monkeypatch)
 
-    code = sor_job.main(arguments(uri))
+    code = main(arguments(uri))
 
     captured = capsys.readouterr()
     assert code == 2
@@ -96,7 +97,7 @@ def test_a_manifest_that_cannot_be_written_after_a_crash_is_logged_and_the_crash
     )
     world.emulator.add_fault(manifest_put)
 
-    code = sor_job.main(arguments(uri))
+    code = main(arguments(uri))
 
     captured = capsys.readouterr()
     assert code == 2

@@ -6,7 +6,9 @@ import re
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sor_job import MAX_TABLE_NAME, assign_table_names, base_table_name
+
+from sor_job.layout import MAX_TABLE_NAME
+from sor_job.names import assign_table_names, base_table_name
 
 ATHENA_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

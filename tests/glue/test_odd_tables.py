@@ -20,12 +20,12 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-import sor_job
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from moto import mock_aws
 
+from sor_job.outcomes import ExitCode
 from tests.exports import EXPORT_BUCKET, export_with_text_table, make_table
 from tests.glue.conftest import SorWorld
 from tests.glue.in_process import DATABASE, publish, published
@@ -250,7 +250,7 @@ def test_an_odd_table_never_costs_the_others_their_night(in_process_aws: None, o
     columns, mappings = odd
     with mock_aws():
         summary, code, clients = publish(_odd_export(columns, mappings))
-        assert code in {sor_job.ExitCode.SUCCEEDED, sor_job.ExitCode.TABLE_FAILED}, summary
+        assert code in {ExitCode.SUCCEEDED, ExitCode.TABLE_FAILED}, summary
         check_ordinary_tables(summary, clients)
         check_odd_table(summary, clients, columns)
 
@@ -278,7 +278,7 @@ def test_the_examples_the_review_found(in_process_aws: None) -> None:
     columns, mappings = REVIEW_COLUMNS, REVIEW_MAPPINGS
     with mock_aws():
         summary, code, clients = publish(_odd_export(columns, mappings))
-        assert code == sor_job.ExitCode.SUCCEEDED, summary
+        assert code == ExitCode.SUCCEEDED, summary
         check_ordinary_tables(summary, clients)
         check_odd_table(summary, clients, columns)
         table = clients.glue.get_table(DatabaseName=DATABASE, Name="public_odd")["Table"]

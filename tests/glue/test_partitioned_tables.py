@@ -1,19 +1,21 @@
 """A partitioned PostgreSQL table: the export holds its rows twice (the parent's folder, a batch per partition, and
 each partition's own folder: docs/aws-facts.md "Partitioned tables"). The parent is published with all its rows, and
 every partition the export also holds carries sor.partition_of, so no analyst sums the two without a sign
-(glue/sor_job.py section 4b)."""
+(glue/sor_job/partitioned.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pyarrow as pa
-import sor_job
 from moto import mock_aws
-from sor_job import ExportedTable, FileSchema, S3Object, fingerprint, partition_relations
 
 from local.export_emulator.render import render_export
 from local.postgres.sample_database import make_partitioned
+from sor_job.column_types import FileSchema
+from sor_job.outcomes import ExitCode
+from sor_job.partitioned import fingerprint, partition_relations
+from sor_job.plan import ExportedTable, S3Object
 from tests.exports import export_kwargs, make_table
 from tests.glue.in_process import DATABASE, manifest, publish, published
 
@@ -31,7 +33,7 @@ OTHER = make_table("customers", {"id": "integer", "name": "text"}, [(1, "ana")])
 def test_the_parent_holds_every_row_and_each_partition_says_whose_it_is(in_process_aws: None) -> None:
     with mock_aws():
         summary, code, job = publish(render_export(**export_kwargs(tables=[*PAYMENT, LOOKALIKE, OTHER])))
-        assert code is sor_job.ExitCode.SUCCEEDED, summary
+        assert code is ExitCode.SUCCEEDED, summary
         tables = {t["Name"]: t for t in job.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
         parent = tables["public_payment"]
         assert "sor.partition_of" not in parent["Parameters"]
@@ -60,7 +62,7 @@ def test_an_export_of_the_parent_alone_is_an_ordinary_table(in_process_aws: None
     """ExportOnly naming the parent only: no partition folders, nothing to mark (the field report saw exactly that)."""
     with mock_aws():
         summary, code, job = publish(render_export(**export_kwargs(tables=[PAYMENT[0], OTHER])))
-        assert code is sor_job.ExitCode.SUCCEEDED, summary
+        assert code is ExitCode.SUCCEEDED, summary
         parent = job.glue.get_table(DatabaseName=DATABASE, Name="public_payment")["Table"]
         assert "sor.partition_of" not in parent["Parameters"]
         assert published(job, "public_payment").num_rows == 3

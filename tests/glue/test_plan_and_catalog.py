@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import sor_job
-from sor_job import (
-    CopyStep,
-    ExportError,
-    FileSchema,
-    S3Object,
-    TableError,
-    as_table_input,
-    copy_steps_needed,
-    destination_key,
-    merge_columns,
-    parse_args,
-    partition_input,
-    plan_export,
-    same_definition,
-    stale_keys,
-    table_columns,
-    table_input,
-    verify_partition,
-)
+
+from sor_job.catalog_definitions import as_table_input, merge_columns, partition_input, same_definition, table_input
+from sor_job.column_types import FileSchema, table_columns
+from sor_job.config import parse_args
+from sor_job.copy_day import CopyStep, copy_steps_needed, destination_key, stale_keys, verify_partition
+from sor_job.errors import ExportError, TableError
+from sor_job.layout import PARQUET_SERDE
+from sor_job.plan import S3Object, plan_export
 
 ROOT = "exports/aurora-sor-c-20261126/"
 REQUIRED = [
@@ -225,7 +213,7 @@ def test_table_definition_is_an_external_parquet_table_partitioned_by_date():
     }  # nothing of one run: each UpdateTable would archive a table version
     storage = definition["StorageDescriptor"]
     assert storage["Location"] == "s3://sor/db/public_orders/"
-    assert storage["SerdeInfo"]["SerializationLibrary"] == sor_job.PARQUET_SERDE
+    assert storage["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
     assert storage["InputFormat"].endswith("MapredParquetInputFormat")
 
 

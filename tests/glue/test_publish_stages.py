@@ -5,32 +5,25 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from sor_job import (
-    REJECTS_CATALOG_TYPE,
-    REJECTS_COLUMN,
+
+from sor_job.catalog_writes import PartitionAction, TableAction
+from sor_job.column_types import FileSchema
+from sor_job.errors import TableError
+from sor_job.outcomes import DayWritten, PublishMethod
+from sor_job.plan import ExportedTable, S3Object
+from sor_job.publish_table import (
     ColumnPlan,
-    DayWritten,
-    ExportedTable,
-    FileSchema,
     Footers,
-    PartitionAction,
-    PublishMethod,
-    Restoration,
-    RestorationPlan,
-    Restore,
-    RetypeReport,
-    S3Object,
-    TableAction,
-    TableError,
     TableStages,
-    TextColumn,
-    TextReason,
     TypePlan,
     plan_columns,
     publish_method,
     refuse_table,
     table_result,
 )
+from sor_job.restore import Restoration, Restore
+from sor_job.restore_transform import REJECTS_CATALOG_TYPE, REJECTS_COLUMN, RestorationPlan, TextColumn, TextReason
+from sor_job.retype import RetypeReport
 
 PREFIX = "exports/aurora-sor-shop-2026-11-26/shop/public.orders/"
 FILES = (

@@ -1,4 +1,4 @@
-"""Restored types (glue/sor_job.py section 3b): export text -> exact typed values.
+"""Restored types (glue/sor_job/restore.py): export text -> exact typed values.
 
 Ground truth is tests/data/pg_text.json: what PostgreSQL 15 itself prints for edge values, with the exact value
 PostgreSQL computes beside it (local/postgres/pg_text.py). The JSON is read directly (no psycopg), so this file also
@@ -21,16 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-import sor_job
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sor_job import (
+
+# The export emulator prints values the way PostgreSQL does (checked against a real server by tests/test_pg_text.py).
+from local.export_emulator.conversion import pg_fraction, pg_offset
+from sor_job.restore import (
+    _FAST_SHAPES,
     KeptAsText,
     Restoration,
     Restore,
     RestoreCounts,
+    _fast_shape,
+    _restore_fast,
     format_assumption_broken,
-    invalid_text_count,
     numeric_scale,
     restoration_rules,
     restore_values,
@@ -38,9 +42,7 @@ from sor_job import (
     statistics_samples,
     with_scale,
 )
-
-# The export emulator prints values the way PostgreSQL does (checked against a real server by tests/test_pg_text.py).
-from local.export_emulator.conversion import pg_fraction, pg_offset
+from sor_job.restore_transform import invalid_text_count
 
 STORED = Path(__file__).resolve().parents[1] / "data" / "pg_text.json"
 EPOCH = dt.datetime(1970, 1, 1)
@@ -484,9 +486,9 @@ def same_as_regex_path(texts: list[str | None], rule: Restoration, *, cast_may_r
     sliced array (non-zero offset) and with the values split across chunks."""
     array = pa.array(["padding", *texts], pa.string()).slice(1)
     reference = restore_values_by_regex(array, rule)
-    shape = sor_job._fast_shape(rule)
+    shape = _fast_shape(rule)
     if shape is not None and not cast_may_refuse:  # Arrow's cast takes every fast-shaped value: no fallback needed
-        sor_job._restore_fast(pc.filter(array, pc.fill_null(pc.match_substring_regex(array, shape), True)), rule)
+        _restore_fast(pc.filter(array, pc.fill_null(pc.match_substring_regex(array, shape), True)), rule)
     for given_values in (array, pa.chunked_array([array.slice(0, len(texts) // 2), array.slice(len(texts) // 2)])):
         fast = restore_values(given_values, rule)
         assert fast.values.type == reference.values.type == rule.arrow_type
@@ -634,14 +636,14 @@ def test_common_postgresql_values_take_the_fast_path() -> None:
     }  # fmt: skip
     for source_type, texts in common.items():
         rule = rule_for(source_type, texts, "modifiers")
-        shape = sor_job._fast_shape(rule)
+        shape = _fast_shape(rule)
         assert shape is not None
         assert all(re.fullmatch(shape.strip("^$"), text) for text in texts), (source_type, shape)
-    assert sor_job._fast_shape(rule_for("numeric(3,3)", ["0.500"], "modifiers")) is None  # regex path only
+    assert _fast_shape(rule_for("numeric(3,3)", ["0.500"], "modifiers")) is None  # regex path only
 
 
 def test_a_cast_refused_on_the_fast_path_falls_back_to_the_regex_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fast shape looser than Arrow's parser (here one admitting 30 February) costs speed, never a wrong value."""
-    monkeypatch.setitem(sor_job._FAST_SHAPES, Restore.DATE, r"^\d{4}-\d\d-\d\d$")
+    monkeypatch.setitem(_FAST_SHAPES, Restore.DATE, r"^\d{4}-\d\d-\d\d$")
     texts = ["2021-02-30", "2021-02-28", None, "2021-13-01", "nope", "2021-02-28 BC"]
     same_as_regex_path(texts, rule_for("date", [], "real"), cast_may_refuse=True)

@@ -1,4 +1,4 @@
-"""The restoration transform (glue/sor_job.py section 7c): restored columns, sor_rejects, counters and samples,
+"""The restoration transform (glue/sor_job/restore_transform.py): restored columns, sor_rejects, counters and samples,
 in-process (no Spark, no S3). Runs under the Glue 5.0 pins too:
 `.venv-spark/bin/python -m pytest tests/glue/test_restore_transform.py --noconftest`."""
 
@@ -11,20 +11,18 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sor_job import (
-    MAX_SAMPLES,
+
+from sor_job.errors import TableError
+from sor_job.restore import Restoration, format_assumption_broken, restoration_rules, with_scale
+from sor_job.restore_transform import (
     REJECTS_COLUMN,
     REJECTS_TYPE,
-    Restoration,
-    TableError,
     column_counts,
-    format_assumption_broken,
-    restoration_rules,
     restoration_spec,
     restoration_transform,
     restored_schema,
-    with_scale,
 )
+from sor_job.rewrite import MAX_SAMPLES
 
 MAPPINGS = [
     {"columnName": "born", "originalType": "date"},
@@ -129,7 +127,7 @@ def test_restoration_spec_changes_with_a_rule_and_not_with_order() -> None:
 
 
 def test_plan_catalog_type_outranks_tonight_and_string_stays_string() -> None:
-    from sor_job import TextReason, plan_restorations
+    from sor_job.restore_transform import TextReason, plan_restorations
 
     real = [{"columnName": "paid", "originalType": "numeric", "originalNumPrecision": 12},
             {"columnName": "born", "originalType": "date"}]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Retention (glue/sor_job.py section 8b): restic keep rules over simulated years of nights, removal in the emulator.
+"""Retention (glue/sor_job/retention.py): restic keep rules over simulated years of nights, removal in the emulator.
 
 The nights are built with the job's own builders (table_input, partition_input, put_table) rather than by running the
 job hundreds of times; one test runs the whole job as the Glue role, under IAM enforcement.
@@ -11,22 +11,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-import sor_job
-from sor_job import (
-    Copier,
-    ExportError,
-    JobClients,
-    RemovalOutcome,
-    RetentionPolicy,
-    TableDays,
-    kept_dates,
-    parse_args,
-    partition_input,
-    plan_retention,
-    put_table,
-    table_input,
-)
 
+from sor_job.catalog_definitions import partition_input, table_input
+from sor_job.catalog_writes import put_table
+from sor_job.clients import JobClients
+from sor_job.config import RetentionPolicy, parse_args
+from sor_job.copy_day import Copier
+from sor_job.errors import ExportError
+from sor_job.retention import Removal, RemovalOutcome, TableDays, apply_retention, kept_dates, plan_retention
 from tests.exports import make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
@@ -139,7 +131,7 @@ def test_orphaned_day_folders_are_planned_unless_their_date_is_kept() -> None:
     table = TableDays("orders", days - {LAST - dt.timedelta(days=1)}, folders=days | orphans)
     others = TableDays("customers", days)
     removals = plan_retention(RetentionPolicy(3, 0, 0), [table, others], {"orders"}, LAST)
-    assert [r for r in removals if not r.in_catalog] == [sor_job.Removal("orders", dt.date(2025, 1, 1), False)]
+    assert [r for r in removals if not r.in_catalog] == [Removal("orders", dt.date(2025, 1, 1), False)]
 
 
 def test_pinned_partitions_are_never_planned() -> None:
@@ -224,7 +216,7 @@ def retain(world: SorWorld, day: str, *options: str, s3: Any = None, glue: Any =
     clients = JobClients(s3 or world.s3, glue or world.glue, None)
     copier = Copier(clients.s3, config)
     try:
-        return sor_job.apply_retention(clients, config, set(failed), copier.delete)
+        return apply_retention(clients, config, set(failed), copier.delete)
     finally:
         copier.shutdown()
 

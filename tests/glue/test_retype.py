@@ -13,24 +13,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sor_job import (
-    REJECTS_CATALOG_TYPE,
-    REJECTS_COLUMN,
-    HistoryFile,
-    HistoryStep,
-    Restoration,
-    Restore,
-    S3Object,
-    TableError,
-    plan_history_partition,
-    restoration_spec,
-    restored_schema,
-    rewrite_plan_digest,
-    with_scale,
-)
 
 from local.emulator.aws_emulator import Fault, Request
 from local.export_emulator.source import SourceColumn, SourceTable
+from sor_job.errors import TableError
+from sor_job.plan import S3Object
+from sor_job.restore import Restoration, Restore, with_scale
+from sor_job.restore_transform import REJECTS_CATALOG_TYPE, REJECTS_COLUMN, restoration_spec, restored_schema
+from sor_job.retype import HistoryFile, HistoryStep, plan_history_partition
+from sor_job.rewrite import rewrite_plan_digest
 from tests.glue.conftest import DATABASE, SOR_BUCKET, SorWorld
 
 pytestmark = pytest.mark.glue_job

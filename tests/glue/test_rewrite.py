@@ -1,4 +1,4 @@
-"""The rewrite engine (glue/sor_job.py section 7b): one export file -> one deterministic Parquet object in the SOR,
+"""The rewrite engine (glue/sor_job/rewrite.py): one export file -> one deterministic Parquet object in the SOR,
 streamed row group by row group, skipped on a re-run, converging after a crash, distributed by Spark.
 
 The transform here is an identity with casts (text -> int32, bigint -> int32), so these tests do not depend on the
@@ -18,27 +18,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-import sor_job
-from sor_job import (
-    JobConfig,
-    RewriteSettings,
-    RewriteUnit,
-    TableError,
-    TransformedBatch,
-    destination_key,
-    list_objects,
-    parse_args,
-    plan_export,
-    read_footer,
-    read_metadata,
-    rewrite_plan_digest,
-    rewrite_unit,
-    schema_ipc,
-    verify_rewrites,
-)
 
 from local.emulator.aws_emulator import Fault
 from local.emulator.job_runner import JOB
+from sor_job.config import JobConfig, parse_args
+from sor_job.copy_day import destination_key
+from sor_job.errors import ExportError, TableError
+from sor_job.names import base_table_name
+from sor_job.plan import S3Object, plan_export
+from sor_job.rewrite import (
+    COUNTERS_KEY,
+    MAX_SAMPLES,
+    SPARK_REBASE_CONF,
+    RewriteSettings,
+    RewriteUnit,
+    Transform,
+    TransformedBatch,
+    UnitResult,
+    rewrite_plan_digest,
+    rewrite_unit,
+    run_rewrites,
+    schema_ipc,
+    verify_rewrites,
+)
+from sor_job.s3_reads import RangeReader, list_objects, read_footer, read_metadata
 from tests.exports import make_large_table, make_table
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 from tests.prerequisites import run_in_spark_venv, spark_python_or_skip
@@ -47,7 +50,7 @@ MIB = 1024**2
 SMALL_PARTS = RewriteSettings(part_size=5 * MIB)
 
 
-def counted_cast(casts: Mapping[str, pa.DataType]) -> sor_job.Transform:
+def counted_cast(casts: Mapping[str, pa.DataType]) -> Transform:
     """Identity with casts; counts the values that became NULL (the shape of a restoration's rejects)."""
 
     def transform(batch: pa.RecordBatch, first_row: int) -> TransformedBatch:
@@ -104,10 +107,10 @@ def plan_units(
     plan = plan_export(config.export_prefix, objects, info, tables_info, problems)
     units = []
     for table in plan.tables:
-        name = sor_job.base_table_name(table.folder)
+        name = base_table_name(table.folder)
         for obj in table.files:
             rows = read_footer(s3, config.export_bucket, obj, config.footer_read_size)[0].rows
-            reader = sor_job.RangeReader(s3, config.export_bucket, obj, config.footer_read_size)
+            reader = RangeReader(s3, config.export_bucket, obj, config.footer_read_size)
             source_schema = pq.ParquetFile(reader).schema_arrow
             schema = output_schema(source_schema, casts)
             digest = rewrite_plan_digest(schema, json.dumps({k: str(v) for k, v in casts.items()}), settings)
@@ -137,7 +140,7 @@ CASTS = {"qty": pa.int32()}
 
 def rewrite_all(
     s3: Any, config: JobConfig, units: Sequence[RewriteUnit], settings: RewriteSettings = DEFAULTS
-) -> list[sor_job.UnitResult]:
+) -> list[UnitResult]:
     return [rewrite_unit(u, counted_cast(CASTS), s3, config, settings) for u in units]
 
 
@@ -172,11 +175,11 @@ def test_rewrite_streams_many_row_groups_into_the_destination_key_with_typed_col
         bad = [v for v in expected["qty"].to_pylist() if v.startswith("bad-")]
         assert got["qty"].to_pylist() == [None if v.startswith("bad-") else int(v) for v in expected["qty"].to_pylist()]
         assert result.counters["qty.rejected"] == len(bad) > 0
-        assert result.samples["qty.rejected"] == bad[: sor_job.MAX_SAMPLES]
+        assert result.samples["qty.rejected"] == bad[:MAX_SAMPLES]
         head = s3.head_object(Bucket=SOR_BUCKET, Key=unit.destination)
         assert head["Metadata"] == {"sor-source-etag": unit.source.etag, "sor-plan-digest": unit.plan_digest}
         assert written.metadata.metadata == {
-            sor_job.COUNTERS_KEY.encode(): json.dumps(dict(sorted(result.counters.items()))).encode()
+            COUNTERS_KEY.encode(): json.dumps(dict(sorted(result.counters.items()))).encode()
         }
     verify_rewrites(s3, config, units)
     # Only puts: a small file is one PutObject, never a multipart upload.
@@ -354,7 +357,7 @@ def test_sse_kms_with_the_stack_key_on_put_and_multipart(world: SorWorld) -> Non
 
 def test_run_rewrites_without_units_needs_no_spark() -> None:
     # .venv has no pyspark: a night with nothing to rewrite must still run there.
-    assert sor_job.run_rewrites([], lambda unit: counted_cast(CASTS), job_config("s3://b/exports/e/")) == []
+    assert run_rewrites([], lambda unit: counted_cast(CASTS), job_config("s3://b/exports/e/")) == []
 
 
 def test_run_rewrites_without_pyspark_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -368,20 +371,29 @@ def test_run_rewrites_without_pyspark_says_what_to_do(monkeypatch: pytest.Monkey
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_pyspark)
-    unit = RewriteUnit(sor_job.S3Object("k", 1, "e"), "d", schema_ipc(pa.schema([])), "x", 0)
-    with pytest.raises(sor_job.ExportError, match=r"needs pyspark.*make spark-venv"):
-        sor_job.run_rewrites([unit], lambda u: counted_cast(CASTS), job_config("s3://b/exports/e/"))
+    unit = RewriteUnit(S3Object("k", 1, "e"), "d", schema_ipc(pa.schema([])), "x", 0)
+    with pytest.raises(ExportError, match=r"needs pyspark.*make spark-venv"):
+        run_rewrites([unit], lambda u: counted_cast(CASTS), job_config("s3://b/exports/e/"))
 
 
 # -------------------------------------------------------------------------------------------------------------------
-# Through real local Spark, the job's code running as __main__ (as Glue runs the script), so that everything the
-# executors need is pickled by value: the units and results cross as plain data.
+# Through real local Spark, the job's package imported from the shipped script (glue/dist/sor_job.py, its importer
+# installed but its main not run), so that everything the executors need travels by value, as under Glue: the
+# package is not on the executors' path. The units and results cross as plain data.
 SPARK_DRIVER = r"""
 import base64, dataclasses, json, os, sys
 from local.emulator.spark_env import spark_environment
 os.environ.update(spark_environment(master="local[2]"))
 source = open(sys.argv[1]).read().replace('if __name__ == "__main__":', "if False:")
-exec(compile(source, sys.argv[1], "exec"), globals())  # the job's definitions, in __main__
+exec(compile(source, sys.argv[1], "exec"), {"__name__": "shipped"})  # installs the script's importer only
+sys.path[:] = [p for p in sys.path if not p.endswith("/glue")]
+import sor_job
+assert sor_job.__loader__.__class__.__name__ == "_EmbeddedPackage", sor_job.__loader__
+from sor_job.config import parse_args
+from sor_job.plan import S3Object
+from sor_job.rewrite import (
+    SPARK_REBASE_CONF, RewriteSettings, RewriteUnit, TransformedBatch, rewrite_unit, run_rewrites, task_s3_client,
+)
 spec = json.loads(sys.stdin.read())
 config = parse_args(spec["args"])
 settings = RewriteSettings(part_size=spec["part_size"])
@@ -444,7 +456,7 @@ def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world:
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["master"] == "local[2]"
-    assert report["rebase"] == sor_job.SPARK_REBASE_CONF
+    assert report["rebase"] == SPARK_REBASE_CONF
     results = report["results"]
     assert [r["destination"] for r in results] == [u.destination for u in units]
     assert all(r["error"] is None and not r["skipped"] for r in results)

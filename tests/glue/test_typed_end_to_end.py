@@ -13,10 +13,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sor_job import REJECTS_COLUMN, TYPE_PENDING
-
 from local.emulator.aws_emulator import Fault, Request
 from local.postgres.sample_database import make_table, mysql_sample_tables
+from sor_job.restore_transform import REJECTS_COLUMN, TYPE_PENDING
 from tests.exports import MY
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sor_job import REJECTS_CATALOG_TYPE, REJECTS_COLUMN
 
 from local.export_emulator.source import SourceColumn, SourceTable
 from local.postgres.pg_text import PgText, from_json, source_tables
+from sor_job.restore_transform import REJECTS_CATALOG_TYPE, REJECTS_COLUMN
 from tests.glue.conftest import DATABASE, DAY, SOR_BUCKET, SorWorld
 
 # No glue_job marker: this module runs the job under the Spark venv, which already carries the Glue 5.0 pins

@@ -7,10 +7,10 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import sor_job
-from sor_job import ParquetColumn, UnsupportedType, athena_type
 
 from local.export_emulator.conversion import exported_arrow_type
+from sor_job.column_types import ParquetColumn, UnsupportedType, athena_type
+from sor_job.errors import TableError
 
 
 def footer_columns(schema: pa.Schema) -> dict[str, ParquetColumn]:
@@ -165,7 +165,7 @@ def test_annotation_on_the_wrong_physical_type_is_not_guessed():
 
 
 def test_unsupported_type_is_a_table_error_so_only_that_table_fails():
-    assert issubclass(UnsupportedType, sor_job.TableError)
+    assert issubclass(UnsupportedType, TableError)
 
 
 def test_a_flat_column_whose_name_holds_a_dot_is_that_flat_column_not_a_nested_one():

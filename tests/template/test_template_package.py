@@ -83,7 +83,7 @@ def test_sam_package_uploads_the_function_bundle_and_the_glue_script(
     script_uri = packaged["Resources"]["SorJob"]["Properties"]["Command"]["ScriptLocation"]
     bucket, key = _s3_uri(script_uri)
     uploaded = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    assert uploaded == (ROOT / "glue" / "sor_job.py").read_bytes()
+    assert uploaded == (ROOT / "glue" / "dist" / "sor_job.py").read_bytes()
 
     puts = [r for r in emulator.calls("s3") if r.operation in ("PutObject", "CompleteMultipartUpload")]
     assert {r.bucket_key[1] for r in puts} >= {_s3_uri(code_uri)[1], key}

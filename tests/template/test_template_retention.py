@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from sor_job import JobConfig, RetentionPolicy, parse_args
 
 from ops.stack import ACCOUNT, CLUSTER, REGION, Stack, allows, role_statements
+from sor_job.config import JobConfig, RetentionPolicy, parse_args
 
 KEEPS = ("RetentionKeepDaily", "RetentionKeepMonthly", "RetentionKeepYearly")
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sor_job import metric_data, parse_args
 
 from ops.stack import Stack
+from sor_job.config import parse_args
+from sor_job.run import metric_data
 
 # (metric, the summary key the job counts it from)
 TYPED_METRICS = [

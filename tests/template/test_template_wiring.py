@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from config import EXPORT_SOURCES, load_config
 from glue_runs import job_arguments
-from sor_job import ExportError, parse_args
 
 from ops.stack import ACCOUNT, CLUSTER, REGION, ROOT, Stack, allows, role_statements, rule_matches
+from sor_job.config import parse_args
+from sor_job.errors import ExportError
 
 # The Lambda contract (docs/contracts.md "Lambda configuration"): exactly these variables configure both functions.
 CONTRACT_ENV = {
@@ -314,7 +315,7 @@ def test_default_arguments_alone_point_at_the_stack_resources(either_stack: Stac
 
 def test_glue_job_shape(stack: Stack, raw_template: dict[str, Any]) -> None:
     raw = raw_template["Resources"]["SorJob"]["Properties"]
-    assert raw["Command"]["ScriptLocation"] == "glue/sor_job.py", "a local path, so sam package uploads it"
+    assert raw["Command"]["ScriptLocation"] == "glue/dist/sor_job.py", "a local path, so sam package uploads it"
     assert (ROOT / raw["Command"]["ScriptLocation"]).is_file()
     job = stack.props("SorJob")
     assert job["Command"]["Name"] == "glueetl"
