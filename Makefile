@@ -17,7 +17,7 @@ PY313_BIN := $(shell python3.13 -c 'import os, sys; print(os.path.dirname(sys.ex
 # The SAM CLI wants a Region even offline; no credentials are needed by validate/build.
 SAM_ENV := AWS_REGION=sa-east-1 AWS_DEFAULT_REGION=sa-east-1 SAM_CLI_TELEMETRY=0
 
-.PHONY: help lock venv glue5-venv checkov-venv spark-venv lint format template-check build test test-fast demo bench verify clean
+.PHONY: help lock venv glue5-venv checkov-venv spark-venv lint format template-check build test test-fast demo bench verify bundle clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,6 +112,9 @@ bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark an
 verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])
 	@if [ -z "$(STACK)" ] || [ -z "$(REGION)" ]; then echo "usage: make verify STACK=<stack name> REGION=<region>" >&2; exit 2; fi
 	$(PY) -m ops.verify_deployment --stack-name "$(STACK)" --region "$(REGION)" $(if $(PROFILE),--profile "$(PROFILE)") $(ARGS)
+
+bundle: venv ## rebuild glue/dist/sor_job.py (the one script Glue runs) from the package glue/sor_job/
+	$(PY) -m local.build.job_bundle
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) $(GLUE5_VENV) $(CHECKOV_VENV) $(SPARK_VENV) .aws-sam .pytest_cache .ruff_cache
