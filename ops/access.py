@@ -35,6 +35,7 @@ class Names:
     role_arns: Mapping[str, str]  # role logical id in template.yaml -> role ARN
     glue_job_metrics: bool = True  # the job runs with --enable-metrics: Glue publishes its own metrics as the role
     glue_log_prefix: str = ""  # the job's --custom-logGroup-prefix: Glue writes <prefix>/output and <prefix>/error
+    glue_script: str = ""  # the job's Command.ScriptLocation once packaged (s3://bucket/key): Glue reads it as the role
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,15 @@ def _glue_job(names: Names) -> list[Call]:
         # https://docs.aws.amazon.com/glue/latest/dg/monitoring-awsglue-with-cloudwatch-metrics.html).
         calls.append(Call(role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": ("Glue",), **_TLS},
                           "Glue's own job metrics (--enable-metrics)"))  # fmt: skip
+    if names.glue_script:
+        # Glue reads Command.ScriptLocation as the job's role: the role's permissions include "access to Amazon S3 for
+        # any sources, targets, scripts, and temporary directories" ("Step 2: Create an IAM role for AWS Glue",
+        # https://docs.aws.amazon.com/glue/latest/dg/create-an-iam-role.html). The job's own code never reads it.
+        script_bucket, _, script_key = names.glue_script.removeprefix("s3://").partition("/")
+        script_arn = f"arn:{names.partition}:s3:::{script_bucket}/{script_key}"
+        calls.append(
+            Call(role, "s3:GetObject", script_arn, dict(_TLS), "Glue reads the job's script as the job's role")
+        )
     if names.glue_log_prefix:
         # Glue 5 writes the run's logs to <prefix>/output and <prefix>/error as the job's role ("Logging for AWS Glue
         # jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html). The script never makes
@@ -240,12 +250,12 @@ def _glue_job(names: Names) -> list[Call]:
             Call(role, action, database, _TLS, "catalog: publish a table and its partition"),
             Call(role, action, a_table, _TLS, "catalog: publish a table and its partition", pattern=any_table),
         ]
-    # Retention (glue/sor_job.py section 8b): the partitions of each managed table, its day folders (a delimited
+    # Retention (glue/sor_job/retention.py): the partitions of each managed table, its day folders (a delimited
     # listing of the table prefix), then BatchDeletePartition before the day folder's DeleteObjects (declared above).
     for action, why in (
         ("glue:GetPartitions", "retention: the days a managed table holds"),
         ("glue:BatchDeletePartition", "retention: remove the partitions the keep rules drop"),
-        ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (section 9b)"),
+        ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (sor_job/typed_table)"),
     ):
         calls += [
             Call(role, action, catalog, _TLS, why),
@@ -290,7 +300,9 @@ def names_of(stack: Stack) -> Names:
     """The names a (translated, evaluated) template gives its resources: the functions' environment, the roles."""
     env = {k: str(v) for k, v in stack.props("StartExportFunction")["Environment"]["Variables"].items()}
     key_arn = env["EXPORT_KMS_KEY_ARN"]
-    job_args = stack.props("SorJob").get("DefaultArguments", {})
+    job = stack.props("SorJob")
+    job_args = job.get("DefaultArguments", {})
+    script = str(job["Command"]["ScriptLocation"])
     return Names(
         partition=key_arn.split(":")[1],
         region=key_arn.split(":")[3],
@@ -304,6 +316,7 @@ def names_of(stack: Stack) -> Names:
         alert_topic_arn=env["ALERT_TOPIC_ARN"],
         glue_job_name=env["GLUE_JOB_NAME"],
         role_arns={role: stack.get_att(role, "Arn") for role in ROLES},
+        glue_script=script if script.startswith("s3://") else "",  # a local path until sam package uploads it
         **glue_runtime_names(job_args),
     )
 

@@ -268,6 +268,35 @@ def check_glue_job(job: Mapping[str, Any], expected_max_retries: int | None) -> 
     ]
 
 
+# The line local/build/job_bundle.py writes into the shipped script: the digest of the package sources it carries.
+_SCRIPT_VERSION = re.compile(r'^PACKAGE_SHA256 = "([0-9a-f]{64})"', re.MULTILINE)
+
+
+def script_version(text: str) -> str | None:
+    """The job version a shipped script names (its PACKAGE_SHA256), or None for any other file."""
+    match = _SCRIPT_VERSION.search(text)
+    return match.group(1) if match else None
+
+
+def check_job_script(location: str, text: str | None, expected: str | None) -> CheckResult:
+    """The script the job points at exists, is the project's shipped script, and is this checkout's version.
+
+    `text` is None when the object does not exist; `expected` the version of this checkout's glue/dist/sor_job.py.
+    """
+    redeploy = "run `sam deploy` from this checkout: it uploads glue/dist/sor_job.py and points the job at it"
+    if not location.startswith("s3://"):
+        return failed("glue job script", f"Command.ScriptLocation is {location!r}, not an S3 object", redeploy)
+    if text is None:
+        return failed("glue job script", f"{location} does not exist: every run fails before the job starts", redeploy)
+    version = script_version(text)
+    if version is None:
+        return failed("glue job script", f"{location} is not a script built by `make bundle`", redeploy)
+    if expected is not None and version != expected:
+        detail = f"{location} is job {version[:12]}, this checkout's glue/dist/sor_job.py is {expected[:12]}"
+        return failed("glue job script", detail, f"{redeploy}, or verify from the checkout that was deployed")
+    return passed("glue job script", f"{location}: job {version[:12]}, this checkout's")
+
+
 def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> CheckResult:
     """Glue 5 writes to /aws-glue/jobs/output and /aws-glue/jobs/error unless --custom-logGroup-prefix moves them to
     <prefix>/output and <prefix>/error ("Logging for AWS Glue jobs",

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ops.access import GLUE_LOG_PREFIX_ARGUMENT, Call, Names, declared_calls, glue_runtime_names
 from ops.checks import (
     DEFAULT_BACKUP_MARGIN,
@@ -42,14 +44,16 @@ from ops.checks import (
     check_events_key_statement,
     check_failed_invocations,
     check_glue_job,
+    check_job_script,
     check_layers,
     check_log_routing,
     check_schedule,
     check_snapshot_age,
     failed,
     passed,
+    script_version,
 )
-from ops.stack import load_raw
+from ops.stack import ROOT, load_raw
 
 ClientFor = Callable[[str], Any]  # service name ("rds", "iam", ...) -> a boto3 client or a stand-in
 
@@ -103,7 +107,10 @@ def stack_view(describe_stacks: Mapping[str, Any], resource_pages: Iterable[Mapp
 
 
 def deployed_names(
-    view: StackView, function_environment: Mapping[str, str], job_arguments: Mapping[str, str] | None = None
+    view: StackView,
+    function_environment: Mapping[str, str],
+    job_arguments: Mapping[str, str] | None = None,
+    script_location: str = "",
 ) -> Names:
     """The physical names the code works with: outputs and resources, plus what only the functions' environment
     holds (the export prefix) and the Glue job's default arguments (Glue's own metrics and log groups)."""
@@ -125,6 +132,7 @@ def deployed_names(
         alert_topic_arn=view.outputs["AlertTopicArn"],
         glue_job_name=view.outputs["SorJobName"],
         role_arns=roles,
+        glue_script=script_location if script_location.startswith("s3://") else "",
         **glue_runtime_names(job_arguments),
     )
 
@@ -336,6 +344,25 @@ def _expected_max_retries() -> int | None:
 _READ_ACCESS = "if it is AccessDenied, give your principal the read access README (Deploy) lists; re-run"
 
 
+def _read_object(s3: Any, location: str) -> str | None:
+    """The text of an s3:// object, None when it does not exist (NoSuchKey; a 403 raises: a read the operator lacks)."""
+    if not location.startswith("s3://"):
+        return None
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+
+
+def shipped_script_version() -> str | None:
+    """The job version of this checkout's glue/dist/sor_job.py, the script `sam deploy` uploads from here."""
+    path = ROOT / "glue" / "dist" / "sor_job.py"
+    return script_version(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def _guard(check: str, action: Callable[[], list[CheckResult]], next_step: str = _READ_ACCESS) -> list[CheckResult]:
     """A read the operator is not allowed, or that fails, becomes a FAIL row instead of ending the run."""
     try:
@@ -374,9 +401,18 @@ def verify(
 
     results += _guard("glue job", read_job)
 
+    def read_script() -> list[CheckResult]:
+        if not job:
+            return []  # the read failed: its row is already there
+        location = str(job.get("Command", {}).get("ScriptLocation", ""))
+        return [check_job_script(location, _read_object(clients("s3"), location), shipped_script_version())]
+
+    results += _guard("glue job script", read_script)
+
     def permissions() -> list[CheckResult]:
         nonlocal names
-        names = deployed_names(view, environment, job.get("DefaultArguments", {}))
+        script = job.get("Command", {}).get("ScriptLocation", "")
+        names = deployed_names(view, environment, job.get("DefaultArguments", {}), script)
         calls = calls_for(names)
         iam = clients("iam")
         found: list[SimulatedDecision] = []

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from local.demo.demo import Console, run_glue_job, typed_columns_report
-from local.emulator.deploy import deploy
+from local.emulator.deploy import SAM_ARTIFACTS_BUCKET, deploy
+from local.emulator.job_runner import JOB
 from tests.prerequisites import spark_python_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def test_a_job_that_prints_no_summary_fails_the_demo_with_its_log(capsys: pytest
 
 
 def test_the_deployer_creates_what_the_template_declares(aws, emulator):
-    deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
+    deployment = deploy(aws, {"ClusterIdentifier": "c1"})
     s3, glue = aws.client("s3"), aws.client("glue")
     sor_bucket = deployment.function_environment("StartExportFunction")["SOR_BUCKET"]
     encryption = s3.get_bucket_encryption(Bucket=sor_bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -72,7 +73,10 @@ def test_the_deployer_creates_what_the_template_declares(aws, emulator):
     assert all(s3.get_public_access_block(Bucket=sor_bucket)["PublicAccessBlockConfiguration"].values())
     job_name = deployment.function_environment("OnExportEventFunction")["GLUE_JOB_NAME"]
     job = glue.get_job(JobName=job_name)["Job"]
-    assert job["Command"]["ScriptLocation"] == "s3://artifacts/sor_job.py"
+    # packaged as sam deploy does: the shipped script, byte for byte, in the artifacts bucket the Glue role reads
+    bucket, _, key = job["Command"]["ScriptLocation"].removeprefix("s3://").partition("/")
+    assert bucket == SAM_ARTIFACTS_BUCKET
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == JOB.read_bytes()
     assert job["DefaultArguments"]["--sor_bucket"] == sor_bucket
     assert job["NumberOfWorkers"] == 2  # a template string, converted as CloudFormation does
     (nightly,) = deployment.schedules_of("StartExportFunction")
@@ -86,7 +90,7 @@ def test_the_deployer_creates_what_the_template_declares(aws, emulator):
 
 
 def test_the_tls_only_statement_is_the_only_part_of_a_bucket_policy_left_out(aws, emulator):
-    deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
+    deployment = deploy(aws, {"ClusterIdentifier": "c1"})
     bucket = deployment.function_environment("StartExportFunction")["EXPORT_BUCKET"]
     s3 = aws.client("s3")
     with pytest.raises(s3.exceptions.ClientError) as missing:

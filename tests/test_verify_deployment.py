@@ -29,7 +29,9 @@ import pytest
 from botocore import xform_name
 from botocore.validate import ParamValidator
 
+from local.build import job_bundle
 from local.emulator.deploy import Deployment, deploy
+from local.emulator.job_runner import JOB
 from ops.access import Call, Names, declared_calls
 from ops.checks import (
     CheckResult,
@@ -39,9 +41,11 @@ from ops.checks import (
     check_cluster,
     check_events_key_statement,
     check_glue_job,
+    check_job_script,
     check_layers,
     check_log_routing,
     schedule_times,
+    script_version,
 )
 from ops.iam import AuthRequest, Decision, Principal, evaluate
 from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
@@ -51,6 +55,7 @@ from ops.verify_deployment import (
     decisions,
     plan_simulations,
     render,
+    shipped_script_version,
     verify,
 )
 
@@ -261,7 +266,7 @@ class Harness:
 
 @pytest.fixture
 def harness(aws: boto3.Session) -> Harness:
-    deployment = deploy(aws, {"ClusterIdentifier": CLUSTER}, script_location="s3://artifacts/sor_job.py")
+    deployment = deploy(aws, {"ClusterIdentifier": CLUSTER})
     aws.client("rds").create_db_cluster(
         DBClusterIdentifier=CLUSTER,
         Engine="aurora-postgresql",
@@ -290,6 +295,7 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         "backup window",
         "newest automated snapshot",
         "glue version",
+        "glue job script",
         "glue log routing",
         "key policy: EventBridge to the topic",
         "test alert",
@@ -564,3 +570,53 @@ def test_a_denial_of_one_role_is_not_hidden_by_another_roles_allow_of_the_same_c
             ("permissions Reader", Verdict.FAIL),
             ("permissions Writer", Verdict.PASS),
         ], render(results)
+
+
+# -- the job's script --------------------------------------------------------------------------------------------------
+def shipped_text() -> str:
+    return JOB.read_text(encoding="utf-8")
+
+
+def test_the_script_check_passes_this_checkouts_script_and_names_its_version() -> None:
+    version = script_version(shipped_text())
+    assert version == job_bundle.sources_digest(job_bundle.package_sources())  # the line the bundle writes
+    result = check_job_script("s3://b/k", shipped_text(), shipped_script_version())
+    assert (result.verdict, result.detail) == (Verdict.PASS, f"s3://b/k: job {version[:12]}, this checkout's")
+
+
+@pytest.mark.parametrize(
+    ("location", "text", "says"),
+    [
+        ("glue/dist/sor_job.py", None, "not an S3 object"),
+        ("s3://b/k", None, "does not exist"),
+        ("s3://b/k", "print('hello')\n", "not a script built by `make bundle`"),
+        ("s3://b/k", 'PACKAGE_SHA256 = "' + "0" * 64 + '"\n', "is job 000000000000, this checkout's"),
+    ],
+)
+def test_the_script_check_fails_a_missing_foreign_or_other_version_script(location, text, says) -> None:
+    result = check_job_script(location, text, shipped_script_version())
+    assert result.verdict is Verdict.FAIL
+    assert says in result.detail
+    assert result.next_step.startswith("run `sam deploy` from this checkout")
+
+
+def test_a_script_removed_from_the_artifacts_bucket_is_a_failed_row(harness: Harness) -> None:
+    job_name = harness.deployment.function_environment("OnExportEventFunction")["GLUE_JOB_NAME"]
+    location = harness.session.client("glue").get_job(JobName=job_name)["Job"]["Command"]["ScriptLocation"]
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    harness.session.client("s3").delete_object(Bucket=bucket, Key=key)
+    (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "glue job script"]
+    assert row.verdict is Verdict.FAIL
+    assert row.detail == f"{location} does not exist: every run fails before the job starts"
+
+
+def test_the_glue_roles_read_of_its_script_is_simulated(harness: Harness) -> None:
+    results = harness.run(send_test_alert=False)
+    (glue,) = [r for r in results if r.check == "permissions GlueJobRole"]
+    assert glue.verdict is Verdict.PASS, glue.detail
+    job_name = harness.deployment.function_environment("OnExportEventFunction")["GLUE_JOB_NAME"]
+    location = harness.session.client("glue").get_job(JobName=job_name)["Job"]["Command"]["ScriptLocation"]
+    names = harness.deployment.names()
+    assert names.glue_script == location
+    reads = [c for c in declared_calls(names) if c.role == "GlueJobRole" and c.why.startswith("Glue reads the job's")]
+    assert [c.resource for c in reads] == ["arn:aws:s3:::" + location.removeprefix("s3://")]

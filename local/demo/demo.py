@@ -8,7 +8,7 @@
 4. invoke the real start_export handler with the event the nightly schedule sends;
 5. complete the export with the export emulator (the sample database, or yours with --source);
 6. deliver the documented completion event (RDS-EVENT-0164) to the real on_export_event handler, then run
-   glue/sor_job.py with exactly the arguments that handler gave StartJobRun, the way Glue runs it (under Spark,
+   glue/dist/sor_job.py with exactly the arguments that handler gave StartJobRun, the way Glue runs it (under Spark,
    local/emulator/job_runner.py, in .venv-spark); show the typed columns the run manifest reports; deliver the event
    again
    (a duplicate) and run the reconcile schedule: neither may start a second run;
@@ -28,6 +28,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -147,14 +148,20 @@ def completion_event(snapshot_arn: str, when: dt.datetime) -> dict[str, Any]:
 
 
 # -- the Glue job -------------------------------------------------------------------------------------------------
-def glue_command(glue: Any, job_name: str, run_id: str) -> list[str]:
-    """What Glue runs for a job run: the script under Spark (local/emulator/job_runner.py: local[2], the 2 cores of one
-    G.1X worker) with the job's DefaultArguments overridden by the run's Arguments."""
+def glue_command(glue: Any, script_s3: Any, job_name: str, run_id: str, scratch: Path) -> list[str]:
+    """What Glue runs for a job run: the script the job points at (Command.ScriptLocation, what `sam deploy`
+    uploaded), fetched with `script_s3` (signed as the job's role, as Glue reads it), under Spark
+    (local/emulator/job_runner.py: local[2], the 2 cores of one G.1X worker) with the job's DefaultArguments
+    overridden by the run's Arguments."""
     from local.emulator.job_runner import glue_run_args, spark_job_command
 
     job = glue.get_job(JobName=job_name)["Job"]
     run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-    return spark_job_command(glue_run_args(job_name, run_id, job.get("DefaultArguments", {}), run.get("Arguments", {})))
+    bucket, _, key = job["Command"]["ScriptLocation"].removeprefix("s3://").partition("/")
+    script = scratch / "sor_job.py"
+    script.write_bytes(script_s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    arguments = glue_run_args(job_name, run_id, job.get("DefaultArguments", {}), run.get("Arguments", {}))
+    return spark_job_command(arguments, script=script)
 
 
 def run_glue_job(argv: list[str], console: Console, credentials: dict[str, str]) -> dict[str, Any]:
@@ -230,7 +237,7 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         s3, glue, rds = session.client("s3"), session.client("glue"), session.client("rds")
 
         console.step("Deploying template.yaml into the emulator (translated offline, as sam deploy would)")
-        deployment = deploy(session, {"ClusterIdentifier": CLUSTER}, script_location="glue/sor_job.py")
+        deployment = deploy(session, {"ClusterIdentifier": CLUSTER})
         # From here on every call of the pipeline's code runs under its own role of the template, evaluated as
         # IAM evaluates it (local/emulator/enforcement.py); seeding the cluster and reading results stay the operator's.
         enforcer = emulator.enforcer = deployment.enforcer()
@@ -312,10 +319,18 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         own = {k: v for k, v in run["Arguments"].items() if defaults.get(k) != v}
         console.say(f"StartJobRun {run['Id'][:16]}... with {json.dumps(own)} (+ the job's DefaultArguments)")
 
-        console.step("Glue runs glue/sor_job.py with exactly those arguments")
-        summary = run_glue_job(
-            glue_command(glue, event_env["GLUE_JOB_NAME"], run["Id"]), console, enforcer.credentials("GlueJobRole")
+        console.step("Glue runs glue/dist/sor_job.py with exactly those arguments")
+        glue_role = enforcer.credentials("GlueJobRole")
+        script_s3 = boto3.client(
+            "s3",
+            region_name=REGION,
+            aws_access_key_id=glue_role["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=glue_role["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=glue_role.get("AWS_SESSION_TOKEN"),
         )
+        with tempfile.TemporaryDirectory(prefix="aurora-sor-glue-") as scratch:
+            command = glue_command(glue, script_s3, event_env["GLUE_JOB_NAME"], run["Id"], Path(scratch))
+            summary = run_glue_job(command, console, glue_role)
         console.say(
             f"{summary['status']}: {summary['tables']} tables, {summary['files']} files, {summary['bytes']:,} bytes, "
             f"{summary['rows']} rows in {summary['seconds']}s; footer bytes read {summary['footer_bytes_read']:,}"

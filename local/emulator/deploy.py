@@ -13,14 +13,17 @@ counterpart are listed in `Deployment.not_emulated`.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from local.emulator.enforcement import Enforcer
+from local.emulator.job_runner import JOB
 from ops.access import Names, declared_calls, names_of, policies_of
 from ops.stack import Stack, load_raw, translate
 
@@ -96,9 +99,38 @@ def enforcer_for(parameters: dict[str, str], physical: dict[str, str]) -> Enforc
     return Deployment(stack).enforcer()
 
 
-def deploy(session: boto3.Session, parameters: dict[str, str], script_location: str) -> Deployment:
-    """Creates every emulated resource; `script_location` replaces the Glue script path, as `sam package` does."""
-    stack = _DeployedStack(_translated(), parameters)
+# The bucket `sam deploy --resolve-s3` creates is named aws-sam-cli-managed-default-samclisourcebucket-<suffix>:
+# this name matches the template's GlueScriptBucketPattern default, so the Glue role may read its script here.
+SAM_ARTIFACTS_BUCKET = "aws-sam-cli-managed-default-samclisourcebucket-emulated"
+
+
+def package_job_script(session: boto3.Session, bucket: str = SAM_ARTIFACTS_BUCKET) -> str:
+    """What `sam package` does with the Glue job's local Command.ScriptLocation: uploads the file (the shipped script,
+    glue/dist/sor_job.py) to the artifacts bucket under the MD5 of its content, and returns the s3:// URI the
+    deployed job points at (docs/aws-facts.md "SAM packaging")."""
+    body = JOB.read_bytes()
+    key = hashlib.md5(body).hexdigest()  # noqa: S324 - a content name, as SAM's uploader names artifacts
+    s3 = session.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        region = session.region_name or "us-east-1"
+        location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **location)
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return f"s3://{bucket}/{key}"
+
+
+def deploy(
+    session: boto3.Session, parameters: dict[str, str], artifacts_bucket: str = SAM_ARTIFACTS_BUCKET
+) -> Deployment:
+    """Creates every emulated resource, the job's script packaged first into `artifacts_bucket` as `sam deploy` does."""
+    template = _translated()
+    script_location = package_job_script(session, artifacts_bucket)
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Glue::Job":  # the template sam package deploys names the uploaded copy
+            resource["Properties"]["Command"]["ScriptLocation"] = script_location
+    stack = _DeployedStack(template, parameters)
     stack.physical = {}
     deployment = Deployment(stack)
     creators: dict[str, Callable[[Any, str, dict[str, Any]], str | None]] = {
@@ -136,8 +168,6 @@ def deploy(session: boto3.Session, parameters: dict[str, str], script_location: 
             deployment.not_emulated[logical_id] = resource["Type"]
             continue
         props = stack.props(logical_id)
-        if resource["Type"] == "AWS::Glue::Job":
-            props["Command"]["ScriptLocation"] = script_location
         physical = create(client, stack.ref(logical_id) if _has_ref(resource["Type"]) else logical_id, props)
         if physical is not None:
             stack.physical[logical_id] = physical

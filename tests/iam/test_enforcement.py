@@ -21,7 +21,7 @@ DAY = dt.date(2026, 11, 26)
 
 @pytest.fixture
 def deployed(aws: boto3.Session, emulator: Emulator) -> Deployment:
-    deployment = deploy(aws, {"ClusterIdentifier": "c1"}, script_location="s3://artifacts/sor_job.py")
+    deployment = deploy(aws, {"ClusterIdentifier": "c1"})
     emulator.enforcer = deployment.enforcer()
     return deployment
 
