@@ -57,20 +57,12 @@ class UnsupportedType(TableError):
 
 
 _INT_TYPES = {(8, True): "tinyint", (16, True): "smallint", (32, True): "int", (64, True): "bigint"}
-
-
 # Unsigned integers widen to the next signed type Athena can read from the same physical type.
 _UINT_TYPES = {(8, False): "smallint", (16, False): "int", (32, False): "bigint"}
-
-
 _CONVERTED_INT = {
     f"{'U' if not signed else ''}INT_{width}": (width, signed) for width in (8, 16, 32, 64) for signed in (True, False)
 }
-
-
 _STRING_LOGICAL = {"String", "Enum", "Json"}
-
-
 _STRING_CONVERTED = {"UTF8", "ENUM", "JSON"}
 
 

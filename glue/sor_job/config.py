@@ -15,8 +15,6 @@ from sor_job.layout import MANIFEST_ROOT, PARTITION_KEY
 from sor_job.restore import engine_family
 
 _DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
-
-
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 

@@ -40,31 +40,15 @@ import pyarrow.parquet as pq
 # to hive.parquet.time-zone on read (https://github.com/trinodb/trino/pull/22577). timestamptz values are
 # converted to UTC here and written the same way; the column comment says UTC.
 POSTGRESQL = "postgresql"
-
-
 MYSQL = "mysql"
-
-
 MAX_DECIMAL_PRECISION = 38  # Athena/Trino decimal(p,s): 1 <= p <= 38 (docs/aws-facts.md "Athena ... and types")
-
-
 MIN_YEAR, MAX_YEAR = 1, 9999  # see "Accepted range" above
-
-
 # When more than this share of a column's non-NULL values does not even have the expected shape, the format
 # assumption is wrong (not the data): the caller fails the table with sample values.
 MALFORMED_SHARE_LIMIT = 0.5
-
-
 _MICROS_PER_DAY = 86_400_000_000
-
-
 _MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01 00:00:00 UTC
-
-
 _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999 UTC
-
-
 # Athena's view is the rule for sub-millisecond digits (docs/sor-job.md "Restored types", "Athena's millisecond
 # view"): Athena reads and shows Hive timestamps at millisecond precision ("Currently, Amazon Athena and Glue can
 # handle only millisecond precision for TIMESTAMP values", AWS DMS S3Settings.ParquetTimestampInMillisecond), and
@@ -73,8 +57,6 @@ _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999 UTC
 # A value from hh:mm:59.9995 on is shown as the next millisecond, and at 23:59:59.9995 as the next day (on
 # 9999-12-31, as year +10000): only those are rejected; every other value keeps its microseconds in the file.
 _LAST_MICRO_SHOWN_SAME_DAY = _MICROS_PER_DAY - 500  # time-of-day micros from here on round into the next day
-
-
 _WHOLE_CYCLES = 5 * 146_097 * _MICROS_PER_DAY  # 2000 Gregorian years of whole days: lifts year 1 above 1970
 
 
@@ -128,8 +110,6 @@ _STAYS_TEXT = {
     "USER-DEFINED": "enums, composites and extension types have no fixed catalog type",
     "xml": "no Athena xml type",
 }
-
-
 _TEXT_WORDS = {"time": "time without time zone", "timetz": "time with time zone"}
 
 
@@ -332,22 +312,14 @@ def format_assumption_broken(result: Restored | RestoreCounts) -> bool:
 
 
 _DATE_SHAPE = r"(?P<y>\d{4,7})-(?P<m>\d\d)-(?P<d>\d\d)"
-
-
 _TIME_SHAPE = r" (?P<hh>\d\d):(?P<mi>\d\d):(?P<ss>\d\d)(?:\.(?P<f>\d{1,6}))?"
-
-
 _OFFSET_SHAPE = r"(?P<sign>[+-])(?P<oh>\d\d)(?::(?P<om>\d\d))?(?::(?P<os>\d\d))?"
-
-
 _SHAPES = {
     Restore.DATE: f"^{_DATE_SHAPE}(?P<bc> BC)?$",
     Restore.TIMESTAMP: f"^{_DATE_SHAPE}{_TIME_SHAPE}(?P<bc> BC)?$",
     Restore.TIMESTAMP_FROM_UTC_OFFSET: f"^{_DATE_SHAPE}{_TIME_SHAPE}{_OFFSET_SHAPE}(?P<bc> BC)?$",
     Restore.DECIMAL: r"^(?P<neg>-)?(?P<int>\d+)(?:\.(?P<frac>\d+))?$",
 }
-
-
 # Well-formed values that no target type holds: PostgreSQL's special values (numeric Infinity since PG 14).
 _SPECIAL = {
     Restore.DATE: ["infinity", "-infinity"],
@@ -472,23 +444,15 @@ _FAST_MONTH_DAY = (
     r"|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"  # of 30 days
     r"|02-(?:0[1-9]|1\d|2[0-8]))"  # February but its 29th
 )
-
-
 # Four digits but 0000: PostgreSQL never prints a year 0 (1 BC is "0001 BC"), and the regex path rejects it as an
 # impossible field; left to that path, a year-0 value shifted into 0001 by a negative offset cannot be accepted here.
 _FAST_YEAR = r"(?:[1-9]\d{3}|0[1-9]\d\d|00[1-9]\d|000[1-9])"
-
-
 _FAST_TIMESTAMP = rf"{_FAST_YEAR}-{_FAST_MONTH_DAY} (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{{1,6}})?"
-
-
 _FAST_SHAPES = {
     Restore.DATE: rf"^{_FAST_YEAR}-{_FAST_MONTH_DAY}$",
     Restore.TIMESTAMP: f"^{_FAST_TIMESTAMP}$",
     Restore.TIMESTAMP_FROM_UTC_OFFSET: rf"^{_FAST_TIMESTAMP}[+-](?:0\d|1[0-5])(?::[0-5]\d)?$",
 }
-
-
 # What Arrow's cast parses each fast shape as (a zoned type makes it apply the offset); storage is days or micros.
 _FAST_PARSED = {
     Restore.DATE: pa.date32(),

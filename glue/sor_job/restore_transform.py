@@ -33,8 +33,6 @@ from sor_job.rewrite import MAX_SAMPLES, Transform, TransformedBatch
 # neighbours, and Athena queries it with no sentinel (docs/sor-job.md "Rejected values"). The name is reserved
 # in rewritten tables: a source column of that name fails its table.
 REJECTS_COLUMN = "sor_rejects"
-
-
 REJECTS_TYPE = pa.struct(
     [
         pa.field("source_file", pa.string()),
@@ -42,8 +40,6 @@ REJECTS_TYPE = pa.struct(
         pa.field("raw_values", pa.map_(pa.string(), pa.string())),
     ]
 )
-
-
 REJECTS_CATALOG_TYPE = "struct<source_file:string,row_index:bigint,raw_values:map<string,string>>"
 
 
@@ -238,8 +234,6 @@ class RestorationPlan:
 
 
 _DECIMAL_TYPE = re.compile(r"^decimal\((\d+),(\d+)\)$")
-
-
 _SOURCE_COMMENT = re.compile(r"^source type: (?P<type>.*?)(?:, restored as .*)?$")
 
 
@@ -248,8 +242,6 @@ class MeaningChanged(TableError):
 
 
 _WALL_TIME = "wall time, as the source stored it (timestamp without time zone)"
-
-
 _UTC = "an instant converted to UTC (timestamp with time zone)"
 
 

@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 # BatchDeletePartition takes at most 25 partitions a request
 # (https://docs.aws.amazon.com/glue/latest/webapi/API_BatchDeletePartition.html, PartitionsToDelete).
 PARTITIONS_PER_DELETE = 25
-
-
 _DAY_FOLDER = re.compile(rf"^{PARTITION_KEY}=(\d{{4}}-\d{{2}}-\d{{2}})/$")
 
 

@@ -36,19 +36,11 @@ log = logging.getLogger(__name__)
 # connector jars without a Maven repository). Memory per task is bounded: the source is read row group by row
 # group in batches, and the output leaves in fixed-size multipart parts, so a 200 GB file never needs 200 GB.
 PLAN_DIGEST_META = "sor-plan-digest"  # with SOURCE_ETAG_META: what a re-run compares to skip a unit
-
-
 # The unit's counters go in the Parquet footer's key-value metadata: they are known only at the end, after the
 # multipart upload (and its S3 metadata) began, and a re-run that skips the unit reads them back from the footer.
 COUNTERS_KEY = "aurora-sor.counters"
-
-
 MAX_SAMPLES = 5  # per counter key: enough to show a wrong format assumption, few enough for a log line
-
-
 REWRITE_FORMAT = 2  # part of every plan digest: bump it when what a rewrite writes changes, to redo every object
-
-
 # (2: sor_rejects.raw_values keyed by the catalog column name; rejects by Athena's millisecond view; no year 0000)
 # Spark 3.5 writes and reads dates before 1582-10-15 and timestamps before 1900-01-01 according to these
 # (default EXCEPTION; https://spark.apache.org/docs/3.5.4/sql-migration-guide.html, "Upgrading from Spark SQL
@@ -61,8 +53,6 @@ SPARK_REBASE_CONF = {
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
 }
-
-
 # Fixed writer settings, so the same input gives the same bytes. No Arrow schema blob (store_schema=False, as
 # Spark's files have none) and no wall-clock value anywhere: pyarrow's footer holds only `created_by`
 # ("parquet-cpp-arrow version <v>"), so objects are byte-identical for one pyarrow version. ZSTD: Athena engine 3
@@ -128,8 +118,6 @@ class TransformedBatch:
 # (batch, index of its first row in the source file) -> output. A plain (batch, counters) tuple is accepted too.
 # Raising aborts the unit: no object is written for it.
 Transform = Callable[[pa.RecordBatch, int], "TransformedBatch | tuple[pa.RecordBatch, Mapping[str, int]]"]
-
-
 TransformFactory = Callable[[RewriteUnit], Transform]
 
 

@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 
 REJECTS_COMMENT = "values the restored types cannot hold: source file, row index, exact source text by column"
-
-
 FIRST_VALUES = 100  # non-NULL values read from the data when no footer statistic tells a decimal's scale
 
 
