@@ -203,8 +203,17 @@ def _register_table(
     name = table["Name"]
     columns = tuple((c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"])
     keys = [(k["Name"], k["Type"]) for k in table.get("PartitionKeys", [])]
+    casts = ", ".join(f"CAST({_ident(c)} AS {duckdb_type(t)}) AS {_ident(c)}" for c, t in columns)
+    if not keys:  # an unpartitioned table (a latest table): every object under its location
+        data = read_partition(s3, table["StorageDescriptor"]["Location"], columns)
+        view = f"__{database}__{name}"
+        con.register(view, data)
+        # identifiers quoted by _ident: nothing from the catalog runs as SQL
+        sql = f"CREATE OR REPLACE VIEW {_ident(database)}.{_ident(name)} AS SELECT {casts} FROM {_ident(view)}"  # noqa: S608
+        con.execute(sql)
+        return SorTable(database, name, columns, {})
     if keys != [("ingestion_date", "date")]:
-        raise CatalogMismatch(f"{database}.{name} is partitioned by {keys}, expected ingestion_date date")
+        raise CatalogMismatch(f"{database}.{name} is partitioned by {keys}, expected ingestion_date date or nothing")
     selects: list[str] = []
     partitions: dict[str, int] = {}
     paginator = glue.get_paginator("get_partitions")
@@ -215,7 +224,6 @@ def _register_table(
             partitions[day] = data.num_rows
             view = f"__{database}__{name}__{day.replace('-', '_')}"
             con.register(view, data)
-            casts = ", ".join(f"CAST({_ident(c)} AS {duckdb_type(t)}) AS {_ident(c)}" for c, t in columns)
             day_literal = dt.date.fromisoformat(day).isoformat()  # a partition value is a date, nothing else
             selects.append(f"SELECT {casts}, DATE '{day_literal}' AS ingestion_date FROM {_ident(view)}")  # noqa: S608
     if not selects:  # a table with no partition yet: empty, but with the right columns
@@ -227,6 +235,7 @@ def _register_table(
     return SorTable(database, name, columns, partitions)
 
 
-def connect(glue: Any, s3: Any, database: str) -> tuple[duckdb.DuckDBPyConnection, list[SorTable]]:
+def connect(glue: Any, s3: Any, *databases: str) -> tuple[duckdb.DuckDBPyConnection, list[SorTable]]:
+    """DuckDB with one schema per catalog database (the SOR database, and its latest database when given)."""
     con = duckdb.connect(":memory:")
-    return con, register_catalog(con, glue, s3, database)
+    return con, [t for database in databases for t in register_catalog(con, glue, s3, database)]

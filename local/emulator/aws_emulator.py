@@ -28,6 +28,8 @@ from xml.sax.saxutils import escape
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from local.emulator import glue_versions
+
 if TYPE_CHECKING:
     from local.emulator.enforcement import Enforcer, Refusal
 
@@ -130,6 +132,7 @@ class Emulator:
     enforcer: Enforcer | None = None
 
     def __post_init__(self) -> None:
+        glue_versions.install()  # where moto differs from AWS in what the tests look at (that module says how)
         self._lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
