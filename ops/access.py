@@ -36,6 +36,7 @@ class Names:
     glue_job_metrics: bool = True  # the job runs with --enable-metrics: Glue publishes its own metrics as the role
     glue_log_prefix: str = ""  # the job's --custom-logGroup-prefix: Glue writes <prefix>/output and <prefix>/error
     glue_script: str = ""  # the job's Command.ScriptLocation once packaged (s3://bucket/key): Glue reads it as the role
+    latest_database: str = ""  # the job's --latest_database: where it keeps the latest tables (empty: none)
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,32 @@ def _glue_job(names: Names) -> list[Call]:
         Call(role, "s3:ListBucket", sor, {"s3:prefix": (f"{db}/public_orders/",), **_TLS},
              "retention: the day folders of a managed table")
     )  # fmt: skip
+    if names.latest_database:
+        calls += _latest_tables(names, role, catalog)
+    return calls
+
+
+def _latest_tables(names: Names, role: str, catalog: str) -> list[Call]:
+    """The job's calls on the latest database (glue/sor_job/latest.py): its tables listed at the start of a run and
+    by retention, one created or moved after a table's day publishes, removed only while its only day is re-run."""
+    latest = names.latest_database
+    database = _arn(names, "glue", f"database/{latest}")
+    a_table, any_table = _arn(names, "glue", f"table/{latest}/public_orders"), _arn(names, "glue", f"table/{latest}/*")
+    calls = []
+    for action, why in (
+        ("glue:GetDatabase", "latest tables: the database exists"),
+        ("glue:GetTables", "latest tables: the day each reads, in one paginated call"),
+        ("glue:GetTable", "latest tables: one another run created meanwhile"),
+        ("glue:CreateTable", "latest tables: the first day of a table"),
+        ("glue:UpdateTable", "latest tables: moved to the day just published, or parked while its day is re-run"),
+        ("glue:DeleteTable", "latest tables: removed while the only day it reads is re-run"),
+    ):
+        calls += [
+            Call(role, action, catalog, _TLS, why),
+            Call(role, action, database, _TLS, why),
+        ]
+        if action != "glue:GetDatabase":
+            calls.append(Call(role, action, a_table, _TLS, why, pattern=any_table))
     return calls
 
 
@@ -292,6 +319,7 @@ def glue_runtime_names(job_arguments: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "glue_job_metrics": str(job_arguments.get("--enable-metrics", "false")).lower() == "true",
         "glue_log_prefix": str(job_arguments.get(GLUE_LOG_PREFIX_ARGUMENT, "")),
+        "latest_database": str(job_arguments.get("--latest_database", "")),
     }
 
 

@@ -297,6 +297,26 @@ def check_job_script(location: str, text: str | None, expected: str | None) -> C
     return passed("glue job script", f"{location}: job {version[:12]}, this checkout's")
 
 
+def check_latest_tables(
+    database: str, latest: Mapping[str, Mapping[str, Any]] | None, sor_tables: Iterable[str]
+) -> CheckResult:
+    """The latest database exists (`latest` None: GetDatabase said EntityNotFound) and its tables name SOR tables."""
+    if not database:
+        return failed("latest tables", "the job has no --latest_database", "deploy this repository's template.yaml")
+    if latest is None:
+        return failed("latest tables", f"database {database} does not exist", "deploy this repository's template.yaml")
+    sor = set(sor_tables)
+    orphans = sorted(set(latest) - sor)
+    waiting = sorted(sor - set(latest))
+    days = sorted({str(t.get("Parameters", {}).get("sor.ingestion_date")) for t in latest.values()})
+    detail = f"{database}: {len(latest)} latest tables" + (f", days {days[0]}..{days[-1]}" if days else "")
+    if waiting:
+        detail += f"; {len(waiting)} SOR tables get theirs the next night each publishes ({', '.join(waiting[:3])})"
+    if orphans:  # a SOR table dropped by hand: its latest table reads a day nobody else names
+        detail += f"; {len(orphans)} without a SOR table ({', '.join(orphans[:3])}): drop them when unwanted"
+    return passed("latest tables", detail)
+
+
 def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> CheckResult:
     """Glue 5 writes to /aws-glue/jobs/output and /aws-glue/jobs/error unless --custom-logGroup-prefix moves them to
     <prefix>/output and <prefix>/error ("Logging for AWS Glue jobs",

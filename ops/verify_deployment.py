@@ -45,6 +45,7 @@ from ops.checks import (
     check_failed_invocations,
     check_glue_job,
     check_job_script,
+    check_latest_tables,
     check_layers,
     check_log_routing,
     check_schedule,
@@ -408,6 +409,25 @@ def verify(
         return [check_job_script(location, _read_object(clients("s3"), location), shipped_script_version())]
 
     results += _guard("glue job script", read_script)
+
+    def read_latest() -> list[CheckResult]:
+        if not job:
+            return []
+        glue = clients("glue")
+        database = str(job.get("DefaultArguments", {}).get("--latest_database", ""))
+        sor = [t["Name"] for p in _pages(glue.get_tables, "NextToken", DatabaseName=view.outputs["CatalogDatabaseName"])
+               for t in p.get("TableList", [])]  # fmt: skip
+        latest: dict[str, Any] | None = None
+        if database:
+            try:
+                pages = _pages(glue.get_tables, "NextToken", DatabaseName=database)
+                latest = {t["Name"]: t for p in pages for t in p.get("TableList", [])}
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                    raise
+        return [check_latest_tables(database, latest, sor)]
+
+    results += _guard("latest tables", read_latest)
 
     def permissions() -> list[CheckResult]:
         nonlocal names

@@ -42,6 +42,7 @@ from ops.checks import (
     check_events_key_statement,
     check_glue_job,
     check_job_script,
+    check_latest_tables,
     check_layers,
     check_log_routing,
     schedule_times,
@@ -296,6 +297,7 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         "newest automated snapshot",
         "glue version",
         "glue job script",
+        "latest tables",
         "glue log routing",
         "key policy: EventBridge to the topic",
         "test alert",
@@ -620,3 +622,22 @@ def test_the_glue_roles_read_of_its_script_is_simulated(harness: Harness) -> Non
     assert names.glue_script == location
     reads = [c for c in declared_calls(names) if c.role == "GlueJobRole" and c.why.startswith("Glue reads the job's")]
     assert [c.resource for c in reads] == ["arn:aws:s3:::" + location.removeprefix("s3://")]
+
+
+# -- the latest tables -------------------------------------------------------------------------------------------------
+def test_the_latest_check_fails_a_missing_database_and_counts_what_it_holds() -> None:
+    missing = check_latest_tables("sor_latest", None, ["public_orders"])
+    assert (missing.verdict, missing.detail) == (Verdict.FAIL, "database sor_latest does not exist")
+    unset = check_latest_tables("", {}, ["public_orders"])
+    assert unset.verdict is Verdict.FAIL
+    latest = {"public_orders": {"Parameters": {"sor.ingestion_date": "2026-11-26"}}, "gone": {"Parameters": {}}}
+    held = check_latest_tables("sor_latest", latest, ["public_orders", "public_items"])
+    assert held.verdict is Verdict.PASS
+    assert held.detail.startswith("sor_latest: 2 latest tables")
+    assert "1 SOR tables get theirs the next night each publishes (public_items)" in held.detail
+    assert "1 without a SOR table (gone)" in held.detail
+
+
+def test_the_latest_database_of_the_emulated_stack_is_found(harness: Harness) -> None:
+    (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "latest tables"]
+    assert (row.verdict, row.detail) == (Verdict.PASS, "sor_latest: 0 latest tables")

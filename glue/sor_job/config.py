@@ -44,6 +44,8 @@ class JobConfig:
     # The source's RDS engine as DescribeDBClusters reports it (aurora-postgresql, aurora-mysql, ...): the export's
     # files do not say it, and type words cannot tell it (a PostgreSQL bit(3) is "bit" in both engines).
     source_engine: str = ""
+    # The database of the latest tables (latest.py); empty: none are kept (a run by hand outside the stack).
+    latest_database: str = ""
 
     @property
     def export_uri(self) -> str:
@@ -110,6 +112,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--restore_types", type=_flag, default=True)
     parser.add_argument("--retype_history", type=_flag, default=False)
     parser.add_argument("--source_engine", default="")
+    parser.add_argument("--latest_database", default="")
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     args, _glue_owned = parser.parse_known_args(list(argv))
 
@@ -124,6 +127,13 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         raise ExportError(
             f"--catalog_database must match {_DATABASE_NAME.pattern} (Athena: lower case, letter first), "
             f"got {args.catalog_database!r}"
+        )
+    if args.latest_database and (
+        not _DATABASE_NAME.match(args.latest_database) or args.latest_database == args.catalog_database
+    ):
+        raise ExportError(
+            f"--latest_database must match {_DATABASE_NAME.pattern} and differ from --catalog_database, "
+            f"got {args.latest_database!r}"
         )
     try:
         day = dt.date.fromisoformat(args.ingestion_date)
@@ -162,6 +172,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         restore_types=args.restore_types,
         retype_history=args.retype_history,
         source_engine=args.source_engine,
+        latest_database=args.latest_database,
     )
 
 

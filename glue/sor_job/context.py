@@ -29,3 +29,4 @@ class RunContext:
     # each published table's footer reads by source, submitted before any table is (partitioned.py needs them all)
     footer_reads: Mapping[str, Sequence[Future[tuple[FileSchema, int]]]] = field(default_factory=dict)
     partition_of: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # source -> (parent source, name)
+    latest: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # the latest database as the run found it

@@ -71,6 +71,7 @@ class TableResult:
     )
     columns_without_evidence: int = 0  # kept_as_text entries of kind no_evidence (the ColumnsKeptAsText metric)
     retyped_history: dict[str, Any] = field(default_factory=dict)  # RetypeReport.manifest() of a retype run
+    latest_day: str | None = None  # the day the table's latest table reads after this run (None: none)
 
 
 @dataclass(frozen=True)

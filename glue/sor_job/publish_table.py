@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from sor_job.column_types import FileSchema, table_columns
 from sor_job.context import RunContext
 from sor_job.copy_day import CopyStep, copy_steps_needed, destination_key, stale_keys, verify_partition
 from sor_job.errors import FailureKind, TableError, failure_kind
+from sor_job.latest import LatestTable, latest_day
 from sor_job.outcomes import DayWritten, PublishMethod, TableResult, TableStatus
 from sor_job.plan import ExportedTable
 from sor_job.restore import Restoration, numeric_scale
@@ -45,10 +46,10 @@ from sor_job.typed_table import REJECTS_COMMENT, first_values, rewrite_partition
 log = logging.getLogger(__name__)
 
 
-# One table's publication, stage by stage (publish_table runs them). Plan: refuse_table -> read_footers ->
-# plan_types -> plan_columns -> publish_method; actions: copy_partition or rewrite_partition (then retype_history)
-# -> write_table -> write_partition; result: table_result. Each stage returns a value and TableStages holds them,
-# so the manifest entry of a table that failed half-way shows how far it got.
+# One table's publication, stage by stage (publish_table runs them). Plan: refuse_table -> read_footers -> plan_types
+# -> plan_columns -> publish_method; actions: copy_partition or rewrite_partition (then retype_history) -> write_table
+# -> write_partition -> the latest table moved (latest.py); result: table_result. Each stage returns a value and
+# TableStages holds them, so the manifest entry of a table that failed half-way shows how far it got.
 @dataclass(frozen=True)
 class Footers:
     """The day's file schemas in file order, and the bytes read to get them (ranged reads of the footers)."""
@@ -88,6 +89,7 @@ class TableStages:
     history: RetypeReport | None = None
     table_action: TableAction | None = None
     partition_action: PartitionAction | None = None
+    latest: LatestTable | None = None  # None: the run keeps no latest tables (no --latest_database)
 
     @property
     def data_written(self) -> bool:
@@ -209,9 +211,15 @@ def publish_method(types: TypePlan) -> PublishMethod:
     return PublishMethod.REWRITE if types.restoration.rules else PublishMethod.COPY
 
 
-def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema]) -> DayWritten:
+def copy_partition(
+    run: RunContext,
+    table: ExportedTable,
+    name: str,
+    schemas: Sequence[FileSchema],
+    before_change: Callable[[], None] | None = None,
+) -> DayWritten:
     """Copies the day's files into the partition folder (skipping those an earlier attempt copied), removes
-    stale objects, verifies the folder."""
+    stale objects, verifies the folder. `before_change` runs first when anything in the folder is to change."""
     config, copier = run.config, run.copier
     steps = [CopyStep(obj, destination_key(config, name, table, obj)) for obj in table.files]
     if len({s.destination for s in steps}) != len(steps):
@@ -225,8 +233,10 @@ def copy_partition(run: RunContext, table: ExportedTable, name: str, schemas: Se
     copying = {s.destination for s in needed}  # destinations are unique (checked above): a set, not a list scan
     kept = [s for s in steps if s.destination not in copying]
     copier.progress.add(len(kept), sum(s.source.size for s in kept))
-    copier.copy(needed)
     stale = stale_keys(steps, listed)
+    if before_change is not None and (needed or stale):
+        before_change()
+    copier.copy(needed)
     copier.delete(stale)
     verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
     return DayWritten(
@@ -255,23 +265,38 @@ def count_invalid_text(run: RunContext, table: ExportedTable, schemas: Sequence[
     return {name: count for name, count in counts.items() if count}
 
 
-def write_table(
-    run: RunContext, name: str, current: Mapping[str, Any] | None, table: ExportedTable, columns: ColumnPlan
-) -> TableAction:
+def sor_table_input(run: RunContext, name: str, table: ExportedTable, columns: ColumnPlan) -> dict[str, Any]:
     config = run.config
-    wanted = table_input(
+    return table_input(
         name, config.table_location(name), columns.merged, table.source, run.partition_of.get(table.source)
     )
-    return put_table(run.clients.glue, config.catalog_database, current, wanted)
 
 
-def write_partition(run: RunContext, name: str, columns: ColumnPlan, day: DayWritten) -> PartitionAction:
+def day_partition_input(run: RunContext, name: str, columns: ColumnPlan, day: DayWritten) -> dict[str, Any]:
     config = run.config
     totals = {"files": day.files, "bytes": day.bytes, "rows": day.rows}
-    wanted = partition_input(
+    return partition_input(
         config.table_location(name), config.ingestion_date, columns.day, config.export_id, totals, run.snapshot_time
     )
-    return put_partition(run.clients.glue, config.catalog_database, name, wanted)
+
+
+def write_table(run: RunContext, name: str, current: Mapping[str, Any] | None, wanted: dict[str, Any]) -> TableAction:
+    return put_table(run.clients.glue, run.config.catalog_database, current, wanted)
+
+
+def write_partition(run: RunContext, name: str, wanted: dict[str, Any]) -> PartitionAction:
+    return put_partition(run.clients.glue, run.config.catalog_database, name, wanted)
+
+
+def latest_table(run: RunContext, name: str) -> LatestTable | None:
+    """The table's latest table for this run, as the run found it (None: the run keeps no latest tables)."""
+    config = run.config
+    if not config.latest_database:
+        return None
+    return LatestTable(
+        run.clients.glue, config.latest_database, config.catalog_database, name, config.ingestion_date,
+        run.latest.get(name),
+    )  # fmt: skip
 
 
 def table_result(
@@ -319,7 +344,12 @@ def table_result(
         )
     if stages.table_action is not None and stages.partition_action is not None:
         result.catalog = f"table {stages.table_action.value}, partition {stages.partition_action.value}"
-        result.status = TableStatus.PUBLISHED if table.files else TableStatus.EMPTY
+        if error is None:  # an error after the partition (moving the latest table) still fails the table
+            result.status = TableStatus.PUBLISHED if table.files else TableStatus.EMPTY
+    if stages.latest is not None:
+        result.latest_day = latest_day(stages.latest.current)
+        if stages.latest.actions:
+            result.catalog += f"; latest {', '.join(a.value for a in stages.latest.actions)}"
     return result
 
 
@@ -328,7 +358,7 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
     stage (a TableError, an AWS error, a Spark job's failure, a bug) fails this table only, named with its error and
     its FailureKind; the run goes on with the others."""
     started = time.monotonic()
-    stages, error, failure = TableStages(), None, None
+    stages, error, failure = TableStages(latest=latest_table(run, name)), None, None
     try:
         current = run.catalog.get(name)
         refuse_table(table, current)
@@ -349,17 +379,24 @@ def publish_table(run: RunContext, table: ExportedTable, name: str, total: int) 
             stages = dataclasses.replace(stages, types=types)
             columns = plan_columns(table, schemas, types)
             stages = dataclasses.replace(stages, columns=columns)
+            latest = stages.latest
+            # before anything changes in the folder the latest table may read (a re-run of its day)
+            guard = (lambda: latest.before_change(current)) if latest is not None and latest.reads_the_day else None
             if publish_method(types) is PublishMethod.REWRITE:
-                day = rewrite_partition(run, table, name, schemas, types.restoration.rules)
+                day = rewrite_partition(run, table, name, schemas, types.restoration.rules, guard)
                 stages = dataclasses.replace(stages, day=day)
                 if types.retype:
                     # after tonight's rewrite, whose format check fails the table before any earlier day is touched
                     stages = dataclasses.replace(stages, history=retype_history(run, name, types.retype))
             else:
-                day = copy_partition(run, table, name, schemas)
+                day = copy_partition(run, table, name, schemas, guard)
                 stages = dataclasses.replace(stages, day=day)
-            stages = dataclasses.replace(stages, table_action=write_table(run, name, current, table, columns))
-            stages = dataclasses.replace(stages, partition_action=write_partition(run, name, columns, day))
+            sor_table = sor_table_input(run, name, table, columns)
+            stages = dataclasses.replace(stages, table_action=write_table(run, name, current, sor_table))
+            partition = day_partition_input(run, name, columns, day)
+            stages = dataclasses.replace(stages, partition_action=write_partition(run, name, partition))
+            if latest is not None:
+                latest.after_publish(sor_table, partition)
     except Exception as exc:  # whatever one table raises, the other tables still publish tonight
         expected = isinstance(exc, TableError | ClientError | BotoCoreError)
         if not expected:  # a bug or an unforeseen input: the stack trace goes to the log, the table fails by name

@@ -18,6 +18,7 @@ from sor_job.catalog_writes import catalog_tables
 from sor_job.clients import JobClients
 from sor_job.config import RETENTION_RULES, JobConfig, RetentionPolicy
 from sor_job.errors import TableError
+from sor_job.latest import latest_days
 from sor_job.layout import MANAGED_BY, PARTITION_KEY
 from sor_job.s3_reads import list_objects
 
@@ -55,6 +56,7 @@ class TableDays:
     partitions: frozenset[dt.date]
     folders: frozenset[dt.date] = frozenset()
     pinned: frozenset[dt.date] = frozenset()  # partitions this job does not own (another location): never removed
+    latest: dt.date | None = None  # the day the table's latest table reads (latest.py): never removed
 
 
 @dataclass(frozen=True, order=True)
@@ -79,6 +81,8 @@ def plan_retention(
         if table.name not in allowed:
             continue
         kept = calendar | kept_dates(table.partitions, policy) | table.pinned | {protected}
+        if table.latest is not None:
+            kept.add(table.latest)
         removals += [
             Removal(table.name, day, day in table.partitions) for day in (table.partitions | table.folders) - kept
         ]
@@ -159,7 +163,9 @@ def _day_of(text: str) -> dt.date | None:
     return day if day.isoformat() == text else None
 
 
-def table_days(clients: JobClients, config: JobConfig, name: str, warnings: list[str]) -> TableDays:
+def table_days(
+    clients: JobClients, config: JobConfig, name: str, warnings: list[str], latest: str | None = None
+) -> TableDays:
     location = config.table_location(name)
     partitions: set[dt.date] = set()
     pinned: set[dt.date] = set()
@@ -180,7 +186,8 @@ def table_days(clients: JobClients, config: JobConfig, name: str, warnings: list
     folders, other = list_day_folders(clients.s3, config.sor_bucket, f"{config.catalog_database}/{name}/")
     if other:
         warnings.append(f"{name}: {len(other)} folders that are not day folders are left alone: {sorted(other)[:3]}")
-    return TableDays(name, frozenset(partitions), frozenset(folders), frozenset(pinned))
+    latest_date = _day_of(latest) if latest else None
+    return TableDays(name, frozenset(partitions), frozenset(folders), frozenset(pinned), latest_date)
 
 
 def managed_tables(catalog: Mapping[str, Mapping[str, Any]], config: JobConfig) -> tuple[list[str], list[str]]:
@@ -265,7 +272,8 @@ def apply_retention(
         return report
     try:
         names, report.warnings = managed_tables(catalog_tables(clients.glue, config.catalog_database), config)
-        held = [table_days(clients, config, name, report.warnings) for name in names]
+        latest = latest_days(clients.glue, config.latest_database) if config.latest_database else {}
+        held = [table_days(clients, config, name, report.warnings, latest.get(name)) for name in names]
         eligible = set(names) - set(failed_tables)
         report.tables = len(eligible)
         protected = dt.date.fromisoformat(config.ingestion_date)

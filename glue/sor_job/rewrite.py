@@ -227,7 +227,7 @@ class MultipartSink(io.RawIOBase):
             self._upload_id = None
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def head_if_present(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """HeadObject of `key`, or None when it does not exist. A listing asks first: without s3:ListBucket on the
     key, a HeadObject of a missing key answers 403, not 404
     (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html, "Permissions"), and the job's role may
@@ -279,7 +279,7 @@ def rewrite_unit(
     exception, or a botocore error) after aborting the upload: no object is left for a failed unit.
     """
     started = time.monotonic()
-    head = _head(s3, config.sor_bucket, unit.destination)
+    head = head_if_present(s3, config.sor_bucket, unit.destination)
     if head is not None and unit_done(unit, head):
         rows, counters = read_rewritten_footer(s3, config.sor_bucket, unit.destination, head, config.footer_read_size)
         return UnitResult(
@@ -357,7 +357,7 @@ def verify_rewrites(s3: Any, config: JobConfig, units: Sequence[RewriteUnit]) ->
     in its footer equals the source's. Reads only metadata and footers."""
     problems = []
     for unit in units:
-        head = _head(s3, config.sor_bucket, unit.destination)
+        head = head_if_present(s3, config.sor_bucket, unit.destination)
         if head is None:
             problems.append(f"{unit.destination} is missing")
         elif not unit_done(unit, head):

@@ -248,9 +248,10 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
             footer_reads, partition_of = relate_partitions(footer_pool, clients.s3, config, plan, assignment)
+            latest = catalog_tables(clients.glue, config.latest_database) if config.latest_database else {}
             run = RunContext(
                 config, clients, copier, catalog, plan.snapshot_time,
-                footer_reads=footer_reads, partition_of=partition_of,
+                footer_reads=footer_reads, partition_of=partition_of, latest=latest,
             )  # fmt: skip
             heartbeat(
                 config.progress_seconds,

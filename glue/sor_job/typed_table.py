@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -36,9 +36,11 @@ from sor_job.rewrite import (
     TransformFactory,
     UnitResult,
     abort_unfinished_uploads,
+    head_if_present,
     rewrite_plan_digest,
     run_rewrites,
     schema_ipc,
+    unit_done,
     verify_rewrites,
 )
 from sor_job.s3_reads import RangeReader, list_objects
@@ -116,10 +118,29 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
         raise
 
 
+def folder_changes(s3: Any, bucket: str, prefix: str, units: Sequence[RewriteUnit]) -> bool:
+    """Whether rewriting `units` would write or remove anything in the folder `prefix`: a unit not yet done
+    (rewrite.py unit_done), or an object no unit writes."""
+    listed = list_objects(s3, bucket, prefix)
+    if stale_keys(units, listed):
+        return True
+    present = {o.key for o in listed}
+    return any(
+        u.destination not in present or not unit_done(u, head_if_present(s3, bucket, u.destination)) for u in units
+    )
+
+
 def rewrite_partition(
-    run: RunContext, table: ExportedTable, name: str, schemas: Sequence[FileSchema], rules: Mapping[str, Restoration]
+    run: RunContext,
+    table: ExportedTable,
+    name: str,
+    schemas: Sequence[FileSchema],
+    rules: Mapping[str, Restoration],
+    before_change: Callable[[], None] | None = None,
 ) -> DayWritten:
     """Rewrites the table's day: units -> Spark -> fail on errors or a broken format -> stale keys -> verify.
+    `before_change` runs first when anything in the day's folder is to change (asked only when it is given: it costs
+    a listing and a HeadObject per existing object).
 
     A failed table publishes nothing of its day: when no earlier run registered the day's partition, every object
     of the day's folder is removed before the error is raised (a folder Athena never lists, left for nobody); when
@@ -137,6 +158,8 @@ def rewrite_partition(
     ]
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
+    if before_change is not None and folder_changes(s3, config.sor_bucket, config.partition_prefix(name), units):
+        before_change()
     spark_failure: SparkJobFailed | None = None
     try:
         results = run_rewrites(units, restoration_factory(rules, config.export_bucket), config)

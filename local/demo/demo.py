@@ -356,8 +356,11 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
 
         console.step("Athena-style SQL (DuckDB over the tables the Glue catalog describes)")
         catalog_db = event_env["CATALOG_DATABASE"]
-        con, sor_tables = connect(glue, s3, catalog_db)
-        queries = _queries(deployment, catalog_db, started["ingestion_date"], [t.name for t in sor_tables], session)
+        latest_db = deployment.stack.ref("LatestCatalogDatabase")
+        con, registered = connect(glue, s3, catalog_db, latest_db)
+        sor_tables = [t.name for t in registered if t.database == catalog_db]
+        queries = _queries(deployment, catalog_db, started["ingestion_date"], sor_tables, session)
+        queries += _latest_queries(latest_db, sor_tables)
         if source_dsn:
             queries += _own_table_queries(catalog_db, started["ingestion_date"], manifest)
         for title, sql in queries:
@@ -427,6 +430,17 @@ def _queries(
     return queries
 
 
+def _latest_queries(latest_db: str, tables: list[str]) -> list[tuple[str, str]]:
+    """The analyst's question with no date: the latest database reads each table's newest published day."""
+    if "public_orders" not in tables:
+        return []
+    return [(
+        f"the orders as of last night, no date to name ({latest_db}: each table's newest published day)",
+        f"SELECT count(*) AS orders, sum(total) AS total, max(placed_at) AS last_order\n"
+        f"FROM {latest_db}.public_orders",
+    )]  # fmt: skip
+
+
 def _own_table_queries(database: str, day: str, manifest: dict[str, Any]) -> list[tuple[str, str]]:
     """With --source: a query on the user's own tables, their typed columns first (up to three tables)."""
     published = [t for t in manifest.get("tables", []) if t.get("status") == "PUBLISHED"]
@@ -452,6 +466,8 @@ def _where_to_look(console: Console, deployment: Any, env: dict[str, str], summa
     console.say(
         f"catalog:         Glue database '{database}', {summary['tables']} tables, partition key ingestion_date"
     )
+    latest = deployment.stack.ref("LatestCatalogDatabase")
+    console.say(f"latest tables:   Glue database '{latest}', the same names, each reading its newest published day")
     console.say(
         f"export staging:  s3://{env['EXPORT_BUCKET']}/{env['EXPORT_PREFIX']}/ (expires after ExportRetentionDays)"
     )

@@ -27,6 +27,7 @@ from tests.prerequisites import spark_python_or_skip
 
 SOR_BUCKET = "aurora-sor-sor"
 DATABASE = "sor"
+LATEST = "sor_latest"  # the template's default name of the latest database for DATABASE
 DAY = "2026-11-26"
 JOB_TIMEOUT_S = 300
 
@@ -58,6 +59,7 @@ class SorWorld:
         self._engines: dict[str, str] = {}  # export URI -> the engine its source ran (the job's --source_engine)
         self.bucket(SOR_BUCKET)
         self.glue.create_database(DatabaseInput={"Name": DATABASE})
+        self.glue.create_database(DatabaseInput={"Name": LATEST})
 
     def _enforce(self, physical: dict[str, str]) -> None:
         enforcer = enforcer_for(
@@ -97,7 +99,8 @@ class SorWorld:
         glue_launcher = ("--JOB_ID", "j_test", "--job-bookmark-option", "job-bookmark-disable")
         # as on_export_event starts it: the engine of the export's source (a URI never written here: PostgreSQL)
         engine = self._engines.get(export_uri, PG)
-        return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, engine, *text, *extra)]
+        latest = () if "--latest_database" in extra else ("--latest_database", LATEST)
+        return [*glue_launcher, *job_args(export_uri, SOR_BUCKET, DATABASE, day, engine, *text, *latest, *extra)]
 
     def spark_command(self, export_uri: str, day: str = DAY, *extra: str) -> list[str]:
         """The job as Glue runs it (local/emulator/job_runner.py, Spark), typed columns on (the default) unless
@@ -134,7 +137,7 @@ class SorWorld:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Athena-style SQL over what the catalog describes (local/emulator/athena_duckdb.py)."""
-        con, _ = connect(self.glue, self.s3, DATABASE)
+        con, _ = connect(self.glue, self.s3, DATABASE, LATEST)
         return con.execute(sql).fetchall()
 
     def state(self, days: tuple[str, ...] = (DAY,)) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from local.emulator import glue_versions
 from sor_job import retype, typed_table
 from sor_job.clients import JobClients
 from sor_job.config import JobConfig, parse_args
@@ -52,6 +53,7 @@ def run_in_process(
 @pytest.fixture
 def in_process_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials and Region for moto's mock_aws in this process; the Spark tasks replaced by run_in_process."""
+    glue_versions.install()  # Glue's table versions as AWS keeps them (SkipArchive), in moto's in-process mock too
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -76,6 +78,7 @@ def publish(objects: dict[str, bytes], *extra: str) -> tuple[dict[str, Any], Exi
     for bucket in (EXPORT_BUCKET, SOR_BUCKET):
         job.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     job.glue.create_database(DatabaseInput={"Name": DATABASE})
+    job.glue.create_database(DatabaseInput={"Name": f"{DATABASE}_latest"})  # used when `extra` names it
     for key, body in objects.items():
         job.s3.put_object(Bucket=EXPORT_BUCKET, Key=key, Body=body)
     root = next(k for k in objects if k.startswith("exports/")).split("/")[:2]

@@ -399,7 +399,21 @@ def test_athena_workgroup_enforces_encrypted_results_and_a_scan_limit(stack: Sta
     }
     queries = [stack.props(n) for n in stack.of_type("AWS::Athena::NamedQuery")]
     assert len(queries) >= 3
-    assert all(q["WorkGroup"] == stack.ref("AthenaWorkGroup") and q["Database"] == "sor" for q in queries)
+    assert all(q["WorkGroup"] == stack.ref("AthenaWorkGroup") for q in queries)
+    latest = [q for q in queries if q["Database"] == "sor_latest"]  # the latest database: <db>_latest by default
+    assert [q["Name"] for q in latest] == ["SOR - latest day of a table"]
+    assert all(q["Database"] == "sor" for q in queries if q not in latest)
+
+
+def test_the_latest_database_is_the_sor_databases_name_with_latest_unless_named(translated: dict[str, Any]) -> None:
+    default = Stack(translated, {"ClusterIdentifier": CLUSTER, "CatalogDatabaseName": "lake"})
+    named = Stack(translated, {"ClusterIdentifier": CLUSTER, "LatestCatalogDatabaseName": "current"})
+    assert default.props("LatestCatalogDatabase")["DatabaseInput"]["Name"] == "lake_latest"
+    assert named.props("LatestCatalogDatabase")["DatabaseInput"]["Name"] == "current"
+    assert named.props("SorJob")["DefaultArguments"]["--latest_database"] == named.ref("LatestCatalogDatabase")
+    statements = {s["Sid"]: s for s in named.props("GlueJobRole")["Policies"][0]["PolicyDocument"]["Statement"]}
+    resources = statements["ManageLatestTables"]["Resource"]
+    assert [r.rsplit(":", 1)[-1] for r in resources] == ["catalog", "database/current", "table/current/*"]
 
 
 def test_email_subscription_only_when_an_address_is_given(translated: dict[str, Any]) -> None:
