@@ -21,6 +21,10 @@ def count(metrics: Metrics, name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
+def seconds(metrics: Metrics, name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+
 def correlation_id(event: Any, context: Any) -> str:
     """EventBridge's event id when there is one, else the Lambda request id."""
     if isinstance(event, dict) and isinstance(event.get("id"), str):

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_clients import shared_clients
 from config import load_config
-from observability import correlation_id, count, powertools
+from observability import correlation_id, count, powertools, seconds
 from on_export_event_flow import handle_rds_event
 from on_export_event_reconcile import is_reconcile, parse_reconcile, reconcile
 
@@ -31,4 +31,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         result = handle_rds_event(config, shared_clients(), event)
     for name, value in result.metrics():
         count(metrics, name, value)
+    for name, value in result.durations():
+        seconds(metrics, name, value)
     return result.as_dict()

@@ -86,6 +86,7 @@ FAILED_STATUS_OUTCOMES: dict[ExportTaskStatus, Outcome] = {
 
 # Reconcile's problem count, counted on every reconcile (0 included) so the alarm has data.
 PROBLEMS_METRIC = "ReconcileProblems"
+EXPORT_SECONDS_METRIC = "ExportSeconds"  # unit Seconds: how long an export ran, when on_export_event starts its run
 
 
 def refused_metrics() -> list[tuple[str, float]]:
@@ -108,6 +109,8 @@ class ExportOutcome:
     warnings: list[str] = field(default_factory=list)
     hours: float | None = None  # EXPORTING: hours since the task started
     task_status: str | None = None  # STATUS_DIFFERS, UNKNOWN_STATUS: the RDS export task's status
+    # RUN_STARTED: how long the export took (TaskEndTime - TaskStartTime), counted once, when its run starts
+    export_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(
@@ -166,8 +169,13 @@ class Result:
         counted: list[tuple[str, float]] = []
         if self.problems is not None:
             counted.append((PROBLEMS_METRIC, len(self.problems)))
-        each_export = [entry.outcome for entry in [*(self.tasks or []), *(self.actions or [])]]
-        for outcome in [self.outcome, *each_export]:
+        entries = [*(self.tasks or []), *(self.actions or [])]
+        for outcome in [self.outcome, *(entry.outcome for entry in entries)]:
             if outcome.metric:
                 counted.append((outcome.metric, 1))
         return counted
+
+    def durations(self) -> list[tuple[str, float]]:
+        """(metric name, seconds) for this invocation: the duration of each export whose run it started."""
+        entries = [*(self.tasks or []), *(self.actions or [])]
+        return [(EXPORT_SECONDS_METRIC, e.export_seconds) for e in entries if e.export_seconds is not None]

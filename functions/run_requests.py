@@ -134,6 +134,8 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
             f"Glue job {config.glue_job_name} is running another day; {task.export_id} will be retried"
         ) from error
     outcome.outcome = Outcome.RUN_STARTED
+    if task.task_start_time is not None and task.task_end_time is not None:
+        outcome.export_seconds = (task.task_end_time - task.task_start_time).total_seconds()
     logger.info("glue run started", extra={"export_id": task.export_id, "job_run_id": outcome.job_run_id})
 
     return outcome

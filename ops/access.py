@@ -215,13 +215,14 @@ def _glue_job(names: Names) -> list[Call]:
         # Glue 5 writes the run's logs to <prefix>/output and <prefix>/error as the job's role ("Logging for AWS Glue
         # jobs", https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging.html). The script never makes
         # these calls (the emulator sees none); they are declared for the verifier. Both actions are declared on the
-        # group and on a stream ARN, so the simulation holds whichever resource type CloudWatch Logs authorizes.
+        # group in both documented ARN forms (with and without the trailing ":*", CloudWatch Logs User Guide, "Overview
+        # of managing access permissions") and on a stream ARN, so the simulation holds whichever CloudWatch Logs uses.
         for stream in ("output", "error"):
             group = (
                 f"arn:{names.partition}:logs:{names.region}:{names.account}:log-group:{names.glue_log_prefix}/{stream}"
             )
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                for resource in (group, f"{group}:log-stream:jr_0123456789abcdef-driver"):
+                for resource in (group, f"{group}:*", f"{group}:log-stream:jr_0123456789abcdef-driver"):
                     calls.append(Call(role, action, resource, dict(_TLS), f"Glue's own {stream} log lines"))
     for key, why in ((table, "SOR data"), (example_manifest_key(names), "the run manifest")):
         prefix = f"{db}/*" if key == table else f"_manifests/{db}/*"

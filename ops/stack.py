@@ -137,6 +137,8 @@ class Stack:
             return self.resolve(explicit) if explicit else suffix
         if type_ == "AWS::Glue::Database":
             return self.resolve(props["DatabaseInput"]["Name"])
+        if type_ == "AWS::Glue::Table":
+            return self.resolve(props["TableInput"]["Name"])
         if type_ == "AWS::Glue::SecurityConfiguration":
             return self.resolve(props["Name"])
         if type_ == "AWS::Logs::LogGroup":
@@ -152,6 +154,9 @@ class Stack:
         if type_ == "AWS::Events::Rule":
             # A rule's Ref is its name; CloudFormation generates one and keeps it within the 64-character limit.
             return self.resolve(props["Name"]) if "Name" in props else suffix[:64]
+        if type_ in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"):  # Ref: the (generated) name
+            explicit = props.get("AlarmName") or props.get("DashboardName")
+            return self.resolve(explicit) if explicit else suffix
         raise UnsupportedIntrinsic(f"Ref to a {type_} ({name})")
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -166,6 +171,7 @@ class Stack:
             "AWS::KMS::Key": f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{physical}",
             "AWS::Lambda::Function": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{physical}",
             "AWS::Logs::LogGroup": f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{physical}:*",
+            "AWS::CloudWatch::Alarm": f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}",
         }
         if type_ == "AWS::SQS::Queue":
             queue = physical.rsplit("/", 1)[-1]

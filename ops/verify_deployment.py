@@ -192,17 +192,26 @@ class Simulation:
     context: tuple[tuple[str, tuple[str, ...]], ...]
     actions: tuple[str, ...]
     resources: tuple[str, ...]
+    region: str = ""
 
     def request(self) -> dict[str, Any]:
+        """The simulator evaluates only the context it is given, and a negated condition on a key it is not given
+        matches (an organisation's "deny outside these Regions" would deny everything), so every request carries
+        the keys AWS sets on every real request of the role: aws:RequestedRegion and aws:PrincipalArn ("AWS global
+        condition context keys", IAM User Guide)."""
+        context = {"aws:PrincipalArn": (self.role_arn,)}
+        if self.region:
+            context["aws:RequestedRegion"] = (self.region,)
+        context.update(dict(self.context))
         return {
             "PolicySourceArn": self.role_arn,
             "ActionNames": list(self.actions),
             "ResourceArns": list(self.resources),
-            "ContextEntries": context_entries(dict(self.context)),
+            "ContextEntries": context_entries(context),
         }
 
 
-def plan_simulations(calls: Sequence[Call], role_arns: Mapping[str, str]) -> list[Simulation]:
+def plan_simulations(calls: Sequence[Call], role_arns: Mapping[str, str], region: str = "") -> list[Simulation]:
     """Groups the calls per role and context. Wildcard resources get requests of their own: the simulator gives no
     per-resource results for "*" (botocore iam model, MissingContextValues), so they cannot share a request."""
     groups: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...], bool], tuple[set[str], set[str]]] = {}
@@ -212,7 +221,7 @@ def plan_simulations(calls: Sequence[Call], role_arns: Mapping[str, str]) -> lis
         actions.add(call.action)
         resources.add(call.resource)
     return [
-        Simulation(role, role_arns[role], context, tuple(sorted(actions)), tuple(sorted(resources)))
+        Simulation(role, role_arns[role], context, tuple(sorted(actions)), tuple(sorted(resources)), region)
         for (role, context, _), (actions, resources) in sorted(groups.items())
         if role in role_arns
     ]
@@ -228,6 +237,10 @@ class SimulatedDecision:
     decision: str  # allowed | explicitDeny | implicitDeny (PolicyEvaluationDecisionType)
     matched: tuple[str, ...]  # SourcePolicyId of the statements that decided
     missing: tuple[str, ...]  # MissingContextValues
+    # OrganizationsDecisionDetail.AllowedByOrganizations and PermissionsBoundaryDecisionDetail
+    # .AllowedByPermissionsBoundary (botocore iam model, EvaluationResult); None when the simulator did not say
+    by_organizations: bool | None = None
+    by_boundary: bool | None = None
 
 
 def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> list[SimulatedDecision]:
@@ -241,6 +254,8 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
     for page in pages:
         for result in page["EvaluationResults"]:
             action = result["EvalActionName"]
+            organizations = result.get("OrganizationsDecisionDetail", {}).get("AllowedByOrganizations")
+            boundary = result.get("PermissionsBoundaryDecisionDetail", {}).get("AllowedByPermissionsBoundary")
             specific = result.get("ResourceSpecificResults") or []
             if specific:
                 for item in specific:
@@ -252,6 +267,10 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
                             item["EvalResourceDecision"],
                             _policy_ids(item.get("MatchedStatements", [])),
                             tuple(item.get("MissingContextValues", [])),
+                            organizations,
+                            item.get("PermissionsBoundaryDecisionDetail", {}).get(
+                                "AllowedByPermissionsBoundary", boundary
+                            ),
                         )
                     )
             elif len(simulation.resources) == 1:
@@ -263,6 +282,8 @@ def decisions(simulation: Simulation, pages: Iterable[Mapping[str, Any]]) -> lis
                         result["EvalDecision"],
                         _policy_ids(result.get("MatchedStatements", [])),
                         tuple(result.get("MissingContextValues", [])),
+                        organizations,
+                        boundary,
                     )
                 )
     return found
@@ -306,6 +327,21 @@ def check_permissions(
 
 def _denied(check: str, role: str, call: Call, decision: SimulatedDecision) -> CheckResult:
     context = ", ".join(f"{k}={'|'.join(v)}" for k, v in sorted(call.context.items())) or "none"
+    what = f"{call.action} on {call.resource} ({call.why})"
+    if decision.by_organizations is False:  # the role's own policies may allow it: no template change helps
+        return failed(
+            check,
+            f"denied by an organisation policy (a service control policy): {what}",
+            f"not a template gap: ask your AWS Organizations administrator to allow {call.action} for the role "
+            f"{role} in this account and Region (the stack cannot work around an organisation's deny)",
+        )
+    if decision.by_boundary is False:
+        return failed(
+            check,
+            f"denied by the role's permissions boundary: {what}",
+            f"not a template gap: the role {role} carries a permissions boundary (added outside this stack) that "
+            f"lacks {call.action}; extend or remove the boundary",
+        )
     missing = f"; the policy asks for {', '.join(decision.missing)}, absent here" if decision.missing else ""
     where = f" whose conditions hold for {context}" if call.context else ""
     return failed(
@@ -415,8 +451,9 @@ def verify(
             return []
         glue = clients("glue")
         database = str(job.get("DefaultArguments", {}).get("--latest_database", ""))
-        sor = [t["Name"] for p in _pages(glue.get_tables, "NextToken", DatabaseName=view.outputs["CatalogDatabaseName"])
-               for t in p.get("TableList", [])]  # fmt: skip
+        pages = _pages(glue.get_tables, "NextToken", DatabaseName=view.outputs["CatalogDatabaseName"])
+        # the SOR tables: the ones the job manages (not the run history, nor a table someone else put there)
+        sor = [t["Name"] for p in pages for t in p.get("TableList", []) if t.get("Parameters", {}).get("sor.source")]
         latest: dict[str, Any] | None = None
         if database:
             try:
@@ -436,7 +473,7 @@ def verify(
         calls = calls_for(names)
         iam = clients("iam")
         found: list[SimulatedDecision] = []
-        for simulation in plan_simulations(calls, names.role_arns):
+        for simulation in plan_simulations(calls, names.role_arns, names.region):
             pages = _pages(iam.simulate_principal_policy, "Marker", **simulation.request())
             found += decisions(simulation, pages)
         return check_permissions(calls, names.role_arns, found)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -176,13 +176,16 @@ def _lambda_responses(deployment: Deployment, layers: Mapping[str, list[str]]) -
 _DECISIONS = {Decision.ALLOW: "allowed", Decision.IMPLICIT_DENY: "implicitDeny", Decision.EXPLICIT_DENY: "explicitDeny"}
 
 
-def _iam_simulator(iam: Any) -> Recorded:
+def _iam_simulator(iam: Any, organization: Sequence[Statement] = ()) -> Recorded:
     """SimulatePrincipalPolicy answered by the project's evaluator (ops/iam.py) over the inline policies moto
     holds for the role, so a statement a test removes from the deployed role is gone from the simulation too.
 
     Identity policies only, as the real API does for a role (docs/aws-facts.md "IAM: SimulatePrincipalPolicy":
     "Simulation of resource-based policies isn't supported for IAM roles"). MissingContextValues: the condition
-    keys of the role's statements for that action and resource that the request did not supply."""
+    keys of the role's statements for that action and resource that the request did not supply.
+
+    `organization`: statements of an organisation policy (an SCP) over the account, evaluated, as AWS evaluates an
+    SCP, on the context the request supplies only; a request it denies says AllowedByOrganizations false."""
 
     def identity(role_arn: str) -> list[Statement]:
         role = role_arn.rsplit("/", 1)[-1]
@@ -217,6 +220,10 @@ def _iam_simulator(iam: Any) -> Recorded:
         results = []
         for action in ActionNames:
             per_resource = [(r, decide(principal, statements, AuthRequest(action, r, context))) for r in resources]
+            blocked = [r for r in resources if organization and _scp_denies(organization, action, r, context)]
+            for r, d in per_resource:
+                if r in blocked:
+                    d.update(decision="explicitDeny", matched=[], missing=[])
             worst = next((d for _, d in per_resource if d["decision"] != "allowed"), per_resource[0][1])
             result: dict[str, Any] = {
                 "EvalActionName": action,
@@ -225,6 +232,8 @@ def _iam_simulator(iam: Any) -> Recorded:
                 "MatchedStatements": worst["matched"],
                 "MissingContextValues": worst["missing"] if resources == ["*"] else [],
             }
+            if organization:
+                result["OrganizationsDecisionDetail"] = {"AllowedByOrganizations": not blocked}
             if resources != ["*"]:
                 result["ResourceSpecificResults"] = [
                     {
@@ -245,12 +254,21 @@ def _iam_simulator(iam: Any) -> Recorded:
     return Recorded("iam", {"SimulatePrincipalPolicy": simulate})
 
 
+def _scp_denies(organization: Sequence[Statement], action: str, resource: str, context: Mapping[str, Any]) -> bool:
+    """An SCP allows nothing by itself: only its Deny statements can stop a request the role's policies allow."""
+    anyone = Principal(f"arn:aws:iam::{ACCOUNT}:role/any", ACCOUNT, name="any")
+    allow_all = policy_statements("all", {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    verdict = evaluate(anyone, [*organization, *allow_all], AuthRequest(action, resource, dict(context)))
+    return verdict.decision is Decision.EXPLICIT_DENY
+
+
 # -- the emulated deployment --------------------------------------------------------------------------------------
 class Harness:
     def __init__(self, session: boto3.Session, deployment: Deployment) -> None:
         self.session = session
         self.deployment = deployment
         self.layers: dict[str, list[str]] = {}
+        self.organization: list[Statement] = []  # an SCP over the account, as the simulator applies it
 
     def clients(self, service: str) -> Any:
         if service == "cloudformation":
@@ -258,7 +276,7 @@ class Harness:
         if service == "lambda":
             return _lambda_responses(self.deployment, self.layers)
         if service == "iam":
-            return _iam_simulator(self.session.client("iam"))
+            return _iam_simulator(self.session.client("iam"), self.organization)
         return self.session.client(service)
 
     def run(self, **kwargs: Any) -> list[CheckResult]:
@@ -641,3 +659,37 @@ def test_the_latest_check_fails_a_missing_database_and_counts_what_it_holds() ->
 def test_the_latest_database_of_the_emulated_stack_is_found(harness: Harness) -> None:
     (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "latest tables"]
     assert (row.verdict, row.detail) == (Verdict.PASS, "sor_latest: 0 latest tables")
+
+
+# -- organisation policies ---------------------------------------------------------------------------------------------
+REGION_GUARD = {  # a common SCP: nothing outside the Regions the organisation uses
+    "Statement": [{
+        "Effect": "Deny", "Action": "*", "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["sa-east-1", "us-east-1"]}},
+    }]
+}  # fmt: skip
+
+
+def test_an_organisations_region_guard_does_not_fail_a_stack_in_an_allowed_region(harness: Harness) -> None:
+    harness.organization = policy_statements("RegionGuard", REGION_GUARD)
+    results = harness.run(send_test_alert=False)
+    assert [r for r in failures(results) if r.check.startswith("permissions")] == [], render(results)
+    # ...because the verifier sends the Region: without it, the guard's negated condition matches (the old FAIL)
+    simulator = _iam_simulator(harness.session.client("iam"), harness.organization)
+    role = harness.deployment.names().role_arns["GlueJobRole"]
+    bare = simulator.simulate_principal_policy(
+        PolicySourceArn=role, ActionNames=["s3:GetObject"], ContextEntries=[], ResourceArns=["arn:aws:s3:::b/k"]
+    )
+    assert bare["EvaluationResults"][0]["OrganizationsDecisionDetail"] == {"AllowedByOrganizations": False}
+
+
+def test_an_organisation_deny_is_told_apart_from_a_template_gap(harness: Harness) -> None:
+    harness.organization = policy_statements(
+        "NoDeletes", {"Statement": [{"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}]}
+    )
+    rows = [r for r in failures(harness.run(send_test_alert=False)) if r.check == "permissions GlueJobRole"]
+    assert rows
+    for row in rows:
+        assert row.detail.startswith("denied by an organisation policy (a service control policy): s3:DeleteObject")
+        assert row.next_step.startswith("not a template gap: ask your AWS Organizations administrator")
+        assert "template.yaml" not in row.next_step

@@ -48,6 +48,14 @@ class JobConfig:
     latest_database: str = ""
 
     @property
+    def sse_arguments(self) -> dict[str, str]:
+        """SSE-KMS with the stack's key when one is given, for every object the job writes (PutObject,
+        CreateMultipartUpload and CopyObject all take these: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html)."""
+        if not self.sor_kms_key_arn:
+            return {}
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.sor_kms_key_arn}
+
+    @property
     def export_uri(self) -> str:
         return f"s3://{self.export_bucket}/{self.export_prefix}"
 

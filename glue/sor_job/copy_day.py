@@ -143,9 +143,7 @@ class Copier:
         return result
 
     def copy(self, steps: Sequence[CopyStep]) -> None:
-        extra: dict[str, Any] = {"MetadataDirective": "REPLACE"}
-        if self._config.sor_kms_key_arn:
-            extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self._config.sor_kms_key_arn)
+        extra: dict[str, Any] = {"MetadataDirective": "REPLACE", **self._config.sse_arguments}
         futures = [
             self._manager.copy(
                 copy_source={"Bucket": self._config.export_bucket, "Key": step.source.key},

@@ -158,14 +158,6 @@ def rewrite_plan_digest(
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def sse_arguments(config: JobConfig) -> dict[str, str]:
-    """SSE-KMS with the stack's key when one is given (PutObject, CreateMultipartUpload, CopyObject all take
-    these: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html)."""
-    if not config.sor_kms_key_arn:
-        return {}
-    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.sor_kms_key_arn}
-
-
 class MultipartSink(io.RawIOBase):
     """A write-only file that streams into S3: fixed-size parts of a multipart upload, started at the first full
     part; a body smaller than one part becomes one PutObject. Nothing exists at the key until finish(); abort()
@@ -297,7 +289,7 @@ def rewrite_unit(
     rows = 0
     metadata = {SOURCE_ETAG_META: unit.source.etag, PLAN_DIGEST_META: unit.plan_digest}
     sink = MultipartSink(
-        s3, config.sor_bucket, unit.destination, settings.part_size, {**sse_arguments(config), "Metadata": metadata}
+        s3, config.sor_bucket, unit.destination, settings.part_size, {**config.sse_arguments, "Metadata": metadata}
     )
     try:
         # pre_buffer coalesces the column chunks of a row group into few ranged GETs.

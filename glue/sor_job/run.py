@@ -28,6 +28,7 @@ from sor_job.partitioned import partition_relations
 from sor_job.plan import ExportPlan, plan_export
 from sor_job.publish_table import publish_table
 from sor_job.retention import apply_retention
+from sor_job.run_history import write_run_record
 from sor_job.s3_reads import list_objects, read_footer, read_metadata
 
 log = logging.getLogger(__name__)
@@ -96,15 +97,12 @@ def build_manifest(
 
 
 def write_manifest(clients: JobClients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
-    extra: dict[str, Any] = {}
-    if config.sor_kms_key_arn:
-        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": config.sor_kms_key_arn}
     clients.s3.put_object(
         Bucket=config.sor_bucket,
         Key=config.manifest_key,
         Body=json.dumps(manifest, indent=2, sort_keys=True).encode(),
         ContentType="application/json",
-        **extra,
+        **config.sse_arguments,
     )
 
 
@@ -120,6 +118,8 @@ def metric_data(config: JobConfig, summary: Mapping[str, Any]) -> list[dict[str,
         "RejectedValues": (summary.get("rejected_values", 0), "Count"),
         "InvalidTextValues": (summary.get("invalid_text_values", 0), "Count"),
         "ColumnsKeptAsText": (summary.get("columns_kept_as_text", 0), "Count"),
+        "TablesEmpty": (len(summary.get("empty_tables", [])), "Count"),
+        "PublishSeconds": (summary.get("seconds", 0), "Seconds"),
     }
     if summary.get("retention", {}).get("enabled"):
         retention = summary["retention"]
@@ -267,6 +267,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
     summary = summarize(config, plan.warnings, results, time.monotonic() - started) | {"retention": retention.summary()}
     manifest = build_manifest(config, plan, results, summary, started_at) | {"retention": retention.manifest()}
     write_manifest(clients, config, manifest)
+    write_run_record(clients, config, manifest)
     emit_metrics(clients, config, summary)
     return summary, ExitCode.SUCCEEDED if summary["status"] == RunStatus.SUCCEEDED else ExitCode.TABLE_FAILED
 
@@ -333,7 +334,9 @@ def main(argv: Sequence[str] | None = None, make: Callable[[JobConfig], JobClien
         summary, code = failure_summary(error, time.monotonic() - started), ExitCode.NOT_STARTED
         if config is not None and clients is not None:
             try:
-                write_manifest(clients, config, crash_manifest(config, summary, started_at))
+                crashed = crash_manifest(config, summary, started_at)
+                write_manifest(clients, config, crashed)
+                write_run_record(clients, config, crashed)
             except Exception as manifest_exc:  # noqa: BLE001 - must not mask the crash being reported
                 log.error("could not write the run manifest after the crash: %s", manifest_exc)
     print(json.dumps(summary, sort_keys=True), flush=True)

@@ -358,9 +358,14 @@ def run_demo(source_dsn: str | None, verbose: bool, unsupported_as_text: bool = 
         catalog_db = event_env["CATALOG_DATABASE"]
         latest_db = deployment.stack.ref("LatestCatalogDatabase")
         con, registered = connect(glue, s3, catalog_db, latest_db)
-        sor_tables = [t.name for t in registered if t.database == catalog_db]
+        sor_tables = [t.name for t in registered if t.database == catalog_db and not t.name.startswith("_")]
         queries = _queries(deployment, catalog_db, started["ingestion_date"], sor_tables, session)
         queries += _latest_queries(latest_db, sor_tables)
+        queries.append((
+            "the nights so far, from the run history (one row a run: status, duration, rows, tables failed)",
+            f'SELECT ingestion_date, status, round(seconds, 1) AS seconds, "rows", tables_published, tables_failed\n'
+            f'FROM {catalog_db}."_runs" ORDER BY finished_at DESC LIMIT 7',
+        ))  # fmt: skip
         if source_dsn:
             queries += _own_table_queries(catalog_db, started["ingestion_date"], manifest)
         for title, sql in queries:

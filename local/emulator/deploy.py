@@ -143,12 +143,14 @@ def deploy(
         "AWS::IAM::Role": _role,
         "AWS::Logs::LogGroup": _log_group,
         "AWS::Glue::Database": _glue_database,
+        "AWS::Glue::Table": _glue_table,
         "AWS::Glue::Job": _glue_job,
         "AWS::Athena::WorkGroup": _workgroup,
         "AWS::Athena::NamedQuery": _named_query,
         "AWS::Scheduler::Schedule": _schedule,
         "AWS::Events::Rule": _rule,
         "AWS::CloudWatch::Alarm": _alarm,
+        "AWS::CloudWatch::Dashboard": _dashboard,
     }
     # Order matters only where the emulator picks the id (key ids, queue URLs) that others refer to.
     order = list(creators)
@@ -351,3 +353,13 @@ def _alarm(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> No
                "DatapointsToAlarm"}  # fmt: skip
     arguments = {k: v for k, v in props.items() if k in allowed}
     client("cloudwatch").put_metric_alarm(AlarmName=props.get("AlarmName", name), **arguments)
+
+
+def _dashboard(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
+    client("cloudwatch").put_dashboard(DashboardName=props["DashboardName"], DashboardBody=props["DashboardBody"])
+    return str(props["DashboardName"])
+
+
+def _glue_table(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
+    client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=props["TableInput"])
+    return str(props["TableInput"]["Name"])

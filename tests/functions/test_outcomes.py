@@ -15,6 +15,7 @@ import sources
 import start_request
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTaskStatus
 from outcomes import (
+    EXPORT_SECONDS_METRIC,
     FAILED_STATUS_OUTCOMES,
     PROBLEMS_METRIC,
     ExportOutcome,
@@ -31,7 +32,7 @@ FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 def test_readme_names_every_metric_the_lambdas_count() -> None:
     metrics_paragraph = README.read_text().split("Metrics (namespace", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`([A-Z][A-Za-z]+)`", metrics_paragraph))
-    counted = {o.metric for o in Outcome if o.metric} | {PROBLEMS_METRIC}
+    counted = {o.metric for o in Outcome if o.metric} | {PROBLEMS_METRIC, EXPORT_SECONDS_METRIC}
     assert counted == documented
 
 
@@ -124,3 +125,12 @@ def test_one_word_may_name_two_outcomes_that_count_different_metrics() -> None:
     assert Outcome.EXPORT_STARTED.word == Outcome.RUN_STARTED.word == "started"
     assert Outcome.EXPORT_STARTED is not Outcome.RUN_STARTED
     assert (Outcome.EXPORT_STARTED.metric, Outcome.RUN_STARTED.metric) == ("ExportStarted", "GlueRunStarted")
+
+
+def test_an_export_whose_run_starts_reports_how_long_it_ran_in_seconds() -> None:
+    started = ExportOutcome("aurora-sor-shop-2026-11-26", Outcome.RUN_STARTED, export_seconds=5400.0)
+    skipped = ExportOutcome("aurora-sor-shop-2026-11-25", Outcome.ALREADY_PUBLISHED)
+    result = Result(Outcome.EVENT_HANDLED, tasks=[started, skipped])
+    assert result.durations() == [(EXPORT_SECONDS_METRIC, 5400.0)]
+    assert (EXPORT_SECONDS_METRIC, 5400.0) not in result.metrics()  # a duration, not a count
+    assert "export_seconds" not in started.as_dict()  # the JSON result stays as documented

@@ -503,6 +503,9 @@ def test_glue_role_may_write_only_its_own_log_groups(either_stack: Stack) -> Non
         stream = f"{logs}:{name}:log-stream:jr_0123-driver"
         assert allows(statements, "logs:CreateLogStream", stream)
         assert allows(statements, "logs:PutLogEvents", stream)
+        # the documented form for IAM policies: the group's ARN with a trailing ":*", and without it for the rest
+        group_resources = {r for s in statements if "logs:CreateLogStream" in s.actions for r in s.resources}
+        assert {f"{logs}:{name}:*", f"{logs}:{name}"} <= group_resources
     for other in ("/aws-glue/jobs/output", "/aws-glue/jobs/error", "/aws-glue/jobs/another-job/output"):
         assert not allows(statements, "logs:PutLogEvents", f"{logs}:{other}:log-stream:jr_0123-driver"), other
         assert not allows(statements, "logs:CreateLogGroup", f"{logs}:{other}"), other
