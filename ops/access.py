@@ -246,12 +246,9 @@ def _glue_job(names: Names) -> list[Call]:
         Call(role, "glue:GetTables", database, _TLS, "catalog: every table in one paginated call"),
         Call(role, "glue:GetTables", any_table, _TLS, "catalog: every table in one paginated call"),
     ]
+    tables = (catalog, database, a_table, any_table)
     for action in ("glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition", "glue:UpdatePartition"):
-        calls += [
-            Call(role, action, catalog, _TLS, "catalog: publish a table and its partition"),
-            Call(role, action, database, _TLS, "catalog: publish a table and its partition"),
-            Call(role, action, a_table, _TLS, "catalog: publish a table and its partition", pattern=any_table),
-        ]
+        calls += _on_a_table(role, action, "catalog: publish a table and its partition", *tables)
     # Retention (glue/sor_job/retention.py): the partitions of each managed table, its day folders (a delimited
     # listing of the table prefix), then BatchDeletePartition before the day folder's DeleteObjects (declared above).
     for action, why in (
@@ -259,11 +256,7 @@ def _glue_job(names: Names) -> list[Call]:
         ("glue:BatchDeletePartition", "retention: remove the partitions the keep rules drop"),
         ("glue:GetPartition", "typed tables: is the day of a failed rewrite already registered (sor_job/typed_table)"),
     ):
-        calls += [
-            Call(role, action, catalog, _TLS, why),
-            Call(role, action, database, _TLS, why),
-            Call(role, action, a_table, _TLS, why, pattern=any_table),
-        ]
+        calls += _on_a_table(role, action, why, *tables)
     calls.append(
         Call(role, "s3:ListBucket", sor, {"s3:prefix": (f"{db}/public_orders/",), **_TLS},
              "retention: the day folders of a managed table")
@@ -279,22 +272,29 @@ def _latest_tables(names: Names, role: str, catalog: str) -> list[Call]:
     latest = names.latest_database
     database = _arn(names, "glue", f"database/{latest}")
     a_table, any_table = _arn(names, "glue", f"table/{latest}/public_orders"), _arn(names, "glue", f"table/{latest}/*")
-    calls = []
+    calls = [
+        Call(role, "glue:GetDatabase", catalog, _TLS, "latest tables: the database exists"),
+        Call(role, "glue:GetDatabase", database, _TLS, "latest tables: the database exists"),
+    ]
     for action, why in (
-        ("glue:GetDatabase", "latest tables: the database exists"),
         ("glue:GetTables", "latest tables: the day each reads, in one paginated call"),
         ("glue:GetTable", "latest tables: one another run created meanwhile"),
         ("glue:CreateTable", "latest tables: the first day of a table"),
         ("glue:UpdateTable", "latest tables: moved to the day just published, or parked while its day is re-run"),
         ("glue:DeleteTable", "latest tables: removed while the only day it reads is re-run"),
     ):
-        calls += [
-            Call(role, action, catalog, _TLS, why),
-            Call(role, action, database, _TLS, why),
-        ]
-        if action != "glue:GetDatabase":
-            calls.append(Call(role, action, a_table, _TLS, why, pattern=any_table))
+        calls += _on_a_table(role, action, why, catalog, database, a_table, any_table)
     return calls
+
+
+def _on_a_table(role: str, action: str, why: str, catalog: str, database: str, table: str, tables: str) -> list[Call]:
+    """A Data Catalog call on a table, as IAM authorizes it: on the catalog, the database and the table (`table` an
+    example, `tables` the pattern of every table the code may name)."""
+    return [
+        Call(role, action, catalog, _TLS, why),
+        Call(role, action, database, _TLS, why),
+        Call(role, action, table, _TLS, why, pattern=tables),
+    ]
 
 
 def _export_role(names: Names) -> list[Call]:
