@@ -13,8 +13,9 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ops.access import GLUE_LOG_PREFIX_ARGUMENT
-from ops.stack import wildcard_match
+from ops.access import GLUE_LOG_PREFIX_ARGUMENT, Call
+from ops.iam import AuthRequest, Decision, Principal, evaluate
+from ops.stack import policy_statements, wildcard_match
 
 # -- verdicts -----------------------------------------------------------------------------------------------------
 
@@ -315,6 +316,50 @@ def check_latest_tables(
     if orphans:  # a SOR table dropped by hand: its latest table reads a day nobody else names
         detail += f"; {len(orphans)} without a SOR table ({', '.join(orphans[:3])}): drop them when unwanted"
     return passed("latest tables", detail)
+
+
+# The identity side of a request is the simulator's to judge (permissions rows); these checks isolate a resource
+# policy's own say by pairing it with an identity that allows everything.
+_ANY_IDENTITY = policy_statements("any identity", {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+
+
+def check_resource_policy(
+    check: str,
+    resource: str,
+    document: Mapping[str, Any] | None,
+    calls: Iterable[Call],
+    role_arns: Mapping[str, str],
+    account: str,
+    *,
+    key_policy: bool = False,
+) -> CheckResult:
+    """Every declared call on `resource` (a bucket's objects and itself, or a key), evaluated with the project's own
+    policy evaluator (ops/iam.py) against that resource's policy `document`, as the simulator cannot: it does not
+    evaluate resource policies for a role (docs/aws-facts.md "IAM: SimulatePrincipalPolicy"). A key policy must
+    allow (itself, or by delegating to the account's IAM policies); a bucket policy must not deny."""
+    statements = policy_statements(check, document) if document else []
+    relevant = [
+        c for c in calls if c.role in role_arns and (c.resource == resource or c.resource.startswith(f"{resource}/"))
+    ]
+    refused = []
+    for call in relevant:
+        principal = Principal(role_arns[call.role], account, name=call.role)
+        request = AuthRequest(call.action, call.resource, dict(call.context))
+        verdict = evaluate(principal, _ANY_IDENTITY, request, statements, key_policy=key_policy)
+        if verdict.decision is not Decision.ALLOW:
+            refused.append(f"{call.role} {call.action} on {call.resource} ({verdict.decision.value})")
+    if refused:
+        owner = "the key policy" if key_policy else "the bucket policy"
+        return failed(
+            check,
+            f"{owner} of {resource} refuses: " + "; ".join(refused[:3]) + (" ..." if len(refused) > 3 else ""),
+            f"change {owner} of {resource} to allow those calls of the stack's roles (see the row's role and action)"
+            if not key_policy
+            else "deploy this repository's template.yaml (its key policy), or restore the statements removed by hand",
+        )
+    return passed(
+        check, f"{len(relevant)} declared calls on {resource} allowed by its {'key' if key_policy else 'bucket'} policy"
+    )
 
 
 def check_log_routing(job: Mapping[str, Any], log_groups: Sequence[Mapping[str, Any]], key_arn: str) -> CheckResult:

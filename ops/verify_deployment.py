@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from ops.checks import (
     check_latest_tables,
     check_layers,
     check_log_routing,
+    check_resource_policy,
     check_schedule,
     check_snapshot_age,
     failed,
@@ -549,10 +551,32 @@ def verify(
     results += _guard("glue job", read_glue)
 
     def read_key_policy() -> list[CheckResult]:
-        policy = clients("kms").get_key_policy(KeyId=view.outputs["DataKeyArn"], PolicyName="default")["Policy"]
-        return [check_events_key_statement(policy)]
+        key = view.outputs["DataKeyArn"]
+        policy = clients("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+        rows = [check_events_key_statement(policy)]
+        if names is not None:  # the permissions row read them; without them the roles are unknown
+            calls = calls_for(names)
+            document = json.loads(policy)
+            rows.append(check_resource_policy("key policy: stack roles", key, document, calls, names.role_arns,
+                                              view.account, key_policy=True))  # fmt: skip
+        return rows
 
     results += _guard("key policy", read_key_policy)
+
+    def read_sor_bucket_policy() -> list[CheckResult]:
+        if names is None:
+            return []
+        bucket = f"arn:{view.partition}:s3:::{names.sor_bucket}"
+        try:
+            document = json.loads(clients("s3").get_bucket_policy(Bucket=names.sor_bucket)["Policy"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchBucketPolicy":
+                raise
+            document = None
+        return [check_resource_policy("SOR bucket policy", bucket, document, calls_for(names), names.role_arns,
+                                      view.account)]  # fmt: skip
+
+    results += _guard("SOR bucket policy", read_sor_bucket_policy)
 
     def read_rule_metrics() -> list[CheckResult]:
         cloudwatch = clients("cloudwatch")

@@ -316,6 +316,8 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         "glue version",
         "glue job script",
         "latest tables",
+        "key policy: stack roles",
+        "SOR bucket policy",
         "glue log routing",
         "key policy: EventBridge to the topic",
         "test alert",
@@ -693,3 +695,35 @@ def test_an_organisation_deny_is_told_apart_from_a_template_gap(harness: Harness
         assert row.detail.startswith("denied by an organisation policy (a service control policy): s3:DeleteObject")
         assert row.next_step.startswith("not a template gap: ask your AWS Organizations administrator")
         assert "template.yaml" not in row.next_step
+
+
+# -- resource policies, by the project's own evaluator ---------------------------------------------------------------
+def test_a_sor_bucket_policy_that_denies_the_glue_role_is_a_failed_row(harness: Harness) -> None:
+    names = harness.deployment.names()
+    s3 = harness.session.client("s3")
+    try:  # an existing bucket with a policy of its own, or none
+        policy = json.loads(s3.get_bucket_policy(Bucket=names.sor_bucket)["Policy"])
+    except s3.exceptions.ClientError:
+        policy = {"Version": "2012-10-17", "Statement": []}
+    policy["Statement"].append({
+        "Sid": "SomeoneElsesRule", "Effect": "Deny", "Principal": {"AWS": names.role_arns["GlueJobRole"]},
+        "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{names.sor_bucket}/*",
+    })  # fmt: skip
+    s3.put_bucket_policy(Bucket=names.sor_bucket, Policy=json.dumps(policy))
+    (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "SOR bucket policy"]
+    assert row.verdict is Verdict.FAIL
+    assert f"the bucket policy of arn:aws:s3:::{names.sor_bucket} refuses: GlueJobRole s3:PutObject" in row.detail
+
+
+def test_a_key_policy_that_lost_the_roles_statements_is_a_failed_row(harness: Harness) -> None:
+    names = harness.deployment.names()
+    kms = harness.session.client("kms")
+    policy = json.loads(kms.get_key_policy(KeyId=names.key_arn, PolicyName="default")["Policy"])
+    # keep only what lets EventBridge publish: no account delegation, no statement for the stack's roles
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") == "EventBridgePublishesToTheTopic"]
+    assert policy["Statement"]
+    kms.put_key_policy(KeyId=names.key_arn, PolicyName="default", Policy=json.dumps(policy))
+    (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "key policy: stack roles"]
+    assert row.verdict is Verdict.FAIL
+    assert row.detail.startswith(f"the key policy of {names.key_arn} refuses:")
+    assert "kms:" in row.detail
