@@ -35,7 +35,8 @@ class Outcome(Enum):
     # start_export, the invocation's outcome (Result.outcome, the JSON's "status").
     EXPORT_STARTED = ("started", "ExportStarted")
     EXPORT_ALREADY_STARTED = ("already_started", "ExportSkipped")
-    # Raised (a RefusedError), so it never reaches a JSON result; only its metric is counted.
+    # No export, on purpose: a refused source (the JSON result's status, alerted once, not retried) or bad input
+    # (raised, so only its metric is counted: refused_metrics).
     EXPORT_REFUSED = ("refused", "ExportRefused")
 
     # on_export_event, the invocation's outcome (Result.outcome, the JSON's "status").

@@ -15,6 +15,7 @@ from start_export_flow import export_day
 from start_request import InvalidRequestError
 
 from local.emulator.aws_emulator import Fault
+from ops.stack import load_raw
 from tests.functions.conftest import CLUSTER, FakeContext, Pipeline
 
 
@@ -259,3 +260,33 @@ def test_handler_names_a_missing_variable(
     monkeypatch.delenv("GLUE_JOB_NAME")
     with pytest.raises(ValueError, match="GLUE_JOB_NAME"):
         start_export.handler({}, context)
+
+
+def deliver_asynchronously(event: Any, context: FakeContext) -> tuple[Any, int]:
+    """start_export invoked as EventBridge Scheduler invokes it (asynchronously): Lambda retries a failed invocation
+    MaximumRetryAttempts times (template.yaml EventInvokeConfig; "Asynchronous invocation", Lambda Developer Guide).
+    Returns the last outcome (a result, or the error) and the number of invocations."""
+    retries = load_raw()["Resources"]["StartExportFunction"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"]
+    outcome: Any = None
+    for attempt in range(1, 2 + int(retries)):
+        try:
+            return start_export.handler(event, context), attempt
+        except Exception as error:  # noqa: BLE001 - what Lambda does with it: invoke again
+            outcome = error
+    return outcome, 1 + int(retries)
+
+
+def test_one_refused_day_is_one_message_however_lambda_delivers_it(
+    pipeline: Pipeline, context: FakeContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(aws_clients, "_shared", pipeline.clients)
+    day = local_day(pipeline, pipeline.snapshot_time) - dt.timedelta(days=3)  # before any snapshot: refused
+    outcome, invocations = deliver_asynchronously({"ingestion_date": day.isoformat()}, context)
+    assert invocations == 1  # not a failure: Lambda neither retries it nor sends it to the on-failure destination
+    assert outcome["status"] == "refused"
+    assert "no available automated snapshot" in outcome["reason"]
+    alerts = pipeline.alerts()
+    assert len(alerts) == 1
+    assert day.isoformat() in alerts[0]["Subject"]
+    assert emf_metrics(capsys.readouterr().out) == {"ExportRefused": 1.0}
+    assert pipeline.emulator.calls("rds", "StartExportTask") == []
