@@ -10,7 +10,7 @@ import importlib.util
 import runpy
 import sys
 
-PACKAGE_SHA256 = "803d44bf21e460279b012c27c492d61ba8d1dd6cb1338f5041265e1b696a78cf"  # of the sources below: the job version `make verify` compares
+PACKAGE_SHA256 = "0d1d632d54bf5646102ea685c792c4877226a8ab7278aa97b83d50e53530905a"  # of the sources below: the job version `make verify` compares
 
 _SOURCES = {  # module -> (is a package, its source lines)
     'sor_job': (True, (
@@ -1178,9 +1178,8 @@ _SOURCES = {  # module -> (is a package, its source lines)
         '    def before_change(self, sor_table: Mapping[str, Any] | None) -> None:',
         '        """Called before the run writes or removes anything in the day\'s folder: parks the latest table when it',
         '        reads that very folder (a re-run of its day)."""',
-        '        if self.current is None or latest_day(self.current) != self.day or sor_table is None:',
-        '            return',
-        '        if LatestAction.PARKED in self.actions or LatestAction.REMOVED in self.actions:',
+        '        # once parked (or removed) it no longer reads the day, so a second call does nothing',
+        '        if not self.reads_the_day or self.current is None or sor_table is None:',
         '            return',
         '        partitions = sor_partitions(self.glue, self.sor_database, self.name)',
         '        action, self.current = park_latest(',
@@ -3891,10 +3890,15 @@ _SOURCES = {  # module -> (is a package, its source lines)
         '    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])',
         '    if not listed or listed[0]["Key"] != key:',
         '        return None',
+        '    return head_of_listed(s3, bucket, key)',
+        '',
+        '',
+        'def head_of_listed(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:',
+        '    """HeadObject of a key a listing just showed; None when it was removed since the listing."""',
         '    try:',
         '        return dict(s3.head_object(Bucket=bucket, Key=key))',
         '    except ClientError as exc:',
-        '        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:  # removed since the listing',
+        '        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:',
         '            return None',
         '        raise',
         '',
@@ -4839,7 +4843,7 @@ _SOURCES = {  # module -> (is a package, its source lines)
         '    TransformFactory,',
         '    UnitResult,',
         '    abort_unfinished_uploads,',
-        '    head_if_present,',
+        '    head_of_listed,',
         '    rewrite_plan_digest,',
         '    run_rewrites,',
         '    schema_ipc,',
@@ -4927,9 +4931,9 @@ _SOURCES = {  # module -> (is a package, its source lines)
         '    listed = list_objects(s3, bucket, prefix)',
         '    if stale_keys(units, listed):',
         '        return True',
-        '    present = {o.key for o in listed}',
+        '    present = {o.key for o in listed}  # listed once: each present object then needs its HeadObject only',
         '    return any(',
-        '        u.destination not in present or not unit_done(u, head_if_present(s3, bucket, u.destination)) for u in units',
+        '        u.destination not in present or not unit_done(u, head_of_listed(s3, bucket, u.destination)) for u in units',
         '    )',
         '',
         '',

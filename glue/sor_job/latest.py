@@ -165,9 +165,8 @@ class LatestTable:
     def before_change(self, sor_table: Mapping[str, Any] | None) -> None:
         """Called before the run writes or removes anything in the day's folder: parks the latest table when it
         reads that very folder (a re-run of its day)."""
-        if self.current is None or latest_day(self.current) != self.day or sor_table is None:
-            return
-        if LatestAction.PARKED in self.actions or LatestAction.REMOVED in self.actions:
+        # once parked (or removed) it no longer reads the day, so a second call does nothing
+        if not self.reads_the_day or self.current is None or sor_table is None:
             return
         partitions = sor_partitions(self.glue, self.sor_database, self.name)
         action, self.current = park_latest(

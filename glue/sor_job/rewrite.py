@@ -227,10 +227,15 @@ def head_if_present(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
     if not listed or listed[0]["Key"] != key:
         return None
+    return head_of_listed(s3, bucket, key)
+
+
+def head_of_listed(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """HeadObject of a key a listing just showed; None when it was removed since the listing."""
     try:
         return dict(s3.head_object(Bucket=bucket, Key=key))
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:  # removed since the listing
+        if exc.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
             return None
         raise
 

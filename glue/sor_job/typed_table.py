@@ -36,7 +36,7 @@ from sor_job.rewrite import (
     TransformFactory,
     UnitResult,
     abort_unfinished_uploads,
-    head_if_present,
+    head_of_listed,
     rewrite_plan_digest,
     run_rewrites,
     schema_ipc,
@@ -124,9 +124,9 @@ def folder_changes(s3: Any, bucket: str, prefix: str, units: Sequence[RewriteUni
     listed = list_objects(s3, bucket, prefix)
     if stale_keys(units, listed):
         return True
-    present = {o.key for o in listed}
+    present = {o.key for o in listed}  # listed once: each present object then needs its HeadObject only
     return any(
-        u.destination not in present or not unit_done(u, head_if_present(s3, bucket, u.destination)) for u in units
+        u.destination not in present or not unit_done(u, head_of_listed(s3, bucket, u.destination)) for u in units
     )
 
 
