@@ -46,6 +46,10 @@ class LambdaClients:
     def sns(self) -> Any:
         return self._client("sns")
 
+    @property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")
+
 
 _shared: LambdaClients | None = None
 
@@ -77,6 +81,11 @@ _IAM_ACTIONS = {
     "StartJobRun": "glue:StartJobRun",
     "DescribeExportTasks": "rds:DescribeExportTasks",
     "Publish": "sns:Publish",
+    "GetItem": "dynamodb:GetItem",
+    "PutItem": "dynamodb:PutItem",
+    "UpdateItem": "dynamodb:UpdateItem",
+    "DeleteItem": "dynamodb:DeleteItem",
+    "Scan": "dynamodb:Scan",
 }
 # S3 answers AccessDenied, the JSON protocols AccessDeniedException (botocore models' error shapes).
 _ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException"})

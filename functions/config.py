@@ -41,6 +41,8 @@ _CATALOG_DB = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
 _CLUSTER_ID = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$")
 # Glue NameString: 1-255 characters of the "single line string" pattern (botocore glue service-2.json).
 _GLUE_JOB = re.compile(r"^[^\x00-\x08\x0a-\x1f]{1,255}$")
+# DynamoDB TableName: 3-255 of [a-zA-Z0-9_.-] (botocore dynamodb service-2.json, TableName).
+_DYNAMODB_TABLE = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
 
 
 class ConfigError(RefusedError, ValueError):
@@ -62,6 +64,7 @@ class Config:
     sor_bucket: str
     catalog_database: str
     alert_topic_arn: str
+    incident_table: str  # the incident store (functions/incidents.py)
 
     def export_uri(self, export_id: str, *, bucket: str | None = None, prefix: str | None = None) -> str:
         """s3://<bucket>/<prefix>/<export id>/ ; a task's own bucket/prefix win over the current settings."""
@@ -150,4 +153,5 @@ def load_config(env: Mapping[str, str]) -> Config:
         sor_bucket=_matching(env, "SOR_BUCKET", _BUCKET, "a valid S3 bucket name"),
         catalog_database=_matching(env, "CATALOG_DATABASE", _CATALOG_DB, "a catalog database name ([a-z][a-z0-9_]*)"),
         alert_topic_arn=_matching(env, "ALERT_TOPIC_ARN", _TOPIC_ARN, "an SNS topic ARN"),
+        incident_table=_matching(env, "INCIDENT_TABLE", _DYNAMODB_TABLE, "a DynamoDB table name"),
     )

@@ -48,6 +48,7 @@ class PublishedRun:
     """What the day's manifest says of the run that wrote it."""
 
     export_id: str
+    status: str = "SUCCEEDED"  # the run's status: SUCCEEDED or FAILED
     retryable: bool = False  # FAILED, and only for transient causes (the job's manifest key "retryable")
     failed_tables: tuple[str, ...] = ()
 
@@ -80,6 +81,7 @@ def published_run(s3: Any, sor_bucket: str, catalog_database: str, ingestion_dat
     failed = [t.get("name") for t in manifest.get("tables", []) if isinstance(t, dict) and t.get("status") == "FAILED"]
     return PublishedRun(
         manifest["export_id"],
+        status=str(manifest.get("status", "")),
         retryable=manifest.get("status") == "FAILED" and manifest.get("retryable") is True,
         failed_tables=tuple(str(name) for name in failed),
     )

@@ -1,6 +1,7 @@
 """Lambda: RDS export events (EventBridge) and the reconcile schedule.
 
-Logic: on_export_event_flow.py (events) and on_export_event_reconcile.py (the schedule).
+Logic: on_export_event_flow.py (RDS events), glue_events.py (the SOR job's failed runs) and
+on_export_event_reconcile.py (the schedule).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from aws_clients import shared_clients
 from config import load_config
+from glue_events import handle_glue_event, is_glue_event
 from observability import correlation_id, count, powertools, seconds
 from on_export_event_flow import handle_rds_event
 from on_export_event_reconcile import is_reconcile, parse_reconcile, reconcile
@@ -27,8 +29,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     if is_reconcile(event):
         result = reconcile(config, shared_clients(), parse_reconcile(event), now)
+    elif is_glue_event(event):
+        result = handle_glue_event(config, shared_clients(), event, now)
     else:
-        result = handle_rds_event(config, shared_clients(), event)
+        result = handle_rds_event(config, shared_clients(), event, now)
     for name, value in result.metrics():
         count(metrics, name, value)
     for name, value in result.durations():

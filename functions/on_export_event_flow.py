@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, send_alert
+from alerts import Alert
 from aws_clients import LambdaClients
 from aws_lambda_powertools import Logger
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, list_our_tasks
+from incidents import Incident, IncidentKind, announce
 from outcomes import ExportOutcome, Outcome, Result
 from rds_events import EventKind, ExportEvent, NotOurEvent, classify
 from run_requests import GlueBusyError, request_run
@@ -51,9 +52,9 @@ def tasks_the_event_is_about(tasks: list[ExportTask], event: ExportEvent) -> lis
     return [min(near, key=lambda pair: pair[0])[1]]
 
 
-def _start_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
+def _start_run(config: Config, clients: LambdaClients, task: ExportTask, now: dt.datetime) -> ExportOutcome:
     try:
-        return request_run(config, clients, task)
+        return request_run(config, clients, task, now)
     except GlueBusyError:
         # Not an error: failing would send the event through Lambda's retries into the dead-letter queue, while
         # reconcile starts the day once the job is free (it reads COMPLETE tasks without a manifest).
@@ -87,19 +88,25 @@ def failure_alert(task: ExportTask, event: ExportEvent | None) -> Alert:
     )
 
 
-def table_failure_alert(tasks: list[ExportTask], event: ExportEvent) -> Alert:
-    ids = ", ".join(t.export_id for t in tasks)
+def table_failure_alert(task: ExportTask, event: ExportEvent) -> Alert:
     return Alert(
-        subject=f"aurora-sor: table extraction failed in export {tasks[0].export_id}",
-        facts=[("Export id", ids), ("Source", event.source_arn), ("RDS event", f"{event.event_id} {event.message}")],
+        subject=f"aurora-sor: table extraction failed in export {task.export_id}",
+        facts=[
+            ("Export id", task.export_id),
+            ("Source", event.source_arn),
+            ("RDS event", f"{event.event_id} {event.message}"),
+        ],
         next_steps=[
             "The export goes on; the failed table will be missing or the export will fail (a further alert).",
+            "Further table failures of this export are not announced one by one: the export's completion "
+            "(with the tables it skipped) or its failure is.",
             "When the export completes, check the day's run manifest for the table list.",
         ],
     )
 
 
-def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> Result:
+def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any, now: dt.datetime | None = None) -> Result:
+    now = now or dt.datetime.now(dt.UTC)  # the incidents' clock; the event's own time matches it to its task
     try:
         event = classify(raw_event)
     except NotOurEvent as not_ours:
@@ -124,16 +131,19 @@ def handle_rds_event(config: Config, clients: LambdaClients, raw_event: Any) -> 
                 "completion event but task not COMPLETE yet", extra={"export_ids": [t.export_id for t in waiting]}
             )
             tasks = waiting
-        handled.tasks = [_start_run(config, clients, task) for task in tasks]
+        handled.tasks = [_start_run(config, clients, task, now) for task in tasks]
     elif not tasks:
         return _no_match(event)
     elif event.kind is EventKind.TABLE_FAILED:
-        send_alert(clients.sns, config.alert_topic_arn, table_failure_alert(tasks, event))
+        for task in tasks:
+            incident = Incident(IncidentKind.TABLE_EXTRACTION_FAILED, task.export_id, task.ingestion_date)
+            announce(clients, config, incident, table_failure_alert(task, event), now)
         handled.tasks = [ExportOutcome(t.export_id, Outcome.ALERTED) for t in tasks]
     else:
         for task in tasks:
             if task.status in FAILED_STATES:
-                send_alert(clients.sns, config.alert_topic_arn, failure_alert(task, event))
+                incident = Incident(IncidentKind.EXPORT_FAILED, task.export_id, task.ingestion_date)
+                announce(clients, config, incident, failure_alert(task, event), now)
                 handled.tasks.append(ExportOutcome(task.export_id, Outcome.ALERTED))
             else:
                 # The task disagrees with the event; reconcile judges it.

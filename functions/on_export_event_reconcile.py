@@ -3,13 +3,17 @@
 For each recent day (the window, plus any day whose task started inside the window, i.e. backfills), the
 latest attempt decides: COMPLETE without manifest or active run -> start the Glue run now; STARTING or
 IN_PROGRESS for longer than the limit -> problem; FAILED/CANCELED -> problem (until a later attempt
-fixes it); a past day in the window with no task at all -> problem. Problems go out as one alert per run.
+fixes it); a past day in the window with no task at all -> problem. Each problem is a sighting of its incident
+(functions/incidents.py): announced the first time, reminded at most daily. Then every open incident reconcile did
+not find itself (announced by an event) is looked at against what reconcile saw of its day: reminded while it
+holds, ended once when it no longer does or its day has left the window.
 The schedule's payload is `{"action": "reconcile"}`: that "action" key only says this invocation is a reconcile
 (is_reconcile); the "action" of each entry in the result is the day's outcome.
 
 A day whose manifest or Glue runs cannot be read (an AWS error, AccessDenied included) cannot be judged: reconcile
-goes on with the other days, puts the day in the alert with the error code (and, for a denial, the permission the
-role lacks), and then fails the invocation, so the function's Errors alarm fires as well.
+goes on with the other days and announces the day's NOT_JUDGED incident with the error code (and, for a denial, the
+permission the role lacks). The invocation does not fail: failing would make the schedule retry it and the Errors
+alarm speak, several messages an hour for one problem, where the incident is one message a day until it ends.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import Alert, send_alert
+from alerts import Alert
 from aws_clients import LambdaClients, denied_action, error_code, operation_name
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 from config import Config
 from export_tasks import FAILED_STATES, RUNNING_STATES, ExportTask, ExportTaskStatus, list_our_tasks
+from incidents import Incident, IncidentKind, announce, end, open_incidents
 from manifests import manifest_key
 from outcomes import FAILED_STATUS_OUTCOMES, ExportOutcome, Outcome, Result
 from refusals import RefusedError
@@ -40,8 +45,8 @@ class InvalidReconcileRequestError(RefusedError, ValueError):
     """A reconcile payload with unknown keys or out-of-range values."""
 
 
-class DaysNotJudgedError(RuntimeError):
-    """Some days could not be judged because of AWS errors; raised after the alert went out."""
+# Every status export_tasks knows; anything else is EXPORT_UNKNOWN_STATUS.
+KNOWN_STATES = frozenset(ExportTaskStatus)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,71 @@ def not_judged_problem(error: Exception, config: Config, day: dt.date, export_id
     return f"{line} ({error}); the next reconcile tries again"
 
 
+@dataclass
+class DayView:
+    """What reconcile saw of one day, to tell whether an open incident about it still holds."""
+
+    latest: ExportTask | None = None  # the day's latest attempt
+    judged: bool = True  # False: an AWS error kept reconcile from reading what it needs
+    manifest_status: str | None = None  # the day's run manifest, when read: SUCCEEDED or FAILED
+
+
+@dataclass(frozen=True)
+class Finding:
+    incident: Incident
+    line: str  # the problem as the result's "problems" lists it
+
+
+def still_holds(incident: Incident, view: DayView | None) -> bool | None:
+    """Whether an open incident still holds by what reconcile saw (pure); None when it cannot tell."""
+    if view is None:
+        return None
+    if not view.judged:
+        return True if incident.kind is IncidentKind.NOT_JUDGED else None
+    kind, latest = incident.kind, view.latest
+    if kind is IncidentKind.EXPORT_MISSING:
+        return latest is None
+    if kind is IncidentKind.PUBLISH_FAILED:
+        return view.manifest_status != "SUCCEEDED"
+    if kind is IncidentKind.NOT_JUDGED:
+        return False
+    same_task = latest is not None and latest.export_id == incident.about
+    if kind is IncidentKind.EXPORT_FAILED:
+        return same_task and latest is not None and latest.status in FAILED_STATES
+    if kind is IncidentKind.EXPORT_STUCK:
+        return same_task and latest is not None and latest.status in RUNNING_STATES
+    if kind is IncidentKind.EXPORT_UNKNOWN_STATUS:
+        return same_task and latest is not None and latest.status not in KNOWN_STATES
+    return None
+
+
+def how_it_ended(incident: Incident, view: DayView | None, lookback_days: int) -> str:
+    if view is None:
+        return (
+            f"the day left reconcile's window ({lookback_days} days) unresolved and is no longer watched; "
+            "check the day by hand (README Operations)"
+        )
+    if incident.kind is IncidentKind.NOT_JUDGED:
+        return "reconcile could read what it needs again"
+    if incident.kind is IncidentKind.PUBLISH_FAILED:
+        return "the day's run manifest says SUCCEEDED: the day is published"
+    latest = view.latest
+    assert latest is not None  # every other kind ends only when the day has a task
+    return f"the day's latest export is {latest.export_id}, {latest.status}"
+
+
+def _problem_alert(config: Config, finding: Finding, headline: str) -> Alert:
+    day = finding.incident.day.isoformat()
+    return Alert(
+        subject=f"aurora-sor: {headline}",
+        facts=[("Cluster", config.cluster_identifier), ("Ingestion date", day), ("Problem", finding.line)],
+        next_steps=[
+            "The problem line says what to run.",
+            "While it lasts it is reminded at most once a day; reconcile also says when it ends.",
+        ],
+    )
+
+
 def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest, now: dt.datetime) -> Result:
     today = config.today(now)
     first_day = today - dt.timedelta(days=request.lookback_days)
@@ -112,78 +182,115 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
     days |= {t.ingestion_date for t in tasks if t.task_start_time and t.task_start_time >= window_start}
 
     actions: list[ExportOutcome] = []
-    problems: list[str] = []
-    not_judged = 0
+    findings: list[tuple[Finding, str]] = []  # (finding, the alert's headline)
+    views: dict[dt.date, DayView] = {}
+    day = first_day
+    while day <= today:
+        views[day] = DayView()
+        day += dt.timedelta(days=1)
     for day in sorted(days):
         task = max(by_day[day], key=lambda t: t.parsed.attempt)
+        view = views.setdefault(day, DayView())
+        view.latest = task
+        iso = day.isoformat()
         if task.status == ExportTaskStatus.COMPLETE:
             try:
-                requested = request_run(config, clients, task)
+                requested = request_run(config, clients, task, now)
             except GlueBusyError:
                 # The job (MaxConcurrentRuns 1) is publishing another day; the next reconcile starts this one.
                 actions.append(ExportOutcome(task.export_id, Outcome.GLUE_BUSY))
                 continue
             except (ClientError, BotoCoreError) as error:
-                logger.exception("day not judged", extra={"export_id": task.export_id, "day": day.isoformat()})
+                logger.exception("day not judged", extra={"export_id": task.export_id, "day": iso})
                 actions.append(ExportOutcome(task.export_id, Outcome.NOT_JUDGED))
-                problems.append(not_judged_problem(error, config, day, task.export_id))
-                not_judged += 1
+                view.judged = False
+                line = not_judged_problem(error, config, day, task.export_id)
+                findings.append((Finding(Incident(IncidentKind.NOT_JUDGED, iso, day), line), f"cannot judge {iso}"))
                 continue
             actions.append(requested)
+            view.manifest_status = requested.manifest_status
             if requested.outcome is Outcome.GAVE_UP:
-                problems.append(
+                line = (
                     f"{day}: export {task.export_id} is COMPLETE but Glue ran it {MAX_AUTOMATIC_RUNS} times "
                     "without publishing; start the job by hand once the cause is fixed"
                 )
+                finding = Finding(Incident(IncidentKind.PUBLISH_FAILED, iso, day), line)
+                findings.append((finding, f"{iso} not published, automation gave up"))
         elif task.status in RUNNING_STATES:
             hours = (now - _started_at(task, config)).total_seconds() / 3600
             actions.append(ExportOutcome(task.export_id, Outcome.EXPORTING, hours=round(hours, 1)))
             if hours > request.stuck_hours:
-                problems.append(
+                line = (
                     f"{day}: export {task.export_id} is {task.status} for {hours:.1f} h "
                     f"(limit {request.stuck_hours:g} h); check it in the RDS console (Exports in Amazon S3)"
                 )
+                finding = Finding(Incident(IncidentKind.EXPORT_STUCK, task.export_id, day), line)
+                findings.append((finding, f"export {task.export_id} still {task.status}"))
         elif task.status in FAILED_STATES:
             actions.append(ExportOutcome(task.export_id, FAILED_STATUS_OUTCOMES[task.status]))
-            problems.append(
+            line = (
                 f"{day}: export {task.export_id} is {task.status} ({task.failure_cause or 'no FailureCause'}); "
                 f're-export with {{"ingestion_date": "{day}", "attempt": {task.parsed.attempt + 1}}}'
             )
+            finding = Finding(Incident(IncidentKind.EXPORT_FAILED, task.export_id, day), line)
+            # The subject of the event path's alert (on_export_event_flow.failure_alert), so both read as one.
+            findings.append((finding, f"export {task.export_id} {task.status.lower()}, {iso} not published"))
         else:
             actions.append(ExportOutcome(task.export_id, Outcome.UNKNOWN_STATUS, task_status=task.status))
-            problems.append(f"{day}: export {task.export_id} has unexpected status {task.status!r}")
+            line = f"{day}: export {task.export_id} has unexpected status {task.status!r}"
+            finding = Finding(Incident(IncidentKind.EXPORT_UNKNOWN_STATUS, task.export_id, day), line)
+            findings.append((finding, f"export {task.export_id} has status {task.status}"))
 
     if tasks:
         # Nights before the pipeline's first export are not missing, they predate it (fresh deployments).
         day = max(first_day, min(by_day))
         while day < today:
             if day not in by_day:
-                problems.append(
+                line = (
                     f'{day}: no export task at all; backfill with {{"ingestion_date": "{day}"}} '
                     "(check start_export's errors and its schedule's dead-letter queue)"
                 )
+                finding = Finding(Incident(IncidentKind.EXPORT_MISSING, day.isoformat(), day), line)
+                findings.append((finding, f"no export of {config.cluster_identifier} for {day.isoformat()}"))
             day += dt.timedelta(days=1)
     else:
         logger.warning("no export task of this pipeline exists yet", extra={"cluster": config.cluster_identifier})
 
-    if problems:
-        send_alert(
-            clients.sns,
-            config.alert_topic_arn,
-            Alert(
-                subject=f"aurora-sor: reconcile found {len(problems)} problem(s) for {config.cluster_identifier}",
-                facts=[("Cluster", config.cluster_identifier), ("Window", f"{first_day} .. {today}")]
-                + [("Problem", p) for p in problems],
-                next_steps=[
-                    "Each problem line says what to run; reconcile repeats this alert until the days are fixed "
-                    "or leave the window.",
-                ],
-            ),
-        )
-    if not_judged:
-        raise DaysNotJudgedError(
-            f"{not_judged} day(s) could not be judged because of AWS errors; the alert lists them: {problems}"
-        )
+    for finding, headline in findings:
+        announce(clients, config, finding.incident, _problem_alert(config, finding, headline), now)
+    _follow_open_incidents(config, clients, {f.incident.key for f, _ in findings}, views, request, now)
     return Result(
-        Outcome.RECONCILED, window=[first_day.isoformat(), today.isoformat()], actions=actions, problems=problems
+        Outcome.RECONCILED,
+        window=[first_day.isoformat(), today.isoformat()],
+        actions=actions,
+        problems=[f.line for f, _ in findings],
     )
+
+
+def _follow_open_incidents(
+    config: Config,
+    clients: LambdaClients,
+    found: set[str],
+    views: dict[dt.date, DayView],
+    request: ReconcileRequest,
+    now: dt.datetime,
+) -> None:
+    """Open incidents this run did not find itself (announced by an event, or by an earlier run): reminded while
+    they hold, ended once when they no longer do or their day left the window."""
+    for state in open_incidents(clients, config):
+        incident = state.incident
+        if incident.key in found:
+            continue
+        view = views.get(incident.day)
+        holds = still_holds(incident, view)
+        if holds is None and view is not None:
+            continue  # not judged this run: neither reminded nor ended
+        if holds:
+            alert = Alert(
+                subject=state.subject,
+                facts=[("Incident", incident.key), ("Ingestion date", incident.day.isoformat())],
+                next_steps=["The first message about it says what to do (README Operations)."],
+            )
+            announce(clients, config, incident, alert, now)
+        else:
+            end(clients, config, state, how_it_ended(incident, view, request.lookback_days), now)

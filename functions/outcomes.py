@@ -1,7 +1,7 @@
 """Every outcome the Lambdas report, declared once: the word their JSON result carries and the metric it counts.
 
-A handler returns `Result.as_dict()` and counts `Result.metrics()`; a refusal raises instead of returning a Result,
-so start_export counts `refused_metrics()`. Nothing else spells an outcome or a metric name.
+A handler returns `Result.as_dict()` and counts `Result.metrics()`, refusals included (they are results, not errors,
+so a function's Errors alarm means the code broke). Nothing else spells an outcome or a metric name.
 Metric names are the ones README (Operations, Metrics) documents; namespace and dimensions come from Powertools.
 """
 
@@ -35,8 +35,8 @@ class Outcome(Enum):
     # start_export, the invocation's outcome (Result.outcome, the JSON's "status").
     EXPORT_STARTED = ("started", "ExportStarted")
     EXPORT_ALREADY_STARTED = ("already_started", "ExportSkipped")
-    # No export, on purpose: a refused source (the JSON result's status, alerted once, not retried) or bad input
-    # (raised, so only its metric is counted: refused_metrics).
+    # No export, on purpose: a refused source (announced once as the day's incident, not retried) or bad input
+    # (the "reason" says what to fix; nothing announced). Neither fails the invocation.
     EXPORT_REFUSED = ("refused", "ExportRefused")
 
     # on_export_event, the invocation's outcome (Result.outcome, the JSON's "status").
@@ -64,8 +64,11 @@ class Outcome(Enum):
     # The day could not be judged: an AWS call failed (reconcile alerts it, then fails the invocation). Decided in
     # on_export_event_reconcile.py.
     NOT_JUDGED = ("not_judged", None)
-    # A failure, cancellation or table-extraction alert was sent.
+    # A failure, cancellation or table-extraction incident was seen (announced, or already announced).
     ALERTED = ("alerted", "ExportFailed")
+    # A Glue run of the SOR job failed, timed out or errored: the day's publish-failed incident was seen
+    # (functions/glue_events.py). The job's own PublishSucceeded=0 counts it.
+    PUBLISH_FAILED = ("publish_failed", None)
     # A failure event about a task whose status is not a failed one; the entry's "status" says which.
     STATUS_DIFFERS = ("status_differs", None)
     # reconcile: the latest attempt of a day is still exporting ("hours" since it started), ended badly, or has a
@@ -90,11 +93,6 @@ PROBLEMS_METRIC = "ReconcileProblems"
 EXPORT_SECONDS_METRIC = "ExportSeconds"  # unit Seconds: how long an export ran, when on_export_event starts its run
 
 
-def refused_metrics() -> list[tuple[str, float]]:
-    """(metric name, value) start_export counts for a refusal (a RefusedError it raises; no Result exists)."""
-    return [(str(Outcome.EXPORT_REFUSED.metric), 1)]
-
-
 def _plain(items: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in items.items() if value is not None}
 
@@ -112,6 +110,9 @@ class ExportOutcome:
     task_status: str | None = None  # STATUS_DIFFERS, UNKNOWN_STATUS: the RDS export task's status
     # RUN_STARTED: how long the export took (TaskEndTime - TaskStartTime), counted once, when its run starts
     export_seconds: float | None = None
+    # The day's run manifest status (SUCCEEDED or FAILED) when one was read: how reconcile tells a publish failure has
+    # ended. Not in the JSON, which says what this invocation did.
+    manifest_status: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(

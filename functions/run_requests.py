@@ -7,13 +7,16 @@ ConcurrentRunsExceededException, looks again, and finds the winner's run.
 
 from __future__ import annotations
 
-from alerts import Alert, send_alert
+import datetime as dt
+
+from alerts import Alert
 from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config
 from export_ids import parse_export_id
 from export_tasks import ExportTask, ExportTaskStatus, ExportWarnings, parse_warning_message
 from glue_runs import ACTIVE_STATES, job_arguments, runs_for_day, start_job_run
+from incidents import Incident, IncidentKind, announce
 from manifests import PublishedRun, published_run
 from outcomes import ExportOutcome, Outcome
 from sources import source_engine
@@ -80,7 +83,7 @@ def _rerun_alert(task: ExportTask, run: PublishedRun, export_uri: str, number: i
     )
 
 
-def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> ExportOutcome:
+def request_run(config: Config, clients: LambdaClients, task: ExportTask, now: dt.datetime) -> ExportOutcome:
     outcome = ExportOutcome(task.export_id, Outcome.NOT_COMPLETE, ingestion_date=task.ingestion_date.isoformat())
     if task.status != ExportTaskStatus.COMPLETE:
         return outcome
@@ -88,6 +91,8 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
     run = published_run(clients.s3, config.sor_bucket, config.catalog_database, day)
     published = run.export_id if run is not None else None
     rerun = run is not None and published == task.export_id and run.retryable
+    if run is not None:
+        outcome.manifest_status = run.status
     if published == task.export_id and not rerun:
         outcome.outcome = Outcome.ALREADY_PUBLISHED
         return outcome
@@ -110,16 +115,19 @@ def request_run(config: Config, clients: LambdaClients, task: ExportTask) -> Exp
         outcome.outcome = Outcome.GAVE_UP
         return outcome
 
-    # Alert on warnings before starting the run, and only when this invocation is about to start it: duplicate
-    # events find the run active and stay quiet, while an alert SNS refused fails the invocation before the run
-    # exists, so Lambda's retry alerts again instead of finding the run active and never telling anyone. The
-    # price is a repeated alert when the start itself fails after it (Glue busy with another day).
+    # Announce before starting the run, and only when this invocation is about to start it: an announcement SNS
+    # refused fails the invocation before the run exists, so Lambda's retry announces it instead of finding the run
+    # active and never telling anyone. The incident store keeps a start that fails after it (Glue busy with another
+    # day) from announcing twice.
     warnings = parse_warning_message(task.warning_message)
     if warnings:
         outcome.warnings = [*(f"skipped table {t}" for t in warnings.skipped_tables), *warnings.other]
-        send_alert(clients.sns, config.alert_topic_arn, _warnings_alert(task, warnings, export_uri))
+        skipped = Incident(IncidentKind.TABLES_SKIPPED, task.export_id, day)
+        announce(clients, config, skipped, _warnings_alert(task, warnings, export_uri), now)
     if rerun and run is not None:
-        send_alert(clients.sns, config.alert_topic_arn, _rerun_alert(task, run, export_uri, len(earlier) + 1))
+        # Part of the day's publish failure: announced by the Glue failure event already, so usually quiet here.
+        failed = Incident(IncidentKind.PUBLISH_FAILED, day.isoformat(), day)
+        announce(clients, config, failed, _rerun_alert(task, run, export_uri, len(earlier) + 1), now)
     engine = source_engine(clients.rds, config, task.source_arn)
     arguments = job_arguments(config, export_uri, day, engine)
     try:

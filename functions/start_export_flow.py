@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from alerts import Alert, send_alert
+from alerts import Alert
 from aws_clients import LambdaClients, error_code
 from aws_lambda_powertools import Logger
 from config import Config, ExportSource
 from export_ids import make_export_id
 from export_tasks import submit_export_task
+from incidents import Incident, IncidentKind, announce
 from outcomes import Outcome, Result
 from sources import Source, SourceRefusedError, automated_snapshot_for_day, live_cluster, named_source
 from start_request import InvalidRequestError, parse_request
@@ -52,7 +53,8 @@ def export_day(config: Config, clients: LambdaClients, event: Any, now: dt.datet
     """The export of the request's day, started (EXPORT_STARTED) or found started (EXPORT_ALREADY_STARTED).
 
     Raises InvalidRequestError / InvalidSourceError (bad input, nothing started) and SourceRefusedError
-    (alerted first). AWS errors other than "already exists" are raised for Lambda to retry.
+    (announced first as the day's EXPORT_MISSING incident: one message however often the day is refused). AWS
+    errors other than "already exists" are raised for Lambda to retry.
     """
     today = config.today(now)
     request = parse_request(event, today)
@@ -60,7 +62,8 @@ def export_day(config: Config, clients: LambdaClients, event: Any, now: dt.datet
     try:
         source = choose_source(clients, config, day, request.source_arn, now)
     except SourceRefusedError as error:
-        send_alert(clients.sns, config.alert_topic_arn, refusal_alert(config, day, str(error)))
+        incident = Incident(IncidentKind.EXPORT_MISSING, day.isoformat(), day)
+        announce(clients, config, incident, refusal_alert(config, day, str(error)), now)
         raise
     identifier = make_export_id(config.cluster_identifier, day, request.attempt)
     export_only = config.export_only if request.export_only is None else request.export_only

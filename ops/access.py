@@ -37,6 +37,7 @@ class Names:
     glue_log_prefix: str = ""  # the job's --custom-logGroup-prefix: Glue writes <prefix>/output and <prefix>/error
     glue_script: str = ""  # the job's Command.ScriptLocation once packaged (s3://bucket/key): Glue reads it as the role
     latest_database: str = ""  # the job's --latest_database: where it keeps the latest tables (empty: none)
+    incident_table: str = ""  # the Lambdas' INCIDENT_TABLE: the incident store (functions/incidents.py)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,18 @@ def _alerts(names: Names, role: str, why: str) -> list[Call]:
     ]
 
 
+def _incidents(names: Names, role: str, why: str, *, scan: bool = False) -> list[Call]:
+    """The incident store (functions/incidents.py): GetItem, a conditional PutItem, DeleteItem to undo a claim SNS
+    refused, and reconcile's Scan. The table is encrypted with the AWS managed key aws/dynamodb, which DynamoDB uses
+    for any principal of the account allowed the table, so the calls carry no KMS request of the caller's
+    ("DynamoDB encryption at rest", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/EncryptionAtRest.html)."""
+    if not names.incident_table:
+        return []
+    table = _arn(names, "dynamodb", f"table/{names.incident_table}")
+    actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] + (["dynamodb:Scan"] if scan else [])
+    return [Call(role, action, table, _TLS, why) for action in actions]
+
+
 def _start_export(names: Names) -> list[Call]:
     role = "StartExportRole"
     cluster = _arn(names, "rds", f"cluster:{names.cluster_identifier}")
@@ -131,7 +144,8 @@ def _start_export(names: Names) -> list[Call]:
         Call(role, "kms:CreateGrant", names.key_arn, {**rds_kms, "kms:GrantIsForAWSResource": ("true",)},
              "StartExportTask's KmsKeyId: RDS creates a grant for the export"),
         Call(role, "kms:DescribeKey", names.key_arn, rds_kms, "StartExportTask's KmsKeyId"),
-        *_alerts(names, role, "alerts: a refused or failed start"),
+        *_alerts(names, role, "alerts: a refused start"),
+        *_incidents(names, role, "incidents: a refused day is announced once"),
     ]  # fmt: skip
 
 
@@ -162,7 +176,8 @@ def _on_export_event(names: Names) -> list[Call]:
         Call(role, "s3:GetObject", _s3(names, names.sor_bucket, key), _TLS, "manifests: read the day's manifest",
              pattern=_s3(names, names.sor_bucket, f"{manifests}*")),
         Call(role, "kms:Decrypt", names.key_arn, s3_kms, "manifests: the manifest is SSE-KMS"),
-        *_alerts(names, role, "alerts: failed exports and reconcile findings"),
+        *_alerts(names, role, "alerts: failed exports and runs, reconcile findings"),
+        *_incidents(names, role, "incidents: each problem announced once, reminded daily, its end said", scan=True),
     ]  # fmt: skip
 
 
@@ -344,6 +359,7 @@ def names_of(stack: Stack) -> Names:
         key_arn=key_arn,
         alert_topic_arn=env["ALERT_TOPIC_ARN"],
         glue_job_name=env["GLUE_JOB_NAME"],
+        incident_table=env.get("INCIDENT_TABLE", ""),
         role_arns={role: stack.get_att(role, "Arn") for role in ROLES},
         glue_script=script if script.startswith("s3://") else "",  # a local path until sam package uploads it
         **glue_runtime_names(job_args),

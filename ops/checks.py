@@ -5,7 +5,6 @@ cluster, its backups and the schedule; the Glue job and its logs; the functions'
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ops.access import GLUE_LOG_PREFIX_ARGUMENT, Call
 from ops.iam import AuthRequest, Decision, Principal, evaluate
-from ops.stack import policy_statements, wildcard_match
+from ops.stack import policy_statements
 
 # -- verdicts -----------------------------------------------------------------------------------------------------
 
@@ -421,43 +420,31 @@ def check_layers(configurations: Mapping[str, Mapping[str, Any]], own_layers: It
 
 # -- alerting -----------------------------------------------------------------------------------------------------
 
-_SOURCE_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
-_EVENTS = "events.amazonaws.com"
-_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
 
-
-def check_events_key_statement(policy: str) -> CheckResult:
-    """EventBridge's KMS request for an encrypted topic carries neither aws:SourceAccount nor aws:SourceArn, so a
-    statement conditioned on them never matches (SNS developer guide, "Key management", compatibility with AWS
-    services: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
-    check = "key policy: EventBridge to the topic"
-    statements = json.loads(policy)["Statement"]
-    reasons = []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        if statement.get("Effect") != "Allow" or _EVENTS not in (
-            services if isinstance(services, list) else [services]
-        ):
-            continue
-        actions = statement.get("Action", [])
-        actions = actions if isinstance(actions, list) else [actions]
-        uncovered = [a for a in _KEY_USE if not any(wildcard_match(p, a, ignore_case=True) for p in actions)]
-        keys = {key.lower() for block in statement.get("Condition", {}).values() for key in block}
-        blocking = sorted(keys & _SOURCE_KEYS)
-        sid = statement.get("Sid", "(no Sid)")
-        if uncovered:
-            reasons.append(f"{sid} does not allow {', '.join(uncovered)}")
-        elif blocking:
-            reasons.append(f"{sid} is conditioned on {', '.join(blocking)}, which EventBridge's KMS request lacks")
-        else:
-            return passed(check, f"{sid} lets {_EVENTS} use the key for the topic (no source conditions)")
-    return failed(
-        check,
-        "; ".join(reasons) or f"no statement allows {_EVENTS} {' and '.join(_KEY_USE)}",
-        "deploy this repository's template.yaml (a statement for events.amazonaws.com without "
-        "aws:SourceAccount/aws:SourceArn)",
-    )
+def check_incident_store(table: Mapping[str, Any], ttl: Mapping[str, Any]) -> CheckResult:
+    """The incident table the Lambdas announce through (functions/incidents.py): ACTIVE, encrypted with KMS, and
+    expiring items on `expires_at` (DescribeTable / DescribeTimeToLive, botocore dynamodb service-2.json)."""
+    check = "incident store"
+    name = table.get("TableName", "?")
+    problems = []
+    if table.get("TableStatus") != "ACTIVE":
+        problems.append(f"status {table.get('TableStatus')}")
+    sse = table.get("SSEDescription", {})
+    if (sse.get("Status"), sse.get("SSEType")) != ("ENABLED", "KMS"):
+        problems.append(f"encryption {sse.get('SSEType') or 'DEFAULT'} ({sse.get('Status') or 'AWS owned key'})")
+    description = ttl.get("TimeToLiveDescription", {})
+    if (description.get("TimeToLiveStatus"), description.get("AttributeName")) not in (
+        ("ENABLED", "expires_at"),
+        ("ENABLING", "expires_at"),
+    ):
+        problems.append(f"TTL {description.get('TimeToLiveStatus')} on {description.get('AttributeName')!r}")
+    if problems:
+        return failed(
+            check,
+            f"{name}: {', '.join(problems)}",
+            "deploy this repository's template.yaml (IncidentTable: KMS, TTL on expires_at)",
+        )
+    return passed(check, f"{name}: ACTIVE, KMS, items expire on expires_at")
 
 
 def check_failed_invocations(rule: str, statistics: Mapping[str, Any]) -> CheckResult:
@@ -480,6 +467,6 @@ def check_alert_sent(response: Mapping[str, Any] | None, topic: str) -> CheckRes
         return passed(
             check,
             f"message {response['MessageId']} accepted by {topic.rsplit(':', 1)[-1]} "
-            "(sent with your credentials: it does not exercise EventBridge's use of the key)",
+            "(sent with your credentials, as the Lambdas send theirs through their own roles)",
         )
     return failed(check, f"no MessageId from {topic}", PUBLISH_ACCESS)

@@ -154,6 +154,8 @@ class Stack:
         if type_ == "AWS::Events::Rule":
             # A rule's Ref is its name; CloudFormation generates one and keeps it within the 64-character limit.
             return self.resolve(props["Name"]) if "Name" in props else suffix[:64]
+        if type_ == "AWS::DynamoDB::Table":  # Ref: the (generated) table name
+            return self.resolve(props["TableName"]) if "TableName" in props else suffix
         if type_ in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"):  # Ref: the (generated) name
             explicit = props.get("AlarmName") or props.get("DashboardName")
             return self.resolve(explicit) if explicit else suffix
@@ -172,6 +174,8 @@ class Stack:
             "AWS::Lambda::Function": f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{physical}",
             "AWS::Logs::LogGroup": f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{physical}:*",
             "AWS::CloudWatch::Alarm": f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}",
+            # Service Authorization Reference, DynamoDB resource type "table".
+            "AWS::DynamoDB::Table": f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{physical}",
         }
         if type_ == "AWS::SQS::Queue":
             queue = physical.rsplit("/", 1)[-1]

@@ -42,9 +42,9 @@ from ops.checks import (
     check_alert_sent,
     check_backup_window,
     check_cluster,
-    check_events_key_statement,
     check_failed_invocations,
     check_glue_job,
+    check_incident_store,
     check_job_script,
     check_latest_tables,
     check_layers,
@@ -134,6 +134,7 @@ def deployed_names(
         key_arn=view.outputs["DataKeyArn"],
         alert_topic_arn=view.outputs["AlertTopicArn"],
         glue_job_name=view.outputs["SorJobName"],
+        incident_table=function_environment.get("INCIDENT_TABLE", ""),
         role_arns=roles,
         glue_script=script_location if script_location.startswith("s3://") else "",
         **glue_runtime_names(job_arguments),
@@ -553,7 +554,7 @@ def verify(
     def read_key_policy() -> list[CheckResult]:
         key = view.outputs["DataKeyArn"]
         policy = clients("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"]
-        rows = [check_events_key_statement(policy)]
+        rows = []
         if names is not None:  # the permissions row read them; without them the roles are unknown
             calls = calls_for(names)
             document = json.loads(policy)
@@ -577,6 +578,14 @@ def verify(
                                       view.account)]  # fmt: skip
 
     results += _guard("SOR bucket policy", read_sor_bucket_policy)
+
+    def read_incident_store() -> list[CheckResult]:
+        table = view.outputs["IncidentTableName"]
+        dynamodb = clients("dynamodb")
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        return [check_incident_store(described, dynamodb.describe_time_to_live(TableName=table))]
+
+    results += _guard("incident store", read_incident_store)
 
     def read_rule_metrics() -> list[CheckResult]:
         cloudwatch = clients("cloudwatch")

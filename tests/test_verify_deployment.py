@@ -39,8 +39,8 @@ from ops.checks import (
     backup_leads,
     check_backup_window,
     check_cluster,
-    check_events_key_statement,
     check_glue_job,
+    check_incident_store,
     check_job_script,
     check_latest_tables,
     check_layers,
@@ -49,7 +49,7 @@ from ops.checks import (
     script_version,
 )
 from ops.iam import AuthRequest, Decision, Principal, evaluate
-from ops.stack import Statement, UnsupportedIntrinsic, load_raw, policy_statements
+from ops.stack import Statement, UnsupportedIntrinsic, policy_statements
 from ops.verify_deployment import (
     check_permissions,
     context_entries,
@@ -319,7 +319,7 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         "key policy: stack roles",
         "SOR bucket policy",
         "glue log routing",
-        "key policy: EventBridge to the topic",
+        "incident store",
         "test alert",
         "permissions StartExportRole",
         "permissions OnExportEventRole",
@@ -343,7 +343,7 @@ def test_green_against_the_emulated_stack(harness: Harness, emulator: Any) -> No
         if c.method not in {"GET", "HEAD"} and not c.operation.startswith(("Describe", "Get", "List"))
     ]
     assert writes == [("sns", "Publish")], writes
-    assert "does not exercise EventBridge" in render(results)
+    assert "as the Lambdas send theirs through their own roles" in render(results)
 
 
 def test_a_removed_statement_fails_naming_the_call_and_the_role(harness: Harness) -> None:
@@ -428,27 +428,16 @@ def test_an_unreadable_service_is_a_row_not_a_crash(harness: Harness, emulator: 
 
 
 # -- pure checks --------------------------------------------------------------------------------------------------
-def test_the_key_statement_with_source_conditions_fails() -> None:
-    template_statement = load_raw()["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
-    conditioned = {
-        "Statement": [
-            {
-                "Sid": "EventsAndAlarms",
-                "Effect": "Allow",
-                "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-            }
-        ]
-    }
-    result = check_events_key_statement(json.dumps(conditioned))
-    assert result.verdict is Verdict.FAIL
-    assert "conditioned on aws:sourceaccount" in result.detail
-    plain = {"Statement": [{**conditioned["Statement"][0], "Condition": {}}]}
-    assert check_events_key_statement(json.dumps(plain)).verdict is Verdict.PASS
-    assert check_events_key_statement(json.dumps({"Statement": []})).verdict is Verdict.FAIL
-    assert template_statement  # the template keeps a key policy to check
+def test_an_incident_store_without_kms_or_ttl_fails() -> None:
+    table = {"TableName": "t", "TableStatus": "ACTIVE", "SSEDescription": {"Status": "ENABLED", "SSEType": "KMS"}}
+    ttl = {"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}}
+    assert check_incident_store(table, ttl).verdict is Verdict.PASS
+    owned = check_incident_store({"TableName": "t", "TableStatus": "ACTIVE"}, ttl)
+    assert owned.verdict is Verdict.FAIL
+    assert "encryption DEFAULT" in owned.detail
+    no_ttl = check_incident_store(table, {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}})
+    assert no_ttl.verdict is Verdict.FAIL
+    assert "TTL DISABLED" in no_ttl.detail
 
 
 def test_log_routing_needs_the_prefix_and_both_groups() -> None:
@@ -719,8 +708,8 @@ def test_a_key_policy_that_lost_the_roles_statements_is_a_failed_row(harness: Ha
     names = harness.deployment.names()
     kms = harness.session.client("kms")
     policy = json.loads(kms.get_key_policy(KeyId=names.key_arn, PolicyName="default")["Policy"])
-    # keep only what lets EventBridge publish: no account delegation, no statement for the stack's roles
-    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") == "EventBridgePublishesToTheTopic"]
+    # keep only what lets alarms publish: no account delegation, no statement for the stack's roles
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") == "AlarmsPublishToTheTopic"]
     assert policy["Statement"]
     kms.put_key_policy(KeyId=names.key_arn, PolicyName="default", Policy=json.dumps(policy))
     (row,) = [r for r in harness.run(send_test_alert=False) if r.check == "key policy: stack roles"]

@@ -151,6 +151,7 @@ def deploy(
         "AWS::Events::Rule": _rule,
         "AWS::CloudWatch::Alarm": _alarm,
         "AWS::CloudWatch::Dashboard": _dashboard,
+        "AWS::DynamoDB::Table": _dynamodb_table,
     }
     # Order matters only where the emulator picks the id (key ids, queue URLs) that others refer to.
     order = list(creators)
@@ -358,6 +359,21 @@ def _alarm(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> No
 def _dashboard(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
     client("cloudwatch").put_dashboard(DashboardName=props["DashboardName"], DashboardBody=props["DashboardBody"])
     return str(props["DashboardName"])
+
+
+def _dynamodb_table(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:
+    dynamodb = client("dynamodb")
+    sse = props.get("SSESpecification", {})
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props.get("BillingMode", "PROVISIONED"),
+        SSESpecification={"Enabled": sse.get("SSEEnabled", False), **({"SSEType": sse["SSEType"]} if sse else {})},
+    )
+    if props.get("TimeToLiveSpecification", {}).get("Enabled"):
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    return name
 
 
 def _glue_table(client: Callable[[str], Any], name: str, props: dict[str, Any]) -> str:

@@ -197,6 +197,7 @@ class Enforcer:
             "sns": self._sns,
             "monitoring": self._cloudwatch,
             "kms": self._kms_direct,
+            "dynamodb": self._dynamodb,
         }.get(service)
         if handler is None:
             raise NotModelled(f"no IAM model for {service} {operation}")
@@ -363,6 +364,13 @@ class Enforcer:
             raise NotModelled(f"no IAM model for cloudwatch {operation}")
         # PutMetricData has no resource type; cloudwatch:namespace is its condition key.
         return [AuthRequest("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": (params["Namespace"],), **_TLS})]
+
+    def _dynamodb(self, operation: str, params: dict[str, Any]) -> list[AuthRequest]:
+        # Item and table reads and writes are authorized on the table (Service Authorization Reference, DynamoDB).
+        # The stack's table uses the AWS managed key aws/dynamodb: no KMS request of the caller's to evaluate.
+        if operation not in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Scan", "Query"):
+            raise NotModelled(f"no IAM model for dynamodb {operation}")
+        return [AuthRequest(f"dynamodb:{operation}", self._arn("dynamodb", f"table/{params['TableName']}"), _TLS)]
 
     def _kms_direct(self, operation: str, params: dict[str, Any]) -> list[AuthRequest]:
         if "KeyId" not in params:

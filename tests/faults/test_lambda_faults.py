@@ -27,7 +27,7 @@ import pytest
 import start_export
 from botocore.exceptions import ClientError
 from on_export_event_flow import handle_rds_event
-from on_export_event_reconcile import DaysNotJudgedError, ReconcileRequest, reconcile
+from on_export_event_reconcile import ReconcileRequest, reconcile
 from sources import SourceRefusedError
 from start_export_flow import export_day
 
@@ -99,28 +99,32 @@ def test_throttling_on_the_nightly_start_is_retried_then_a_persistent_one_fails_
 @pytest.mark.parametrize(
     ("service", "name"), [("rds", "DescribeExportTasks"), ("glue", "GetJobRuns"), ("glue", "StartJobRun")]
 )
-def test_reconcile_fails_loudly_on_an_aws_error_and_its_next_run_repairs_the_day(
+def test_reconcile_is_loud_on_an_aws_error_and_its_next_run_repairs_the_day(
     pipeline: Pipeline, service: str, name: str
 ) -> None:
-    """An error is never read as "nothing to do": the invocation fails (Lambda Errors alarm, retries). A day whose
-    Glue runs cannot be read or started is also alerted, with the error code, before the invocation fails."""
+    """An error is never read as "nothing to do". Without the task list the invocation fails (Lambda Errors alarm,
+    retries). A day whose Glue runs cannot be read or started is the day's not-judged incident: announced once with
+    the error code, and ended once the next run judges the day."""
     identifier = pipeline.start_task(DAY)  # COMPLETE, its event lost, nothing published
     pipeline.emulator.add_fault(Fault(operation(service, name), 500, "InternalFailure", times=None))
 
-    expected = ClientError if name == "DescribeExportTasks" else DaysNotJudgedError
-    with pytest.raises(expected, match="InternalFailure"):
-        reconcile(pipeline.config, pipeline.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
-    assert all(r.status == 500 for r in pipeline.emulator.calls("glue", "StartJobRun"))  # no run was started
     if name == "DescribeExportTasks":
+        with pytest.raises(ClientError, match="InternalFailure"):
+            reconcile(pipeline.config, pipeline.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
         assert pipeline.alerts() == []  # no wrong "missing night" alert either
     else:
+        result = reconcile(pipeline.config, pipeline.no_retry_clients(EVENT), ReconcileRequest(), RECONCILE_NOW)
+        assert [a.outcome.word for a in result.actions or []] == ["not_judged"]
         [alert] = pipeline.alerts()
         assert f"{DAY}: export {identifier} could not be judged: {name} failed with InternalFailure" in alert["Message"]
         assert "no export task at all" not in alert["Message"]
+    assert all(r.status == 500 for r in pipeline.emulator.calls("glue", "StartJobRun"))  # no run was started
 
     pipeline.emulator.faults.clear()
     result = reconcile(pipeline.config, pipeline.clients_as(EVENT), ReconcileRequest(), RECONCILE_NOW).as_dict()
     assert [a["action"] for a in result["actions"]] == ["started"]
+    ended = [a for a in pipeline.alerts() if a["Subject"].startswith("ended: ")]
+    assert len(ended) == (0 if name == "DescribeExportTasks" else 1)
     [run] = pipeline.job_runs()
     assert run["Arguments"]["--export_uri"].endswith(f"/{identifier}/")
 
@@ -156,7 +160,7 @@ ALERTS = {  # kind -> (arrange, subject, the role of the function that sends it)
     "export failed": (_failed_export, "failed, 2026-11-25 not published", EVENT),
     "table extraction failed": (_table_extraction_failed, "table extraction failed", EVENT),
     "completed with warnings": (_completed_with_warnings, "completed with warnings", EVENT),
-    "reconcile problems": (_reconcile_problem, "reconcile found 1 problem", EVENT),
+    "reconcile problems": (_reconcile_problem, "canceled, 2026-11-25 not published", EVENT),
     "stale snapshot refused": (_stale_snapshot_refusal, "refused", START),
 }
 

@@ -46,6 +46,7 @@ ENV = {
     "SOR_BUCKET": "aurora-sor-sor",
     "CATALOG_DATABASE": "sor",
     "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:aurora-sor-alerts",
+    "INCIDENT_TABLE": "aurora-sor-incidents",
 }
 
 
@@ -236,7 +237,7 @@ class Pipeline:
 # clients hold no state, so each kind is made once and reused by every test.
 _CLIENT_CACHE: dict[tuple[str, str, bool, str | None], Any] = {}
 _SESSION: list[boto3.Session] = []
-_SERVICES = ("rds", "glue", "s3", "sns")  # the services functions/aws_clients.LambdaClients hands out
+_SERVICES = ("rds", "glue", "s3", "sns", "dynamodb")  # the services functions/aws_clients.LambdaClients hands out
 
 
 def _cached_client(session: boto3.Session, service: str, *, retries: bool = True, as_role: str | None = None) -> Any:
@@ -271,6 +272,7 @@ ROLE_OF_MODULE = {
     "test_start_request": "StartExportRole",
     "test_on_export_event": "OnExportEventRole",
     "test_reconcile": "OnExportEventRole",
+    "test_incidents": "OnExportEventRole",
     "test_manifests": "OnExportEventRole",
     "test_sources": "OnExportEventRole",
     # Outside tests/functions, with the same fixtures. A module that runs both functions names its default here
@@ -284,7 +286,7 @@ def _enforce(emulator: Emulator, env: dict[str, str]) -> Enforcer:
     """Turns IAM enforcement on with template.yaml's policies evaluated for this fixture's names.
 
     The names are mapped onto the template's resources: the SOR bucket as ExistingSorBucketName, the rest as the
-    physical ids of ExportBucket, SorJob, AlertTopic, DataKey and ExportRole."""
+    physical ids of ExportBucket, SorJob, AlertTopic, DataKey, ExportRole and IncidentTable."""
     parameters = {
         "ClusterIdentifier": CLUSTER,
         "ExistingSorBucketName": env["SOR_BUCKET"],
@@ -296,6 +298,7 @@ def _enforce(emulator: Emulator, env: dict[str, str]) -> Enforcer:
         "AlertTopic": env["ALERT_TOPIC_ARN"],
         "DataKey": env["EXPORT_KMS_KEY_ARN"].rsplit("/", 1)[-1],
         "ExportRole": env["EXPORT_ROLE_ARN"].rsplit("/", 1)[-1],
+        "IncidentTable": env["INCIDENT_TABLE"],
     }
     enforcer = enforcer_for(parameters, physical)
     emulator.enforcer = enforcer
@@ -323,6 +326,14 @@ def pipeline(
     queue_url = sqs.create_queue(QueueName="alerts-probe")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    # As template.yaml's IncidentTable (key, billing, TTL and encryption): the incident store the Lambdas share.
+    _cached_client(aws, "dynamodb").create_table(
+        TableName=env["INCIDENT_TABLE"],
+        AttributeDefinitions=[{"AttributeName": "incident", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "incident", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS"},
+    )
     _cached_client(aws, "glue").create_job(
         Name=env["GLUE_JOB_NAME"],
         Role=f"arn:aws:iam::{ACCOUNT}:role/aurora-sor-glue",

@@ -21,7 +21,6 @@ from outcomes import (
     ExportOutcome,
     Outcome,
     Result,
-    refused_metrics,
 )
 from refusals import RefusedError
 
@@ -49,7 +48,7 @@ def test_the_export_task_statuses_are_the_ones_botocore_lists_and_each_is_judged
 
 
 def test_only_outcomes_spells_a_metric() -> None:
-    # Handlers count Result.metrics() or refused_metrics(); none reads an Outcome's metric or names one itself.
+    # Handlers count Result.metrics(); none reads an Outcome's metric or names one itself.
     names = {o.metric for o in Outcome if o.metric} | {PROBLEMS_METRIC}
     for module in sorted(FUNCTIONS.glob("*.py")):
         if module.name == "outcomes.py":
@@ -57,7 +56,6 @@ def test_only_outcomes_spells_a_metric() -> None:
         text = module.read_text()
         assert not re.search(r"\.metric\b", text), module.name
         assert not [name for name in names if f'"{name}"' in text], module.name
-    assert refused_metrics() == [("ExportRefused", 1)]
 
 
 def test_the_declared_vocabularies_keep_the_words_the_json_and_the_template_use() -> None:

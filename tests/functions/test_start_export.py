@@ -248,8 +248,12 @@ def test_handler_rejects_malformed_payloads_and_starts_nothing(
 ) -> None:
     monkeypatch.setattr(aws_clients, "_shared", pipeline.clients)
     pipeline.emulator.clear()  # forget the fixture's own setup requests
-    with pytest.raises(InvalidRequestError):
-        start_export.handler(event, context)
+    # A refusal is a result, not an error: the reason says what to fix, nothing is announced, and the invocation
+    # does not count in the function's Errors alarm (which means "the code broke").
+    result = start_export.handler(event, context)
+    assert result["status"] == "refused"
+    assert result["reason"]
+    assert pipeline.alerts() == []
     assert emf_metrics(capsys.readouterr().out) == {"ExportRefused": 1.0}
     assert pipeline.emulator.calls("rds") == []
 

@@ -112,7 +112,9 @@ def test_a_get_object_request_does_not_carry_s3_prefix_so_the_manifest_reader_la
 EVENTS = Principal("events.amazonaws.com", NAMES.account, name="EventBridge (GlueJobFailedRule)", service=True)
 
 
-def test_eventbridge_can_use_the_key_to_deliver_to_the_encrypted_topic() -> None:
+def test_eventbridge_no_longer_publishes_to_the_topic_or_uses_its_key() -> None:
+    """Glue failures reach the topic through on_export_event (the incident store) since the rule targets the function:
+    EventBridge keeps no statement on the key or the topic (least privilege)."""
     context = {
         "kms:ViaService": (f"sns.{NAMES.region}.amazonaws.com",),
         "kms:CallerAccount": (NAMES.account,),
@@ -120,7 +122,23 @@ def test_eventbridge_can_use_the_key_to_deliver_to_the_encrypted_topic() -> None
     }
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         verdict = POLICIES.evaluate("", AuthRequest(action, NAMES.key_arn, context), principal=EVENTS)
-        assert verdict.allowed, verdict.explain()
+        assert verdict.decision is not Decision.ALLOW, action
+    publish = AuthRequest("sns:Publish", NAMES.alert_topic_arn, {"aws:SecureTransport": ("true",)})
+    assert POLICIES.evaluate("", publish, principal=EVENTS).decision is not Decision.ALLOW
+
+
+def test_each_lambda_role_reaches_the_incident_store_and_only_reconcile_scans_it() -> None:
+    incident_calls = [c for c in CALLS if c.action.startswith("dynamodb:")]
+    assert {(c.role, c.action) for c in incident_calls} == {
+        (role, f"dynamodb:{action}")
+        for role in ("StartExportRole", "OnExportEventRole")
+        for action in ("GetItem", "PutItem", "DeleteItem")
+    } | {("OnExportEventRole", "dynamodb:Scan")}
+    assert not denied(POLICIES, incident_calls)
+    scan = AuthRequest("dynamodb:Scan", incident_calls[0].resource, {"aws:SecureTransport": ("true",)})
+    assert POLICIES.evaluate("StartExportRole", scan).decision is not Decision.ALLOW
+    elsewhere = AuthRequest("dynamodb:GetItem", incident_calls[0].resource + "-other", {})
+    assert POLICIES.evaluate("OnExportEventRole", elsewhere).decision is not Decision.ALLOW
 
 
 def test_the_glue_role_uses_the_key_only_through_s3() -> None:

@@ -65,7 +65,7 @@ def _reachable(handler: str) -> list[Path]:
 
 
 def counted_by(handler: str) -> set[str]:
-    """The metric names a Lambda's code can count: its outcomes, the refusal, the reconcile problems, durations."""
+    """The metric names a Lambda's code can count: its outcomes, the reconcile problems, durations."""
     names: set[str] = set()
     for path in _reachable(handler):
         text = path.read_text()
@@ -74,8 +74,6 @@ def counted_by(handler: str) -> set[str]:
                 metric = Outcome[node.attr].metric
                 if metric:
                     names.add(metric)
-        if "refused_metrics(" in text:
-            names.add(str(Outcome.EXPORT_REFUSED.metric))
         if "problems=" in text:
             names.add(PROBLEMS_METRIC)
         if "export_seconds =" in text:
