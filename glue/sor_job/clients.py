@@ -32,7 +32,8 @@ def boto_config(pool: int) -> Config:
 
 def make_job_clients(config: JobConfig) -> JobClients:
     """The job's clients, with botocore's own retries (adaptive mode backs off on S3 SlowDown and 5xx)."""
-    pool = config.copy_concurrency + config.table_concurrency * 4 + 8
+    # the copies, the footer reads (as many as copies) and each table's own calls, plus a few for the run's
+    pool = config.copy_concurrency * 2 + config.table_concurrency + 8
     session = boto3.session.Session()
     return JobClients(
         s3=session.client("s3", config=boto_config(pool)),

@@ -27,8 +27,8 @@ class JobConfig:
     catalog_database: str
     ingestion_date: str
     sor_kms_key_arn: str | None = None
-    copy_concurrency: int = 32
-    table_concurrency: int = 8
+    copy_concurrency: int = 64
+    table_concurrency: int = 32
     multipart_threshold: int = 1024 * 1024**2
     multipart_chunksize: int = 512 * 1024**2
     footer_read_size: int = 64 * 1024
@@ -66,8 +66,17 @@ class JobConfig:
         return f"{self.catalog_database}/{name}/{PARTITION_KEY}={self.ingestion_date}/"
 
     @property
+    def manifest_folder(self) -> str:
+        """The day's folder of run records: the manifest, and the marker of a run that started."""
+        return f"{MANIFEST_ROOT}/{self.catalog_database}/{PARTITION_KEY}={self.ingestion_date}/"
+
+    @property
     def manifest_key(self) -> str:
-        return f"{MANIFEST_ROOT}/{self.catalog_database}/{PARTITION_KEY}={self.ingestion_date}/manifest.json"
+        return f"{self.manifest_folder}manifest.json"
+
+    @property
+    def started_key(self) -> str:
+        return f"{self.manifest_folder}started.json"
 
 
 def _count(text: str) -> int:
@@ -103,8 +112,8 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--catalog_database", required=True)
     parser.add_argument("--ingestion_date", required=True)
     parser.add_argument("--sor_kms_key_arn", default="")
-    parser.add_argument("--copy_concurrency", type=_positive_int, default=32)
-    parser.add_argument("--table_concurrency", type=_positive_int, default=8)
+    parser.add_argument("--copy_concurrency", type=_positive_int, default=JobConfig.copy_concurrency)
+    parser.add_argument("--table_concurrency", type=_positive_int, default=JobConfig.table_concurrency)
     parser.add_argument("--multipart_threshold_mb", type=_positive_int, default=1024)
     parser.add_argument("--multipart_chunksize_mb", type=_positive_int, default=512)
     parser.add_argument("--footer_read_kb", type=_positive_int, default=64)

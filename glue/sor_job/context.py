@@ -30,3 +30,6 @@ class RunContext:
     footer_reads: Mapping[str, Sequence[Future[tuple[FileSchema, int]]]] = field(default_factory=dict)
     partition_of: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # source -> (parent source, name)
     latest: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # the latest database as the run found it
+    # No run of this day ever started before this one (run.first_run_of_the_day): the day's folders are empty, so a
+    # copied table is listed once, after its copies, not also before (publish_table.copy_partition).
+    first_run_of_the_day: bool = False

@@ -64,7 +64,10 @@ def _schema_and_name(table: ExportedTable) -> tuple[str, str]:
 
 def partition_relations(tables: Sequence[ExportedTable], schemas: Mapping[str, Sequence[FileSchema]]) -> dict[str, str]:
     """partition's source -> its parent's source, for the tables the export holds both of (see above). `schemas`:
-    each table's file schemas by source, in file order (a table whose footers could not be read is left out)."""
+    each table's file schemas by source, in file order (a table whose footers could not be read is left out).
+
+    Tables are indexed once per schema by fingerprint, so a database of n tables costs about n lookups, not n * n
+    comparisons (an export of thousands of tables is common)."""
     by_schema: dict[str, list[ExportedTable]] = defaultdict(list)
     for table in tables:
         if table.source in schemas:
@@ -73,48 +76,73 @@ def partition_relations(tables: Sequence[ExportedTable], schemas: Mapping[str, S
     taken: set[str] = set()  # parents and partitions already related: each table has one role
     for group in by_schema.values():
         prints = {t.source: fingerprint(schemas[t.source]) for t in group}
+        index = _Index(group, prints)
         # the table with the most batch folders first: a parent has one per partition
         for parent in sorted(group, key=lambda t: (-len({batch_folder(t, o) for o in t.files}), t.source)):
             if parent.source in taken:
                 continue
-            free = [t for t in group if t.source != parent.source and t.source not in taken]
-            partitions = _partitions_of(parent, free, prints, schemas[parent.source])
+            partitions = _partitions_of(parent, index, taken, schemas[parent.source])
             for partition in partitions:
                 relations[partition.source] = parent.source
             taken.update({parent.source} if partitions else set(), (p.source for p in partitions))
     return relations
 
 
+@dataclass
+class _Index:
+    """One schema's tables by fingerprint and by columns, in export order."""
+
+    group: Sequence[ExportedTable]
+    prints: Mapping[str, Fingerprint | None]
+
+    def __post_init__(self) -> None:
+        self.by_print: dict[Fingerprint, list[ExportedTable]] = defaultdict(list)
+        self.by_columns: dict[tuple[tuple[str, str], ...], list[ExportedTable]] = defaultdict(list)
+        for table in self.group:
+            found = self.prints[table.source]
+            if found is not None:
+                self.by_print[found].append(table)
+                self.by_columns[found.columns].append(table)
+
+
 def _partitions_of(
-    parent: ExportedTable,
-    candidates: Sequence[ExportedTable],
-    prints: Mapping[str, Fingerprint | None],
-    parent_schemas: Sequence[FileSchema],
+    parent: ExportedTable, index: _Index, taken: set[str], parent_schemas: Sequence[FileSchema]
 ) -> list[ExportedTable]:
-    """The candidates that are `parent`'s partitions: every non-empty batch folder of the parent matched by one of
-    them (two at least, or one whose name starts with the parent's), then the empty ones named after it."""
-    whole = prints[parent.source]
+    """The tables that are `parent`'s partitions (among those not `taken`): every non-empty batch folder of the
+    parent matched by one of them (two at least, or one whose name starts with the parent's), then the empty ones
+    named after it."""
+    whole = index.prints[parent.source]
     if whole is None or not parent.files or any(batch_folder(parent, o) is None for o in parent.files):
         return []
     batches: dict[str, list[FileSchema]] = defaultdict(list)
     for obj, schema in zip(parent.files, parent_schemas, strict=True):
         batches[batch_folder(parent, obj) or ""].append(schema)
-    same_columns = [t for t in candidates if (p := prints[t.source]) is not None and p.columns == whole.columns]
-    by_print: dict[Fingerprint | None, list[ExportedTable]] = defaultdict(list)
-    for table in same_columns:
-        by_print[prints[table.source]].append(table)
     parent_name = _schema_and_name(parent)[1]
     claimed: list[ExportedTable] = []
+    claimed_sources: set[str] = set()
     for batch in sorted(b for b, items in batches.items() if sum(i.rows for i in items)):
-        matches = by_print.get(fingerprint(batches[batch]))
-        if not matches:
+        batch_print = fingerprint(batches[batch])
+        same = (
+            index.by_print.get(batch_print)
+            if batch_print is not None and batch_print.columns == whole.columns
+            else None
+        )
+        # each table matches one batch: the first in export order that is free
+        match = next(
+            (t for t in same or () if t.source not in taken and t.source != parent.source
+             and t.source not in claimed_sources),
+            None,
+        )  # fmt: skip
+        if match is None:
             return []  # a batch that no table matches: not a parent whose partitions were exported
-        claimed.append(matches.pop(0))  # each table matches one batch
+        claimed.append(match)
+        claimed_sources.add(match.source)
     if not claimed or (len(claimed) == 1 and not _schema_and_name(claimed[0])[1].startswith(parent_name)):
         return []
     empties = [
-        t for t in same_columns
-        if t not in claimed and (p := prints[t.source]) is not None and p.rows == 0
+        t for t in index.by_columns[whole.columns]
+        if t.source not in taken and t.source != parent.source and t.source not in claimed_sources
+        and (p := index.prints[t.source]) is not None and p.rows == 0
         and _schema_and_name(t)[1].startswith(parent_name)
     ]  # fmt: skip
     return [*claimed, *empties]

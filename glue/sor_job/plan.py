@@ -51,11 +51,15 @@ def is_hidden(relative_key: str) -> bool:
     ].startswith(("_", "."))
 
 
-def _metadata_target_matches(target: str, database: str, folder: str) -> bool:
-    # PostgreSQL targets read "db.schema.table" = "<database>.<folder>"; MySQL ones may read "db.table" = the
-    # folder itself [FACTS "The export in S3", shape UNVERIFIED]. S3 paths replace \ ` " and space with "_".
-    clean = re.sub(r'[\\`" ]', "_", target)
-    return clean == f"{database}.{folder}" or (clean == folder and folder.startswith(f"{database}."))
+# S3 paths replace \ ` " and space with "_" in the names they carry.
+_TARGET_UNSAFE = re.compile(r'[\\`" ]')
+
+
+def _metadata_targets(database: str, folder: str) -> tuple[str, ...]:
+    """The metadata targets (cleaned as S3 paths clean names) that name this folder. PostgreSQL targets read
+    "db.schema.table" = "<database>.<folder>"; MySQL ones may read "db.table" = the folder itself [FACTS "The export
+    in S3", shape UNVERIFIED]."""
+    return (f"{database}.{folder}", folder) if folder.startswith(f"{database}.") else (f"{database}.{folder}",)
 
 
 def type_mappings(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...] | None:
@@ -96,7 +100,11 @@ def plan_export(
     raw_mappings: dict[tuple[str, str], tuple[Mapping[str, Any], ...]] = {}
     unmatched: list[Mapping[str, Any]] = []
     if tables_info is not None:
-        folders = set(grouped)
+        # every name a metadata target may give a folder by, the first folder in sorted order winning a shared one
+        by_target: dict[str, tuple[str, str]] = {}
+        for folder in sorted(grouped):
+            for name in _metadata_targets(*folder):
+                by_target.setdefault(name, folder)
         for entry in tables_info:
             if not isinstance(entry, Mapping):
                 warnings.append(f"export_tables_info has an entry that is not an object, ignored: {entry!r}"[:300])
@@ -105,7 +113,7 @@ def plan_export(
             status = str(entry.get("status", "UNKNOWN")).upper()
             mappings = type_mappings(entry)
             types = {str(m.get("columnName", "")).lower(): str(m.get("originalType", "")) for m in mappings or ()}
-            match = next((f for f in sorted(folders) if _metadata_target_matches(target, *f)), None)
+            match = by_target.get(re.sub(_TARGET_UNSAFE, "_", target))
             if match is None:
                 unmatched.append(entry)
                 continue

@@ -218,27 +218,42 @@ def copy_partition(
     schemas: Sequence[FileSchema],
     before_change: Callable[[], None] | None = None,
 ) -> DayWritten:
-    """Copies the day's files into the partition folder (skipping those an earlier attempt copied), removes
-    stale objects, verifies the folder. `before_change` runs first when anything in the folder is to change."""
+    """Copies the day's files into the partition folder, removes stale objects, verifies the folder.
+
+    On the first run of a day (RunContext.first_run_of_the_day) the folder is empty: every file is copied and the
+    folder listed once, after the copies, to verify it; should it hold anything else all the same (a run of an older
+    version killed before it wrote a record), that is removed and the folder listed and verified again. Any other
+    run of the day is a re-run: the folder is listed first, so files an earlier attempt copied are kept rather than
+    copied again, and `before_change` runs first when anything in the folder is to change."""
     config, copier = run.config, run.copier
     steps = [CopyStep(obj, destination_key(config, name, table, obj)) for obj in table.files]
     if len({s.destination for s in steps}) != len(steps):
         raise TableError("two export files flatten to the same file name in the partition folder")
-    listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
-    sizes = {o.key: o.size for o in listed}
-    # Only objects whose size could match are asked about: a first run pays nothing here.
-    wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
-    present = copier.source_etags(wanted)
-    needed = copy_steps_needed(steps, present)
-    copying = {s.destination for s in needed}  # destinations are unique (checked above): a set, not a list scan
-    kept = [s for s in steps if s.destination not in copying]
-    copier.progress.add(len(kept), sum(s.source.size for s in kept))
-    stale = stale_keys(steps, listed)
-    if before_change is not None and (needed or stale):
-        before_change()
-    copier.copy(needed)
-    copier.delete(stale)
-    verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
+    if run.first_run_of_the_day and before_change is None:
+        needed = steps
+        copier.copy(needed)
+        listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+        stale = stale_keys(steps, listed)
+        if stale:
+            copier.delete(stale)
+            listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+        verify_partition(steps, listed)
+    else:
+        listed = list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name))
+        sizes = {o.key: o.size for o in listed}
+        # Only objects whose size could match are asked about: a first run pays nothing here.
+        wanted = [s.destination for s in steps if sizes.get(s.destination) == s.source.size]
+        present = copier.source_etags(wanted)
+        needed = copy_steps_needed(steps, present)
+        copying = {s.destination for s in needed}  # destinations are unique (checked above): a set, not a list scan
+        kept = [s for s in steps if s.destination not in copying]
+        copier.progress.add(len(kept), sum(s.source.size for s in kept))
+        stale = stale_keys(steps, listed)
+        if before_change is not None and (needed or stale):
+            before_change()
+        copier.copy(needed)
+        copier.delete(stale)
+        verify_partition(steps, list_objects(run.clients.s3, config.sor_bucket, config.partition_prefix(name)))
     return DayWritten(
         PublishMethod.COPY, len(steps), sum(s.source.size for s in steps), sum(s.rows for s in schemas),
         written=len(needed), skipped=len(steps) - len(needed), removed=len(stale),

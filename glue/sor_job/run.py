@@ -96,6 +96,22 @@ def build_manifest(
     }
 
 
+def first_run_of_the_day(clients: JobClients, config: JobConfig) -> bool:
+    """True when no run of this day (in this catalog database) ever started: its folder of run records is empty.
+    Then marks the day as started, before any table folder is touched, so a later run of it (after a crash, a kill
+    or a re-export) knows that the day's folders may hold files already. One listing and one small write a run."""
+    if list_objects(clients.s3, config.sor_bucket, config.manifest_folder):
+        return False
+    clients.s3.put_object(
+        Bucket=config.sor_bucket,
+        Key=config.started_key,
+        Body=json.dumps({"export_id": config.export_id, "job_run_id": config.job_run_id}).encode(),
+        ContentType="application/json",
+        **config.sse_arguments,
+    )
+    return True
+
+
 def write_manifest(clients: JobClients, config: JobConfig, manifest: Mapping[str, Any]) -> None:
     clients.s3.put_object(
         Bucket=config.sor_bucket,
@@ -244,7 +260,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
     stop = threading.Event()
     try:
         with (
-            ThreadPoolExecutor(config.table_concurrency * 4, thread_name_prefix="footer") as footer_pool,
+            ThreadPoolExecutor(config.copy_concurrency, thread_name_prefix="footer") as footer_pool,
             ThreadPoolExecutor(config.table_concurrency, thread_name_prefix="table") as table_pool,
         ):
             footer_reads, partition_of = relate_partitions(footer_pool, clients.s3, config, plan, assignment)
@@ -252,6 +268,7 @@ def run_job(config: JobConfig, clients: JobClients) -> tuple[dict[str, Any], Exi
             run = RunContext(
                 config, clients, copier, catalog, plan.snapshot_time,
                 footer_reads=footer_reads, partition_of=partition_of, latest=latest,
+                first_run_of_the_day=first_run_of_the_day(clients, config),
             )  # fmt: skip
             heartbeat(
                 config.progress_seconds,

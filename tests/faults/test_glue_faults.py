@@ -173,12 +173,18 @@ def test_persistent_slowdown_on_copy_and_footer_fails_with_the_file_named(world:
 
 # -- crashes --------------------------------------------------------------------------------------------------
 def is_manifest_put(request: Request) -> bool:
-    return request.operation == "PutObject" and request.bucket_key[1].startswith("_manifests/")
+    return request.operation == "PutObject" and request.bucket_key[1].endswith("/manifest.json")
+
+
+def is_marker_put(request: Request) -> bool:
+    """The day's started.json, written before any table folder is touched."""
+    return request.operation == "PutObject" and request.bucket_key[1].endswith("/started.json")
 
 
 CRASH_POINTS = {
     # name: (request to crash at, whether it lands). "Mid-copy" (CopyObject) is
     # tests/glue/test_job_runs.py::test_a_run_killed_mid_copy_then_run_again_converges_to_a_clean_run.
+    "right after the day's marker": (is_marker_put, True),
     "mid multipart copy": (lambda r: r.operation == "UploadPartCopy", False),
     "after the table update, before the partition": (lambda r: r.operation == "CreatePartition", False),
     "after stale objects were removed": (lambda r: r.operation == "DeleteObjects", True),

@@ -220,6 +220,41 @@ def test_a_table_the_export_failed_is_reported_and_the_rest_published(world):
     assert "public_broken" not in world.state()["catalog"]
 
 
+def _folder_listings(world: SorWorld, table: str) -> int:
+    prefix = f"{DATABASE}/{table}/ingestion_date={DAY}/"
+    return sum(1 for r in world.emulator.calls("s3", "ListObjectsV2") if r.query.get("prefix") == [prefix])
+
+
+def test_a_first_run_lists_each_folder_once_and_still_removes_what_an_older_run_left(world):
+    """The first run of a day lists each table folder after its copies only (issue 22: a folder no run of the day
+    touched is empty); the day's marker tells a later run to list first. A file an older version's killed run left
+    (no marker) is still found by that one listing, removed, and the folder verified again."""
+    uri = world.export(export_id=shop_export_id(DAY))
+    stray = f"{DATABASE}/public_orders/ingestion_date={DAY}/9_part-99999-stray.gz.parquet"
+    world.s3.put_object(Bucket=SOR_BUCKET, Key=stray, Body=b"PAR1junkPAR1")
+    world.emulator.requests.clear()
+
+    first = world.run(uri)
+
+    assert first.code == 0, first.stderr[-3000:]
+    assert first.table("public_orders")["removed"] == 1
+    assert _folder_listings(world, "public_orders") == 2  # after the copies, and after removing the stray file
+    others = [t["name"] for t in first.manifest["tables"] if t["name"] != "public_orders" and t["files"]]
+    assert others
+    assert all(_folder_listings(world, name) == 1 for name in others)
+    marker = world.s3.get_object(Bucket=SOR_BUCKET, Key=f"_manifests/{DATABASE}/ingestion_date={DAY}/started.json")
+    assert json.loads(marker["Body"].read())["export_id"] == shop_export_id(DAY)
+    published = world.state()
+    world.emulator.requests.clear()
+
+    again = world.run(uri)
+
+    assert again.code == 0
+    assert world.state() == published
+    assert world.emulator.calls("s3", "CopyObject") == []
+    assert all(_folder_listings(world, name) == 2 for name in others)  # a re-run lists before and after
+
+
 def test_a_day_run_again_from_a_new_export_replaces_its_partition_exactly(world):
     first = [make_table("orders", {"id": "bigint"}, [(1,), (2,)], files_per_batch=2)]
     assert world.run(world.export(first, export_id=shop_export_id(DAY))).code == 0

@@ -90,7 +90,7 @@ def test_a_manifest_that_cannot_be_written_after_a_crash_is_logged_and_the_crash
     uri = world.export([make_table("orders", {"id": "bigint"}, [(1,)])], export_id="aurora-sor-shop-2026-11-26")
     crash_in_publish(monkeypatch)
     manifest_put = Fault(
-        lambda r: r.operation == "PutObject" and r.bucket_key[1].startswith("_manifests/"),
+        lambda r: r.operation == "PutObject" and r.bucket_key[1].endswith("/manifest.json"),
         403,
         "AccessDenied",
         times=None,
