@@ -173,8 +173,21 @@ def test_bench_at_the_smallest_size(emulator: Emulator, tmp_path: Path) -> None:
         big=Shape(2, 1, 6),
         model=LatencyModel(request_ms=2, copy_ms=1, copy_mib_per_s=1024),
         import_repeats=1,
+        peer_sizes=(Shape(2, 2),),
+        peer_copy_ms=(0.0, 5.0),
     )
     result = run_bench(emulator, config, "python -m local.bench.bench --test", log=lambda _: None)
+
+    # the copy path against the AWS CLI's copy: the same keys (checked by measure_peers), the CLI one CopyObject a file
+    assert [(p.shape, p.copy_ms) for p in result.peers] == [("2x2", 0.0), ("2x2", 5.0)]
+    for peer in result.peers:
+        assert peer.cli_requests == 4 + 1  # one listing, one CopyObject per file, no HeadObject
+        assert peer.job_requests > peer.cli_requests
+        # per file: footer GET, copy, half a listing (2 files a table); per run a few: export listing and metadata,
+        # the day's record folder, its marker, manifest and run-history row
+        assert 0 < peer.job_s3_per_file * 4 <= 4 * 2.5 + 10
+        assert peer.cli_seconds > 0
+        assert peer.job_seconds > 0
 
     [(job, baseline)] = result.growth
     assert job.keys == baseline.keys

@@ -25,6 +25,7 @@ from local.bench.bench_report import (
     rewrite_estimate,
     rewrite_markdown,
 )
+from local.bench.cli_peer import PeerRun
 from local.bench.latency import LatencyModel
 
 MIB = 2**20
@@ -42,13 +43,17 @@ def measured(who: str, shape: Shape, concurrency: int | None, seconds: float, in
 
 
 def fixed_result() -> BenchResult:
-    job = measured("job", SMALL, 32, 1.5, 0.7, 600)
-    config = BenchConfig((SMALL,), (2, 32), BIG, LatencyModel(2, 1, 64), import_repeats=3, job_python="/v/bin/python")
+    default = DEFAULT_COPY_CONCURRENCY
+    job = measured("job", SMALL, default, 1.5, 0.7, 600)
+    config = BenchConfig(
+        (SMALL,), (2, default), BIG, LatencyModel(2, 1, 64), import_repeats=3, job_python="/v/bin/python"
+    )
     return BenchResult(
         config, "python -m local.bench.bench --fixed", {"cpus": "2", "python": "3.11"},
         growth=[(job, measured("baseline", SMALL, None, 2.5, 2.5, 600))],
         sweep=[measured("job", SMALL, 2, 3.0, 2.1, 600), job],
-        big=(measured("job", BIG, 32, 4.0, 3.0, 131072), measured("baseline", BIG, None, 9.0, 9.0, 12 * MIB)),
+        big=(measured("job", BIG, default, 4.0, 3.0, 131072), measured("baseline", BIG, None, 9.0, 9.0, 12 * MIB)),
+        peers=[PeerRun("40x5", 20, 300, 6.4, 201, 2.2, 3.3, 528, 2.23, 1.6, 2.1)],
         imports=[ImportTime("start_export", 120.0, (110.0, 120.0, 130.0)), ImportTime("gone", None, (), "skipped")],
         seconds=42.0, ended=dt.datetime(2026, 11, 26, 7, 5, tzinfo=dt.UTC),
     )  # fmt: skip
@@ -65,7 +70,9 @@ def test_a_fixed_result_renders_the_same_document_every_time() -> None:
     assert f"big files 2x1 of 6 MiB with `{' '.join(BIG_JOB_ARGS)}`" in markdown
     assert "| 2x3 | 6 | 1.50 | 0.70 | 2.50 | 1.7x | 116.7 | 416.7 |" in lines  # growth: wall ratio, ms per file
     assert "| 2x3 | 2 | 3.00 | 2.10 | 2.00 |" in lines  # the sweep against the job's default concurrency
-    assert "| 2x3 | 32 | 1.50 | 0.70 | 1.00 |" in lines
+    assert f"| 2x3 | {DEFAULT_COPY_CONCURRENCY} | 1.50 | 0.70 | 1.00 |" in lines
+    assert "## The copy path against the AWS CLI's copy" in lines
+    assert "| 40x5 | 20 / 300 | 6.40 | 2.20 | 0.34x | 2.23 | 201 / 528 | 1.6 / 2.1 |" in lines
     assert "| 2x1 of 6 MiB | 12582912 | 1.00 | 131072 | 0.0104 | 12582912 | 1.0000 |" in lines
     assert (
         "files are read whole (ratio 1) while for MB-sized files the ratio falls to 64 KiB / file size (0.0104 here)."
@@ -82,12 +89,13 @@ def test_the_console_summary_and_the_json_of_a_fixed_result() -> None:
     result = fixed_result()
     text = console_report(result)
     assert text == console_report(result)
-    assert "\nWall time, job (copy_concurrency 32) vs naive sequential baseline" in text
+    assert f"\nWall time, job (copy_concurrency {DEFAULT_COPY_CONCURRENCY}) vs naive sequential baseline" in text
     assert "2x3             6      1.50        0.70         2.50        1.7x" in text
     data = json.loads(json.dumps(result_json(result), default=str))
     assert data["growth"][0]["job"]["keys"] == 6
     assert data["big"]["baseline"]["shape"] == "2x1 of 6 MiB"
     assert [m["copy_concurrency"] for m in data["sweep"]] == [2, DEFAULT_COPY_CONCURRENCY]
+    assert data["peers"][0]["ratio"] == pytest.approx(2.2 / 6.4, abs=1e-3)
 
 
 # -- the real-account model ----------------------------------------------------------------------------------------

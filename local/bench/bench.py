@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.config import Config
 
+from local.bench.cli_peer import PeerRun, copy_like_the_cli, sor_key
 from local.bench.latency import LatencyHook, LatencyModel, latency
 from local.emulator import job_runner
 from local.emulator.aws_emulator import Emulator, Request, fake_aws_environment
@@ -76,8 +77,13 @@ DEFAULT_COPY_CONCURRENCY: int = JobConfig.copy_concurrency  # the job's own defa
 
 DEFAULT_SIZES = ("10x10", "50x10", "100x10")
 FULL_SIZES = ("10x10", "100x10", "300x20")
-DEFAULT_CONCURRENCY = (1, 8, 32)
+DEFAULT_CONCURRENCY = (1, 8, 64)
 DEFAULT_BIG = "4x2x8"  # tables x files x MiB per file
+# The copy path against the AWS CLI's copy (local/bench/cli_peer.py): exports, and the delay of one copy request
+# (each other request takes PEER_REQUEST_MS); 0 measures the CPU bound of the emulator and the clients alone.
+DEFAULT_PEER_SIZES = ("40x5", "500x2")
+DEFAULT_PEER_COPY_MS = (0.0, 40.0, 300.0)
+PEER_REQUEST_MS = 20.0
 # The big-file case runs the job's multipart path scaled down (S3's minimum part is 5 MiB): what a 20 GB file
 # does with the job's defaults (1024 MiB threshold, 512 MiB parts), an 8 MiB file does with 5 and 5.
 BIG_JOB_ARGS = ("--multipart_threshold_mb", "5", "--multipart_chunksize_mb", "5")
@@ -382,6 +388,31 @@ def measure_baseline(world: BenchWorld, export: Export, hook: LatencyHook) -> Me
     )  # fmt: skip
 
 
+def measure_peers(world: BenchWorld, export: Export, request_ms: float, copy_ms: float) -> PeerRun:
+    """The CLI's copy, then the job (default options), on one export under one latency model; plus the CPU the
+    emulator and the job's process spent, which tells a CPU-bound run from a latency-bound one."""
+    request_ms = min(request_ms, copy_ms)
+    hook = LatencyHook(LatencyModel(request_ms, copy_ms - request_ms, 1e9), world.size_of)
+    bucket, database = world.destination("cli")
+    mark = len(world.emulator.calls())
+    with latency(world.emulator, hook):
+        files, _, cli_seconds = copy_like_the_cli(world.s3, export.uri, bucket, database, DAY)
+    cli = count(world.requests_since(mark), EXPORT_BUCKET, export.data_keys)
+    copied = set(world.published(bucket, database))
+    before = os.times()
+    job = measure_job(world, export, hook, DEFAULT_COPY_CONCURRENCY)
+    after = os.times()
+    expected = {sor_key(database, DAY, export.prefix, k)[len(database) + 1 :] for k in export.data_keys}
+    if not copied == job.keys == expected:
+        raise BenchError(f"the CLI's copy and the job published different keys for {export.shape.label}")
+    return PeerRun(
+        export.shape.label, request_ms, copy_ms, round(cli_seconds, 3), cli.requests, round(job.inner_seconds, 3),
+        round(job.seconds, 3), job.counted.requests, round(sum(job.counted.s3.values()) / files, 3),
+        round(after.user + after.system - before.user - before.system, 2),
+        round(after.children_user + after.children_system - before.children_user - before.children_system, 2),
+    )  # fmt: skip
+
+
 def same_publication(job: Measurement, baseline: Measurement) -> None:
     """Both publishers must have put the same objects (keys and count) for the comparison to mean anything."""
     if job.keys != baseline.keys:
@@ -553,6 +584,8 @@ class BenchConfig:
     job_python: str = sys.executable
     rewrite: RewriteConfig | None = None  # None: the rewrite comparison is not run
     big_job_args: tuple[str, ...] = BIG_JOB_ARGS
+    peer_sizes: tuple[Shape, ...] = ()  # the copy path against the AWS CLI's copy (empty: not run)
+    peer_copy_ms: tuple[float, ...] = DEFAULT_PEER_COPY_MS
 
 
 @dataclass
@@ -565,6 +598,7 @@ class BenchResult:
     big: tuple[Measurement, Measurement] | None = None
     imports: list[ImportTime] = field(default_factory=list)
     rewrite: dict[str, Any] | None = None  # local/bench/bench_rewrite.py's report, plus "requests" (emulator counts)
+    peers: list[PeerRun] = field(default_factory=list)  # the copy path against the AWS CLI's copy
     seconds: float = 0.0
     ended: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # the report's date
 
@@ -627,6 +661,13 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
     big_baseline = measure_baseline(world, big_export, hook)
     same_publication(big_job, big_baseline)
     result.big = (big_job, big_baseline)
+    for shape in config.peer_sizes:
+        export = world.export(shape)
+        for copy_ms in config.peer_copy_ms:
+            log(f"against the AWS CLI's copy: {shape.label}, {copy_ms:g} ms a copy ...")
+            peer = measure_peers(world, export, PEER_REQUEST_MS, copy_ms)
+            log(f"  CLI {peer.cli_seconds:.2f}s, job {peer.job_seconds:.2f}s ({peer.ratio:.2f}x)")
+            result.peers.append(peer)
     log("cold imports of the Lambda handlers ...")
     result.imports = import_times(handler_modules(), config.import_repeats, config.job_python)
     if config.rewrite is not None:
@@ -666,6 +707,12 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument(
         "--memory-mb", help="source file sizes (MB) of the rewrite's peak-memory probe (--full: 250,1100)"
     )
+    parser.add_argument(
+        "--peer-sizes", default=",".join(DEFAULT_PEER_SIZES), help="exports for the AWS CLI comparison ('' to skip)"
+    )
+    parser.add_argument(
+        "--peer-copy-ms", default=",".join(f"{m:g}" for m in DEFAULT_PEER_COPY_MS), help="delays of a copy request"
+    )
     parser.add_argument("--write-docs", type=Path, help="write the Markdown report here (docs/benchmarks.md)")
     parser.add_argument("--json", type=Path, help="write every figure as JSON here")
     args = parser.parse_args(list(argv))
@@ -677,6 +724,8 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
         concurrency = tuple(int(c) for c in args.concurrency.split(","))
         big = Shape.parse(args.big)
         model = LatencyModel(args.request_ms, args.copy_ms, args.copy_mib_per_s)
+        peer_sizes = tuple(Shape.parse(p) for p in args.peer_sizes.split(",") if p)
+        peer_copy_ms = tuple(float(m) for m in args.peer_copy_ms.split(",") if m)
     except ValueError as exc:
         parser.error(str(exc))
     if any(s.file_mib for s in sizes):
@@ -697,5 +746,8 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
             files=args.rewrite_files, rows=args.rewrite_rows,
             row_group_rows=min(RewriteConfig.row_group_rows, args.rewrite_rows), memory_mb=memory,
         )  # fmt: skip
-    config = BenchConfig(sizes, concurrency, big, model, args.import_repeats, args.job_python, rewrite)
+    config = BenchConfig(
+        sizes, concurrency, big, model, args.import_repeats, args.job_python, rewrite,
+        peer_sizes=peer_sizes, peer_copy_ms=peer_copy_ms,
+    )  # fmt: skip
     return config, args
