@@ -25,6 +25,7 @@ never silence.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
@@ -153,11 +154,10 @@ def _item(state: IncidentState) -> dict[str, Any]:
         "last_announced": {"S": state.last_announced.isoformat()},
         "announcements": {"N": str(state.announcements)},
         "version": {"N": str(state.version)},
-        "expires_at": {"N": str(int((state.last_announced + KEEP_FOR).timestamp()))},
+        "expires_at": {"N": str(int(((state.ended_at or state.last_announced) + KEEP_FOR).timestamp()))},
     }
     if state.ended_at is not None:
         item["ended_at"] = {"S": state.ended_at.isoformat()}
-        item["expires_at"] = {"N": str(int((state.ended_at + KEEP_FOR).timestamp()))}
     return item
 
 
@@ -252,7 +252,9 @@ def announce(
     else:
         assert state is not None
         message = reminder(alert, state, now)
-        new = IncidentState(incident, state.subject, state.first_seen, now, state.announcements + 1, state.version + 1)
+        new = dataclasses.replace(
+            state, last_announced=now, announcements=state.announcements + 1, version=state.version + 1
+        )
     try:
         claimed = _write(clients.dynamodb, table, new, state)
     except Exception as error:
@@ -261,31 +263,31 @@ def announce(
     if not claimed:
         logger.info("incident announced by another invocation", extra={"incident": incident.key})
         return Announcement.QUIET
-    try:
-        send_alert(clients.sns, topic_arn, message)
-    except Exception:
-        _undo(clients.dynamodb, table, new, state)
-        raise
+    _send_claimed(clients, config, new, state, message)
     logger.warning("incident announced", extra={"incident": incident.key, "announcement": said.value})
     return said
 
 
 def end(clients: LambdaClients, config: Config, state: IncidentState, how: str, now: dt.datetime) -> bool:
     """Ends an open incident and says so once; False when another invocation changed it first."""
-    table, topic_arn = config.incident_table, config.alert_topic_arn
-    new = IncidentState(
-        state.incident, state.subject, state.first_seen, state.last_announced, state.announcements,
-        state.version + 1, ended_at=now,
-    )  # fmt: skip
-    if not _write(clients.dynamodb, table, new, state):
+    new = dataclasses.replace(state, version=state.version + 1, ended_at=now)
+    if not _write(clients.dynamodb, config.incident_table, new, state):
         return False
-    try:
-        send_alert(clients.sns, topic_arn, end_alert(state, how, now))
-    except Exception:
-        _undo(clients.dynamodb, table, new, state)
-        raise
+    _send_claimed(clients, config, new, state, end_alert(state, how, now))
     logger.info("incident ended", extra={"incident": state.incident.key, "how": how})
     return True
+
+
+def _send_claimed(
+    clients: LambdaClients, config: Config, new: IncidentState, old: IncidentState | None, message: Alert
+) -> None:
+    """Sends the message a write just claimed; should SNS refuse it, the claim is undone and the error raised, so
+    Lambda's retry sends it instead of finding it claimed and staying quiet."""
+    try:
+        send_alert(clients.sns, config.alert_topic_arn, message)
+    except Exception:
+        _undo(clients.dynamodb, config.incident_table, new, old)
+        raise
 
 
 def _send_unrecorded(

@@ -118,6 +118,7 @@ class DayView:
 class Finding:
     incident: Incident
     line: str  # the problem as the result's "problems" lists it
+    headline: str  # the alert's subject, after "aurora-sor: "
 
 
 def still_holds(incident: Incident, view: DayView | None) -> bool | None:
@@ -133,13 +134,15 @@ def still_holds(incident: Incident, view: DayView | None) -> bool | None:
         return view.manifest_status != "SUCCEEDED"
     if kind is IncidentKind.NOT_JUDGED:
         return False
-    same_task = latest is not None and latest.export_id == incident.about
+    # the other kinds are about one export: they hold while it is still the day's latest attempt, in that state
+    if latest is None or latest.export_id != incident.about:
+        return False
     if kind is IncidentKind.EXPORT_FAILED:
-        return same_task and latest is not None and latest.status in FAILED_STATES
+        return latest.status in FAILED_STATES
     if kind is IncidentKind.EXPORT_STUCK:
-        return same_task and latest is not None and latest.status in RUNNING_STATES
+        return latest.status in RUNNING_STATES
     if kind is IncidentKind.EXPORT_UNKNOWN_STATUS:
-        return same_task and latest is not None and latest.status not in KNOWN_STATES
+        return latest.status not in KNOWN_STATES
     return None
 
 
@@ -158,10 +161,10 @@ def how_it_ended(incident: Incident, view: DayView | None, lookback_days: int) -
     return f"the day's latest export is {latest.export_id}, {latest.status}"
 
 
-def _problem_alert(config: Config, finding: Finding, headline: str) -> Alert:
+def _problem_alert(config: Config, finding: Finding) -> Alert:
     day = finding.incident.day.isoformat()
     return Alert(
-        subject=f"aurora-sor: {headline}",
+        subject=f"aurora-sor: {finding.headline}",
         facts=[("Cluster", config.cluster_identifier), ("Ingestion date", day), ("Problem", finding.line)],
         next_steps=[
             "The problem line says what to run.",
@@ -182,7 +185,7 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
     days |= {t.ingestion_date for t in tasks if t.task_start_time and t.task_start_time >= window_start}
 
     actions: list[ExportOutcome] = []
-    findings: list[tuple[Finding, str]] = []  # (finding, the alert's headline)
+    findings: list[Finding] = []
     views: dict[dt.date, DayView] = {}
     day = first_day
     while day <= today:
@@ -205,7 +208,7 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                 actions.append(ExportOutcome(task.export_id, Outcome.NOT_JUDGED))
                 view.judged = False
                 line = not_judged_problem(error, config, day, task.export_id)
-                findings.append((Finding(Incident(IncidentKind.NOT_JUDGED, iso, day), line), f"cannot judge {iso}"))
+                findings.append(Finding(Incident(IncidentKind.NOT_JUDGED, iso, day), line, f"cannot judge {iso}"))
                 continue
             actions.append(requested)
             view.manifest_status = requested.manifest_status
@@ -214,8 +217,8 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                     f"{day}: export {task.export_id} is COMPLETE but Glue ran it {MAX_AUTOMATIC_RUNS} times "
                     "without publishing; start the job by hand once the cause is fixed"
                 )
-                finding = Finding(Incident(IncidentKind.PUBLISH_FAILED, iso, day), line)
-                findings.append((finding, f"{iso} not published, automation gave up"))
+                incident = Incident(IncidentKind.PUBLISH_FAILED, iso, day)
+                findings.append(Finding(incident, line, f"{iso} not published, automation gave up"))
         elif task.status in RUNNING_STATES:
             hours = (now - _started_at(task, config)).total_seconds() / 3600
             actions.append(ExportOutcome(task.export_id, Outcome.EXPORTING, hours=round(hours, 1)))
@@ -224,22 +227,24 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                     f"{day}: export {task.export_id} is {task.status} for {hours:.1f} h "
                     f"(limit {request.stuck_hours:g} h); check it in the RDS console (Exports in Amazon S3)"
                 )
-                finding = Finding(Incident(IncidentKind.EXPORT_STUCK, task.export_id, day), line)
-                findings.append((finding, f"export {task.export_id} still {task.status}"))
+                incident = Incident(IncidentKind.EXPORT_STUCK, task.export_id, day)
+                findings.append(Finding(incident, line, f"export {task.export_id} still {task.status}"))
         elif task.status in FAILED_STATES:
             actions.append(ExportOutcome(task.export_id, FAILED_STATUS_OUTCOMES[task.status]))
             line = (
                 f"{day}: export {task.export_id} is {task.status} ({task.failure_cause or 'no FailureCause'}); "
                 f're-export with {{"ingestion_date": "{day}", "attempt": {task.parsed.attempt + 1}}}'
             )
-            finding = Finding(Incident(IncidentKind.EXPORT_FAILED, task.export_id, day), line)
+            incident = Incident(IncidentKind.EXPORT_FAILED, task.export_id, day)
             # The subject of the event path's alert (on_export_event_flow.failure_alert), so both read as one.
-            findings.append((finding, f"export {task.export_id} {task.status.lower()}, {iso} not published"))
+            findings.append(
+                Finding(incident, line, f"export {task.export_id} {task.status.lower()}, {iso} not published")
+            )
         else:
             actions.append(ExportOutcome(task.export_id, Outcome.UNKNOWN_STATUS, task_status=task.status))
             line = f"{day}: export {task.export_id} has unexpected status {task.status!r}"
-            finding = Finding(Incident(IncidentKind.EXPORT_UNKNOWN_STATUS, task.export_id, day), line)
-            findings.append((finding, f"export {task.export_id} has status {task.status}"))
+            incident = Incident(IncidentKind.EXPORT_UNKNOWN_STATUS, task.export_id, day)
+            findings.append(Finding(incident, line, f"export {task.export_id} has status {task.status}"))
 
     if tasks:
         # Nights before the pipeline's first export are not missing, they predate it (fresh deployments).
@@ -250,20 +255,20 @@ def reconcile(config: Config, clients: LambdaClients, request: ReconcileRequest,
                     f'{day}: no export task at all; backfill with {{"ingestion_date": "{day}"}} '
                     "(check start_export's errors and its schedule's dead-letter queue)"
                 )
-                finding = Finding(Incident(IncidentKind.EXPORT_MISSING, day.isoformat(), day), line)
-                findings.append((finding, f"no export of {config.cluster_identifier} for {day.isoformat()}"))
+                incident = Incident(IncidentKind.EXPORT_MISSING, day.isoformat(), day)
+                findings.append(Finding(incident, line, f"no export of {config.cluster_identifier} for {day}"))
             day += dt.timedelta(days=1)
     else:
         logger.warning("no export task of this pipeline exists yet", extra={"cluster": config.cluster_identifier})
 
-    for finding, headline in findings:
-        announce(clients, config, finding.incident, _problem_alert(config, finding, headline), now)
-    _follow_open_incidents(config, clients, {f.incident.key for f, _ in findings}, views, request, now)
+    for finding in findings:
+        announce(clients, config, finding.incident, _problem_alert(config, finding), now)
+    _follow_open_incidents(config, clients, {f.incident.key for f in findings}, views, request, now)
     return Result(
         Outcome.RECONCILED,
         window=[first_day.isoformat(), today.isoformat()],
         actions=actions,
-        problems=[f.line for f, _ in findings],
+        problems=[f.line for f in findings],
     )
 
 

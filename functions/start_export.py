@@ -11,7 +11,6 @@ from config import load_config
 from observability import correlation_id, count, powertools
 from outcomes import Outcome, Result
 from refusals import RefusedError
-from sources import SourceRefusedError
 from start_export_flow import export_day
 
 logger, tracer, metrics = powertools()
@@ -25,16 +24,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     config = load_config(os.environ)
     try:
         result = export_day(config, shared_clients(), event, dt.datetime.now(dt.UTC))
-    except SourceRefusedError as error:
-        # Announced already (export_day, the day's incident). The refusal is deterministic: failing the invocation
-        # would make Lambda retry it (MaximumRetryAttempts 2), then the on-failure destination and the Errors alarm
-        # would speak too. So the invocation ends normally: one refused day, one message.
-        logger.warning("export refused, announced", extra={"reason": str(error)})
-        result = Result(Outcome.EXPORT_REFUSED, reason=str(error))
     except RefusedError as error:
-        # Bad input from whoever invoked it by hand: the result's reason is the answer, nothing is announced, and the
-        # invocation does not fail, so the Errors alarm keeps meaning "the code broke".
-        logger.warning("export request refused", extra={"reason": str(error)})
+        # A refused source (SourceRefusedError, announced already as the day's incident by export_day) or bad input
+        # from whoever invoked it by hand (the result's reason is the answer). Both are deterministic: failing the
+        # invocation would make Lambda retry it (MaximumRetryAttempts 2), then the on-failure destination and the
+        # Errors alarm would speak too. So the invocation ends normally, and the Errors alarm means "the code broke".
+        logger.warning("export refused", extra={"reason": str(error)})
         result = Result(Outcome.EXPORT_REFUSED, reason=str(error))
     for name, value in result.metrics():
         count(metrics, name, value)

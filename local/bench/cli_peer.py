@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from s3transfer.manager import TransferConfig, TransferManager
+from s3transfer.subscribers import BaseSubscriber
 
 from sor_job.names import base_table_name
 
@@ -83,7 +84,7 @@ def copy_like_the_cli(s3: Any, export_uri: str, sor_bucket: str, database: str, 
     return len(objects), sum(size for _, size, _ in objects), time.perf_counter() - started
 
 
-class _Listed:
+class _Listed(BaseSubscriber):
     """Tells s3transfer the source's size and ETag from the listing (so it makes no HeadObject)."""
 
     def __init__(self, size: int, etag: str) -> None:
@@ -92,9 +93,3 @@ class _Listed:
     def on_queued(self, future: Any, **kwargs: Any) -> None:
         future.meta.provide_transfer_size(self._size)
         future.meta.provide_object_etag(self._etag)
-
-    def on_progress(self, **kwargs: Any) -> None:
-        return None
-
-    def on_done(self, **kwargs: Any) -> None:
-        return None
