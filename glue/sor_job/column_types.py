@@ -148,6 +148,8 @@ class FileSchema:
     # per column (name, nulls, min, max) over the row groups' statistics, None where a statistic is missing: with the
     # row count, the fingerprint that tells a partition's rows inside its parent's export (partition_relations)
     summary: tuple[tuple[str, int | None, Any, Any], ...] = field(default=(), compare=False)
+    # (rows, uncompressed bytes) of each row group, in file order: where a rewrite may cut the file into units
+    row_groups: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
 
 def table_columns(files: Sequence[FileSchema]) -> list[tuple[str, str]]:

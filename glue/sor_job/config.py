@@ -32,6 +32,13 @@ class JobConfig:
     multipart_threshold: int = 1024 * 1024**2
     multipart_chunksize: int = 512 * 1024**2
     footer_read_size: int = 64 * 1024
+    # The smallest rewrite unit (rewrite.py cut_file), in bytes of the source file: a unit costs a Spark task (tens of
+    # milliseconds to schedule), about eight S3 requests (listing, HeadObject, footer and data GETs, the upload, the
+    # verification's HeadObject and footer GET) and one more object for Athena to open, while 16 MiB of gzip is about
+    # a second of one core's decoding, parsing and encoding (docs/benchmarks.md): the fixed cost stays a few percent.
+    # Memory does not depend on it (a task holds one row group at a time). A 200 GB file is 12,800 units, enough for
+    # any number of workers; a file under 24 MiB stays one unit.
+    rewrite_unit_bytes: int = 16 * 1024**2
     metrics_namespace: str | None = "aurora-sor"
     job_run_id: str | None = None
     progress_seconds: float = 60.0
@@ -99,6 +106,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_number(text: str) -> float:
+    """A size in MB; fractions are allowed (tests cut files of a few KB into units)."""
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would exit without the JSON summary line
         raise ExportError(f"{message} (usage: {self.format_usage().strip()})")
@@ -117,6 +132,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
     parser.add_argument("--multipart_threshold_mb", type=_positive_int, default=1024)
     parser.add_argument("--multipart_chunksize_mb", type=_positive_int, default=512)
     parser.add_argument("--footer_read_kb", type=_positive_int, default=64)
+    parser.add_argument("--rewrite_unit_mb", type=_positive_number, default=JobConfig.rewrite_unit_bytes / 1024**2)
     parser.add_argument("--metrics_namespace", default="aurora-sor")
     parser.add_argument("--progress_seconds", type=_positive_int, default=60)
     # Retention (retention.py): restic-style keep rules; none given (or all 0) leaves every partition in place.
@@ -181,6 +197,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         multipart_threshold=args.multipart_threshold_mb * mib,
         multipart_chunksize=args.multipart_chunksize_mb * mib,
         footer_read_size=args.footer_read_kb * 1024,
+        rewrite_unit_bytes=max(1, round(args.rewrite_unit_mb * mib)),
         metrics_namespace=args.metrics_namespace or None,
         job_run_id=args.job_run_id,
         progress_seconds=args.progress_seconds,

@@ -1,4 +1,5 @@
-"""Rewrite (Spark tasks): one export file -> one typed Parquet object, streamed through a transform."""
+"""Rewrite (Spark tasks): one export file, or a run of its row groups, -> one typed Parquet object, streamed through
+a transform."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 
 # Spark's own DataFrame writer names files with a per-job UUID and cuts the input by parallelism, so a re-run
-# could neither find nor reproduce what an earlier attempt wrote. Here Spark only distributes units of work (one
-# export file each) whose destination keys derive from the source key (destination_key); every task reads and
+# could neither find nor reproduce what an earlier attempt wrote. Here Spark only distributes units of work (an export
+# file, or a run of its row groups: cut_file) whose destination keys derive from the source key and the run
+# (destination_key, unit_destination); every task reads and
 # writes S3 through boto3 and pyarrow, the same code path locally and in Glue (local Spark cannot load the S3
 # connector jars without a Maven repository). Memory per task is bounded: the source is read row group by row
 # group in batches, and the output leaves in fixed-size multipart parts, so a 200 GB file never needs 200 GB.
@@ -92,13 +94,16 @@ class RewriteSettings:
 
 @dataclass(frozen=True)
 class RewriteUnit:
-    """One export file -> one SOR object. Picklable as plain values (the schema travels as Arrow IPC bytes)."""
+    """One export file, or a run of its row groups, -> one SOR object. Picklable as plain values (the schema travels
+    as Arrow IPC bytes)."""
 
     source: S3Object
-    destination: str  # destination_key(...) of the source, like the copy path
+    destination: str  # destination_key(...) of the source, like the copy path; unit_destination(...) of a run
     output_schema_ipc: bytes  # schema_ipc(output schema)
     plan_digest: str  # rewrite_plan_digest(...): the transform and output schema; stored on the object
-    rows: int  # the source's row count from its footer; the written object must hold exactly as many
+    rows: int  # the unit's row count from the source's footer; the written object must hold exactly as many
+    row_groups: tuple[int, int] | None = None  # [first, stop) of the source's row groups; None: the whole file
+    first_row: int = 0  # the source-file index of the unit's first row: what sor_rejects.row_index counts from
 
     @property
     def output_schema(self) -> pa.Schema:
@@ -133,6 +138,54 @@ class UnitResult:
     seconds: float = 0.0
     error: str | None = None  # set by run_rewrites when the unit failed; rewrite_unit raises instead
     transient: bool = False  # with error: the unit failed for a transient cause (failure_kind)
+
+
+@dataclass(frozen=True)
+class UnitCut:
+    """Where a unit lies in its source file (cut_file)."""
+
+    row_groups: tuple[int, int] | None  # [first, stop); None: the whole file
+    first_row: int
+    rows: int
+
+
+def cut_file(row_groups: Sequence[tuple[int, int]], file_size: int, unit_bytes: int) -> list[UnitCut]:
+    """Pure: a file's row groups ((rows, uncompressed bytes) each, in order) cut into consecutive runs of at least
+    `unit_bytes` of the file, a row group's share of the file estimated by its uncompressed size; a last run under
+    half of that joins the run before it. A file that makes a single run is one whole-file unit (row_groups None), so
+    a file the job once rewrote whole keeps its object's key. Depends only on the footer, so re-runs cut the same."""
+    total_rows = sum(rows for rows, _ in row_groups)
+    uncompressed = sum(size for _, size in row_groups)
+    runs: list[tuple[int, int]] = []
+    start, held = 0, 0.0
+    for index, (rows, size) in enumerate(row_groups):
+        held += file_size * (size / uncompressed if uncompressed else rows / max(total_rows, 1))
+        if held >= unit_bytes:
+            runs.append((start, index + 1))
+            start, held = index + 1, 0.0
+    if start < len(row_groups):
+        if runs and held < unit_bytes / 2:
+            runs[-1] = (runs[-1][0], len(row_groups))
+        else:
+            runs.append((start, len(row_groups)))
+    if len(runs) <= 1:
+        return [UnitCut(None, 0, total_rows)]
+    cuts, first_row = [], 0
+    for first, stop in runs:
+        rows = sum(r for r, _ in row_groups[first:stop])
+        cuts.append(UnitCut((first, stop), first_row, rows))
+        first_row += rows
+    return cuts
+
+
+def unit_destination(destination: str, row_groups: tuple[int, int] | None) -> str:
+    """The key of a unit: the whole file's key, or for a run of row groups that key with the run before `.parquet`
+    (`part-00000-x.gz.rg00004-00007.parquet`): unique per run, flat like every key in a partition folder."""
+    if row_groups is None:
+        return destination
+    first, stop = row_groups
+    stem = destination[: -len(".parquet")] if destination.endswith(".parquet") else destination
+    return f"{stem}.rg{first:05d}-{stop - 1:05d}.parquet"
 
 
 def schema_ipc(schema: pa.Schema) -> bytes:
@@ -299,15 +352,11 @@ def rewrite_unit(
     try:
         # pre_buffer coalesces the column chunks of a row group into few ranged GETs.
         source = pq.ParquetFile(reader, pre_buffer=True)
-        if unit.rows != source.metadata.num_rows:
-            raise TableError(
-                f"{unit.source.key}: its footer holds {source.metadata.num_rows} rows, planned {unit.rows}"
-            )
         pending: list[pa.RecordBatch] = []
         with pq.ParquetWriter(sink, schema, **WRITER_OPTIONS) as writer:
-            for group in range(source.metadata.num_row_groups):
+            for group in unit_row_groups(unit, source.metadata):
                 for batch in source.iter_batches(settings.batch_rows, row_groups=[group], use_threads=False):
-                    out = _as_transformed(transform(batch, rows))
+                    out = _as_transformed(transform(batch, unit.first_row + rows))
                     if out.batch.num_rows != batch.num_rows or not out.batch.schema.equals(schema):
                         raise TableError(
                             f"{unit.source.key}: the transform returned {out.batch.num_rows} rows of "
@@ -339,6 +388,21 @@ def rewrite_unit(
         source_bytes_read=reader.bytes_read,
         seconds=round(time.monotonic() - started, 3),
     )
+
+
+def unit_row_groups(unit: RewriteUnit, metadata: pq.FileMetaData) -> range:
+    """The source's row groups the unit reads, once the footer confirms where the plan put the unit (its first row
+    and row count); TableError otherwise."""
+    count = metadata.num_row_groups
+    first, stop = unit.row_groups or (0, count)
+    if unit.row_groups is not None and not 0 <= first < stop <= count:
+        raise TableError(f"{unit.source.key}: row groups {first}-{stop - 1} planned, its footer has {count}")
+    before = sum(metadata.row_group(g).num_rows for g in range(first))
+    held = sum(metadata.row_group(g).num_rows for g in range(first, stop))
+    if (before, held) != (unit.first_row, unit.rows):
+        where = "" if unit.row_groups is None else f" in row groups {first}-{stop - 1} from row {before}"
+        raise TableError(f"{unit.source.key}: its footer holds {held} rows{where}, planned {unit.rows}")
+    return range(first, stop)
 
 
 def _write_row_group(writer: pq.ParquetWriter, pending: list[pa.RecordBatch], schema: pa.Schema) -> None:
@@ -380,7 +444,10 @@ def _plain_unit(unit: RewriteUnit) -> dict[str, Any]:
 
 
 def _unit_of(plain: Mapping[str, Any]) -> RewriteUnit:
-    return RewriteUnit(**{**plain, "source": S3Object(**plain["source"])})
+    groups = plain.get("row_groups")
+    return RewriteUnit(
+        **{**plain, "source": S3Object(**plain["source"]), "row_groups": tuple(groups) if groups else None}
+    )
 
 
 def run_rewrites(

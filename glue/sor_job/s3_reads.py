@@ -164,7 +164,13 @@ def read_footer(s3: Any, bucket: str, obj: S3Object, prefetch: int) -> tuple[Fil
         summary = column_summary(metadata)
     except (pa.ArrowException, ValueError, TypeError):  # a statistic pyarrow cannot read: no fingerprint, no failure
         summary = ()
-    schema = FileSchema(obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid), summary)
+    groups = tuple(
+        (group.num_rows, group.total_byte_size)
+        for group in (metadata.row_group(i) for i in range(metadata.num_row_groups))
+    )
+    schema = FileSchema(
+        obj.key, tuple(columns), metadata.num_rows, arrow_schema, samples, tuple(invalid), summary, groups
+    )
     return schema, reader.bytes_read
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,10 +37,12 @@ from sor_job.rewrite import (
     TransformFactory,
     UnitResult,
     abort_unfinished_uploads,
+    cut_file,
     head_of_listed,
     rewrite_plan_digest,
     run_rewrites,
     schema_ipc,
+    unit_destination,
     unit_done,
     verify_rewrites,
 )
@@ -144,7 +147,7 @@ def rewrite_partition(
 
     A failed table publishes nothing of its day: when no earlier run registered the day's partition, every object
     of the day's folder is removed before the error is raised (a folder Athena never lists, left for nobody); when
-    one did, the folder is left as it is (its objects are whole files of the same source and plan) and the partition
+    one did, the folder is left as it is (its objects are units of the same sources and plan) and the partition
     keeps what the earlier run registered."""
     config, s3 = run.config, run.clients.s3
     reference = schemas[0].arrow_schema
@@ -152,10 +155,24 @@ def rewrite_partition(
         raise TableError("no Arrow schema read from the footer")
     output = restored_schema(reference, rules)
     digest = rewrite_plan_digest(output, restoration_spec(rules))
-    units = [
-        RewriteUnit(obj, destination_key(config, name, table, obj), schema_ipc(output), digest, schema.rows)
-        for obj, schema in zip(table.files, schemas, strict=True)
-    ]
+    # A re-run keeps a file's whole-file object when an earlier run (of a version that did not cut files into units)
+    # made it from this source under this plan, rather than publish the same rows again under the units' keys.
+    prefix = config.partition_prefix(name)
+    present = set() if run.first_run_of_the_day else {o.key for o in list_objects(s3, config.sor_bucket, prefix)}
+    units = []
+    for obj, schema in zip(table.files, schemas, strict=True):
+        whole = RewriteUnit(obj, destination_key(config, name, table, obj), schema_ipc(output), digest, schema.rows)
+        cuts = cut_file(schema.row_groups, obj.size, config.rewrite_unit_bytes)
+        if len(cuts) == 1 or (
+            whole.destination in present and unit_done(whole, head_of_listed(s3, config.sor_bucket, whole.destination))
+        ):
+            units.append(whole)
+            continue
+        for cut in cuts:
+            units.append(dataclasses.replace(
+                whole, destination=unit_destination(whole.destination, cut.row_groups), rows=cut.rows,
+                row_groups=cut.row_groups, first_row=cut.first_row,
+            ))  # fmt: skip
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
     if before_change is not None and folder_changes(s3, config.sor_bucket, config.partition_prefix(name), units):
@@ -171,7 +188,6 @@ def rewrite_partition(
     if problems:
         for line in problems:
             log.error("%s: %s", name, line)
-        prefix = config.partition_prefix(name)
         abort_unfinished_uploads(s3, config.sor_bucket, prefix)
         if partition_registered(run.clients.glue, config, name):
             kept = "the day's partition stays as an earlier run published it"
@@ -185,7 +201,7 @@ def rewrite_partition(
     listed = list_objects(s3, config.sor_bucket, config.partition_prefix(name))
     run.copier.delete(stale_keys(units, listed))
     verify_rewrites(s3, config, units)
-    run.copier.progress.add(len(units), sum(u.source.size for u in units))
+    run.copier.progress.add(len(table.files), sum(o.size for o in table.files))
     rewritten = sum(1 for r in results if not r.skipped)
     return DayWritten(
         PublishMethod.REWRITE, len(units), sum(r.bytes for r in results), sum(u.rows for u in units),

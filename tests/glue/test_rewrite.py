@@ -7,6 +7,7 @@ type restoration rules. Everything runs against the emulator as the template's G
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import itertools
 import json
@@ -39,6 +40,7 @@ from sor_job.rewrite import (
     rewrite_unit,
     run_rewrites,
     schema_ipc,
+    unit_destination,
     verify_rewrites,
 )
 from sor_job.s3_reads import RangeReader, list_objects, read_footer, read_metadata
@@ -398,7 +400,8 @@ spec = json.loads(sys.stdin.read())
 config = parse_args(spec["args"])
 settings = RewriteSettings(part_size=spec["part_size"])
 units = [
-    RewriteUnit(S3Object(**u["source"]), u["destination"], base64.b64decode(u["schema"]), u["digest"], u["rows"])
+    RewriteUnit(S3Object(**u["source"]), u["destination"], base64.b64decode(u["schema"]), u["digest"], u["rows"],
+                tuple(u["row_groups"]) if u["row_groups"] else None, u["first_row"])
     for u in spec["units"]
 ]
 import pyarrow as pa
@@ -443,12 +446,21 @@ def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world:
     config = parse_args(args)
     units = plan_units(s3, config, {"id": pa.int32()}, SMALL_PARTS)
     assert len(units) == 4
+    # and a unit of one row group (the second) of a numbers file: its rows start at the group's first row
+    numbers = units[-1]
+    groups = read_footer(s3, config.export_bucket, numbers.source, config.footer_read_size)[0].row_groups
+    assert len(groups) > 2
+    units.append(dataclasses.replace(
+        numbers, destination=unit_destination(numbers.destination, (1, 2)), rows=groups[1][0], row_groups=(1, 2),
+        first_row=groups[0][0],
+    ))  # fmt: skip
     spec = {
         "args": args,
         "part_size": SMALL_PARTS.part_size,
         "units": [
             {"source": u.source.__dict__, "destination": u.destination, "digest": u.plan_digest, "rows": u.rows,
-             "schema": base64.b64encode(u.output_schema_ipc).decode()}
+             "schema": base64.b64encode(u.output_schema_ipc).decode(), "row_groups": u.row_groups,
+             "first_row": u.first_row}
             for u in units
         ],
     }  # fmt: skip
@@ -465,5 +477,8 @@ def test_run_rewrites_through_local_spark_writes_what_rewrite_unit_writes(world:
         spark_written = read_object(s3, unit.destination)
         assert spark_written == read_object(s3, direct["destination"])  # byte for byte
         assert pq.read_table(io.BytesIO(spark_written)).schema.field("id").type == pa.int32()
+    # the one-group unit: its transform was handed the group's first row in the file, as row index
+    assert results[-1]["counters"]["first_rows"] == groups[0][0]
+    assert pq.read_table(io.BytesIO(read_object(s3, units[-1].destination))).num_rows == groups[1][0]
     assert "planned" in (report["error_unit"]["error"] or "")
     verify_rewrites(s3, config, units)
