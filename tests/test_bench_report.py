@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 
 import pytest
 
@@ -115,14 +116,20 @@ def test_estimate_costs() -> None:
     assert tiny.glue_standard_usd == pytest.approx(2 * GLUE_MINIMUM_SECONDS / 3600 * GLUE_STANDARD_PER_DPU_HOUR)
 
 
-def test_rewrite_model_runs_in_waves_of_whole_files() -> None:
+def test_rewrite_model_spreads_units_of_row_groups_over_every_core() -> None:
     model = LatencyModel()
     two, ten, twenty = (rewrite_estimate(10.0, w, model) for w in (2, 10, 20))
     assert (two.cores, ten.cores, twenty.cores) == (4, 36, 76)  # one G.1X worker holds the driver
-    assert two.units == 80  # 80% of 2 TB in 20 GB files
-    assert (two.waves, ten.waves, twenty.waves) == (20, 3, 2)
-    assert two.unit_seconds == pytest.approx(20e9 / (10e6 * S3_DERATING))
-    assert twenty.rewrite_seconds == pytest.approx(2 * twenty.unit_seconds)
+    unit = 16 * 2**20
+    assert two.units == math.ceil(1.6e12 / unit)  # 80% of 2 TB in 16 MiB units
+    assert (two.waves, ten.waves, twenty.waves) == tuple(math.ceil(two.units / c) for c in (4, 36, 76))
+    assert two.unit_seconds == pytest.approx(unit / (10e6 * S3_DERATING))
+    assert twenty.rewrite_seconds == pytest.approx(twenty.waves * twenty.unit_seconds)
+    # more workers, sooner: the rewrite scales with the cores (the last wave's rounding aside)
+    assert twenty.rewrite_seconds == pytest.approx(two.rewrite_seconds * 4 / 76, rel=0.01)
+    # the 200 GB file as one unit took this long alone, on one core, whatever the workers
+    assert twenty.whole_file_seconds == pytest.approx(200e9 / (10e6 * S3_DERATING))
+    assert twenty.whole_file_seconds > 9 * twenty.rewrite_seconds
     assert twenty.glue_standard_usd == pytest.approx(20 * twenty.seconds / 3600 * GLUE_STANDARD_PER_DPU_HOUR)
     with pytest.raises(ValueError, match="at least 2 workers"):
         rewrite_estimate(10.0, 1, model)

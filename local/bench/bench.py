@@ -485,32 +485,49 @@ def import_times(modules: Sequence[str], repeats: int, python: str = sys.executa
 # ==================================================================================================
 def run_rewrite_bench(config: RewriteConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """local/bench/bench_rewrite.py `run` in the Spark venv (Glue 5.0's pyarrow and Spark); its JSON report."""
-    from local.emulator.spark_env import spark_python
-
-    command = [
-        str(spark_python()), "-m", "local.bench.bench_rewrite", "run", "--files", str(config.files),
-        "--rows", str(config.rows), "--row-group-rows", str(config.row_group_rows),
+    report = spark_venv_report("local.bench.bench_rewrite", [
+        "--files", str(config.files), "--rows", str(config.rows), "--row-group-rows", str(config.row_group_rows),
         "--repeats", str(config.repeats), "--masters", ",".join(config.masters),
         "--memory-mb", ",".join(map(str, config.memory_mb)),
         "--memory-row-group-rows", str(config.memory_row_group_rows),
-    ]  # fmt: skip
+    ], ("rewrite:", "memory:"), log)  # fmt: skip
+    if not report["comparison"]["equal"]:
+        raise BenchError(f"the job's rewrite and plain Spark disagree: {report['comparison']}")
+    return report
+
+
+def run_tpch_bench(repeats: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """local/bench/bench_tpch.py `run` in the Spark venv: TPC-H lineitem SF1, the job against a minimal pyarrow peer,
+    eight files against one, local[1] and local[2]; its JSON report."""
+    report = spark_venv_report("local.bench.bench_tpch", ["--repeats", str(repeats)], ("tpch:",), log)
+    for child in report["masters"]:
+        for run in child["runs"]:
+            if run["rows"] != report["rows"] or run.get("byte_identical_reruns") is False:
+                raise BenchError(f"the TPC-H run under {child['master']} lost rows or differs on a re-run: {run}")
+    return report
+
+
+def spark_venv_report(
+    module: str, arguments: Sequence[str], progress: tuple[str, ...], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """`python -m <module> run <arguments>` in the Spark venv; its progress lines passed on, its last line's JSON."""
+    from local.emulator.spark_env import spark_python
+
+    command = [str(spark_python()), "-m", module, "run", *arguments]
     # The child needs no AWS at all (local files only): the emulator's fake credentials are all it inherits.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
         if run.stderr is None or run.stdout is None:  # Popen with PIPE gives both
-            raise BenchError("no pipes to the rewrite bench")
+            raise BenchError(f"no pipes to {module}")
         errors = []
         for line in run.stderr:  # progress lines, passed on as they come
             errors.append(line)
-            if line.startswith(("rewrite:", "memory:")):
+            if line.startswith(progress):
                 log(line.rstrip())
         output = run.stdout.read()
     if run.returncode != 0:
-        raise BenchError(f"the rewrite bench failed (exit {run.returncode}):\n{''.join(errors)[-3000:]}")
-    report = json.loads(output.strip().splitlines()[-1])
-    if not report["comparison"]["equal"]:
-        raise BenchError(f"the job's rewrite and plain Spark disagree: {report['comparison']}")
-    return report
+        raise BenchError(f"{module} failed (exit {run.returncode}):\n{''.join(errors)[-3000:]}")
+    return dict(json.loads(output.strip().splitlines()[-1]))
 
 
 def rewrite_requests(world: BenchWorld, rows: int) -> dict[str, Any]:
@@ -586,6 +603,7 @@ class BenchConfig:
     big_job_args: tuple[str, ...] = BIG_JOB_ARGS
     peer_sizes: tuple[Shape, ...] = ()  # the copy path against the AWS CLI's copy (empty: not run)
     peer_copy_ms: tuple[float, ...] = DEFAULT_PEER_COPY_MS
+    tpch_repeats: int = 0  # the TPC-H lineitem comparison's repeats (local/bench/bench_tpch.py); 0: not run
 
 
 @dataclass
@@ -598,6 +616,7 @@ class BenchResult:
     big: tuple[Measurement, Measurement] | None = None
     imports: list[ImportTime] = field(default_factory=list)
     rewrite: dict[str, Any] | None = None  # local/bench/bench_rewrite.py's report, plus "requests" (emulator counts)
+    tpch: dict[str, Any] | None = None  # local/bench/bench_tpch.py's report
     peers: list[PeerRun] = field(default_factory=list)  # the copy path against the AWS CLI's copy
     seconds: float = 0.0
     ended: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))  # the report's date
@@ -674,6 +693,8 @@ def run_bench(emulator: Emulator, config: BenchConfig, command: str, log: Callab
         result.rewrite = run_rewrite_bench(config.rewrite, log)
         log("rewrite: one file through rewrite_unit against the emulator, for the request counts ...")
         result.rewrite["requests"] = rewrite_requests(world, config.rewrite.request_rows)
+    if config.tpch_repeats:
+        result.tpch = run_tpch_bench(config.tpch_repeats, log)
     result.seconds = time.perf_counter() - started
     result.ended = dt.datetime.now(dt.UTC)
     return result
@@ -701,6 +722,9 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
     parser.add_argument("--job-python", default=sys.executable, help="interpreter for the job and the import probes")
     parser.add_argument(
         "--no-rewrite", action="store_true", help="skip the typed-rewrite comparison (needs .venv-spark)"
+    )
+    parser.add_argument(
+        "--no-tpch", action="store_true", help="skip the TPC-H lineitem comparison (needs .venv-spark; ~5 min)"
     )
     parser.add_argument("--rewrite-files", type=int, default=RewriteConfig.files, help="files of the rewrite input")
     parser.add_argument("--rewrite-rows", type=int, default=RewriteConfig.rows, help="rows per rewrite input file")
@@ -748,6 +772,6 @@ def parse_args(argv: Sequence[str]) -> tuple[BenchConfig, argparse.Namespace]:
         )  # fmt: skip
     config = BenchConfig(
         sizes, concurrency, big, model, args.import_repeats, args.job_python, rewrite,
-        peer_sizes=peer_sizes, peer_copy_ms=peer_copy_ms,
+        peer_sizes=peer_sizes, peer_copy_ms=peer_copy_ms, tpch_repeats=0 if args.no_tpch else 2,
     )  # fmt: skip
     return config, args

@@ -553,6 +553,24 @@ def test_fast_path_equals_regex_path_for_dates(texts: list[str | None]) -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.dates().map(lambda d: f"{d.year:04d}-{d.month:02d}-{d.day:02d}"),
+            st.sampled_from(["2024-02-29", "2000-02-29", "1600-02-29", "0004-02-29", "0000-01-01", "0000-02-29",
+                             "9999-12-31", "0001-01-01"]),
+            st.none(),
+        ),
+        max_size=40,
+    )
+)  # fmt: skip
+def test_a_column_arrow_parses_whole_as_dates_gets_what_the_regex_path_gives(texts: list[str | None]) -> None:
+    """Every value a date Arrow's cast takes (no fallback): leap days, year 0000 and the range's ends included."""
+    pc.cast(pa.array(texts, pa.string()), pa.date32())  # the cast takes them all: the path under test is the cast's
+    same_as_regex_path(texts, rule_for("date", [], "real"))
+
+
+@settings(max_examples=300, deadline=None)
 @given(mixed(timestamp_texts(with_offset=False)))
 def test_fast_path_equals_regex_path_for_timestamps(texts: list[str | None]) -> None:
     same_as_regex_path(texts, rule_for("timestamp", [], "real"))

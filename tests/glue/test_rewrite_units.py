@@ -19,7 +19,7 @@ from sor_job.config import parse_args
 from sor_job.errors import TableError
 from sor_job.outcomes import ExitCode
 from sor_job.plan import S3Object
-from sor_job.rewrite import RewriteUnit, UnitCut, cut_file, unit_destination, unit_row_groups
+from sor_job.rewrite import RewriteUnit, UnitCut, cut_file, task_groups, unit_destination, unit_row_groups
 from sor_job.run import run_job
 from tests.exports import EXPORT_BUCKET, PG, export_kwargs, make_table
 from tests.glue.in_process import DATABASE, DAY, SOR_BUCKET, manifest, publish, published
@@ -225,3 +225,30 @@ def test_the_unit_size_argument_is_checked() -> None:
     for bad in ("0", "-1", "inf", "nan"):
         with pytest.raises(Exception, match="rewrite_unit_mb"):
             parse_args([*base, "--rewrite_unit_mb", bad])
+
+
+# -- units in Spark tasks (pure) -------------------------------------------------------------------------------------
+def units_of(rows: list[int], size: int = MIB) -> list[RewriteUnit]:
+    return [RewriteUnit(S3Object(f"f{i}.parquet", size, "e"), f"d{i}", b"", "p", r) for i, r in enumerate(rows)]
+
+
+def test_units_travel_in_tasks_of_about_256_mib_but_at_least_one_task_per_core() -> None:
+    # 8 units of one 174 MB export on 2 cores: two tasks of four, not eight tasks of one (each costs ~55 ms)
+    groups = task_groups(units_of([750_000] * 8, 22 * MIB), slots=2)
+    assert sorted(len(g) for g in groups) == [4, 4]
+    assert sorted(i for g in groups for i in g) == list(range(8))
+    # 2,000 units of 16 MiB (31 GiB): tasks of 256 MiB (16 units each), more tasks than cores
+    many = units_of([1_000] * 2_000, 16 * MIB)
+    assert len(task_groups(many, slots=36)) == 125
+    # never more tasks than units, never an empty task
+    assert task_groups(units_of([5, 5]), slots=36) == [[0], [1]]
+    assert task_groups([], slots=4) == []
+
+
+def test_tasks_are_balanced_by_rows_largest_unit_first_and_deterministic() -> None:
+    rows = [900, 100, 500, 500, 400, 300, 200, 100]
+    groups = task_groups(units_of(rows), slots=3)
+    loads = sorted(sum(rows[i] for i in g) for g in groups)
+    assert loads == [1000, 1000, 1000]
+    assert groups == task_groups(units_of(rows), slots=3)
+    assert all(rows[g[0]] == max(rows[i] for i in g) for g in groups)  # each task starts with its largest unit
