@@ -106,7 +106,7 @@ demo: venv spark-venv ## one night end to end on an embedded AWS emulator, the j
 	@# Not echoed: ARGS may hold a connection string with its password (the demo prints it without).
 	@$(PY) -m local.demo $(ARGS)
 
-bench: venv spark-venv ## job vs naive baseline, typed rewrite vs plain Spark and the codec floor, request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full: big sizes and the 1 GB memory probe)
+bench: venv spark-venv ## job vs naive baseline and the AWS CLI, typed rewrite vs plain Spark, the codec floor and a minimal pyarrow peer (TPC-H SF1), request counts, handler imports -> docs/benchmarks.md (BENCH_ARGS=--full: big sizes and the 1 GB memory probe)
 	$(PY) -m local.bench.bench_cli --write-docs docs/benchmarks.md $(BENCH_ARGS)
 
 verify: venv ## check a deployed stack, read-only + one test alert (STACK=name REGION=region [PROFILE=p] [ARGS=--no-test-alert])

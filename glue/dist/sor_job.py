@@ -10,7 +10,7 @@ import importlib.util
 import runpy
 import sys
 
-PACKAGE_SHA256 = "704227c04d627240f74a0ced75b5b08f4dda92508c5285a50cf48f2827985c47"  # of the sources below: the job version `make verify` compares
+PACKAGE_SHA256 = "9d88215e675ee5dcbab08ae2086817d1c35cf9b494e1ee59fd05af46afb5c783"  # of the sources below: the job version `make verify` compares
 
 _SOURCES = {  # module -> (is a package, its source lines)
     'sor_job': (True, (
@@ -4206,11 +4206,12 @@ _SOURCES = {  # module -> (is a package, its source lines)
         '    )',
         '',
         '',
-        '# A Spark task costs tens of milliseconds of its own (a trivial Python task on local[2]: about 55 ms, measured with',
-        "# `make bench`), a few percent of a 16 MiB unit's second of work. So a table's units travel in tasks of about",
-        '# TASK_BYTES of source each, and at least as many tasks as Spark has cores, balanced by rows (units of one table share',
-        '# a schema, so rows measure the work): the overhead is paid per 256 MiB (about 15 s of one core), and every core still',
-        '# gets its share. A task that fails is retried whole; the units it had finished are skipped then (unit_done).',
+        '# A Spark task costs a core about a tenth of a second of its own (a trivial Python task on local Spark:',
+        '# docs/benchmarks.md "The typed path at TPC-H scale factor 1"), several percent of a 16 MiB unit\'s second of work.',
+        "# So a table's units travel in tasks of about TASK_BYTES of source each, and at least as many tasks as Spark has",
+        '# cores, balanced by rows (units of one table share a schema, so rows measure the work): the overhead is paid per',
+        '# 256 MiB (about 15 s of one core), and every core still gets its share. A task that fails is retried whole; the',
+        '# units it had finished are skipped then (unit_done).',
         'TASK_BYTES = 256 * 1024**2',
         '',
         '',

@@ -451,11 +451,12 @@ def _unit_of(plain: Mapping[str, Any]) -> RewriteUnit:
     )
 
 
-# A Spark task costs tens of milliseconds of its own (a trivial Python task on local[2]: about 55 ms, measured with
-# `make bench`), a few percent of a 16 MiB unit's second of work. So a table's units travel in tasks of about
-# TASK_BYTES of source each, and at least as many tasks as Spark has cores, balanced by rows (units of one table share
-# a schema, so rows measure the work): the overhead is paid per 256 MiB (about 15 s of one core), and every core still
-# gets its share. A task that fails is retried whole; the units it had finished are skipped then (unit_done).
+# A Spark task costs a core about a tenth of a second of its own (a trivial Python task on local Spark:
+# docs/benchmarks.md "The typed path at TPC-H scale factor 1"), several percent of a 16 MiB unit's second of work.
+# So a table's units travel in tasks of about TASK_BYTES of source each, and at least as many tasks as Spark has
+# cores, balanced by rows (units of one table share a schema, so rows measure the work): the overhead is paid per
+# 256 MiB (about 15 s of one core), and every core still gets its share. A task that fails is retried whole; the
+# units it had finished are skipped then (unit_done).
 TASK_BYTES = 256 * 1024**2
 
 

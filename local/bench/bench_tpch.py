@@ -233,6 +233,22 @@ def profile_file(root: Path) -> dict[str, dict[str, float]]:
     return figures
 
 
+def trivial_task_ms(context: Any, cores: int, extra: int = 16) -> float:
+    """What one Python task costs a core on its own: a job of `cores` + `extra` trivial tasks against one of `cores`
+    (fastest of 3 each), the difference spread over the extra tasks' share of a core (rewrite.py TASK_BYTES)."""
+
+    def job(tasks: int) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            context.parallelize(list(range(tasks)), tasks).map(lambda x: x).collect()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    base, more = job(cores), job(cores + extra)
+    return round((more - base) / (extra / cores) * 1000, 1)
+
+
 def spark_child(root: Path, master: str, repeats: int, rows: int) -> dict[str, Any]:
     """In a fresh process: Spark's own start timed, then every layout through the job and the peer at N threads."""
     from local.emulator.spark_env import local_session
@@ -242,12 +258,16 @@ def spark_child(root: Path, master: str, repeats: int, rows: int) -> dict[str, A
     session = local_session(master, app_name="aurora-sor-bench-tpch")
     session.sparkContext.parallelize([1], 1).map(lambda x: x).collect()  # one trivial task: the Python worker too
     spark_start = time.perf_counter() - started
+    task_ms = trivial_task_ms(session.sparkContext, cores)
     rewrite.task_s3_client = LocalS3Factory(str(root))  # what run_rewrites' tasks call for their client
     time_job(root, 1, 1)  # warm-up, not measured: the workers' imports, the page cache
     runs = [time_peer(root, LAYOUTS["8 files"], cores, repeats)]
     runs += [time_job(root, files, repeats, rows) for files in LAYOUTS.values()]
     session.stop()
-    return {"master": master, "cores": cores, "spark_start_seconds": round(spark_start, 2), "runs": runs}
+    return {
+        "master": master, "cores": cores, "spark_start_seconds": round(spark_start, 2), "trivial_task_ms": task_ms,
+        "runs": runs,
+    }  # fmt: skip
 
 
 def run_all(repeats: int, masters: Sequence[str], rows: int, log: Callable[[str], None]) -> dict[str, Any]:

@@ -233,7 +233,7 @@ def units_of(rows: list[int], size: int = MIB) -> list[RewriteUnit]:
 
 
 def test_units_travel_in_tasks_of_about_256_mib_but_at_least_one_task_per_core() -> None:
-    # 8 units of one 174 MB export on 2 cores: two tasks of four, not eight tasks of one (each costs ~55 ms)
+    # 8 units of one 174 MB export on 2 cores: two tasks of four, not eight tasks of one (each task has its own cost)
     groups = task_groups(units_of([750_000] * 8, 22 * MIB), slots=2)
     assert sorted(len(g) for g in groups) == [4, 4]
     assert sorted(i for g in groups for i in g) == list(range(8))
