@@ -135,30 +135,27 @@ def test_one_file_cut_into_units_publishes_what_the_whole_file_publishes(in_proc
     assert all(r["source_file"].startswith(f"s3://{EXPORT_BUCKET}/exports/") for r in rejects.values())
 
 
-def test_a_rerun_of_a_day_in_units_reads_no_data_and_leaves_the_same_bytes(in_process_aws: None) -> None:
+@pytest.mark.parametrize(
+    ("first_run", "objects"),
+    [
+        pytest.param(TINY_UNIT, 6, id="a day published in units"),
+        # a day an earlier version rewrote whole (same source, same plan): the re-run keeps that object rather than
+        # publishing the rows again under the units' keys
+        pytest.param((), 1, id="a day published whole"),
+    ],
+)
+def test_a_rerun_that_cuts_units_reads_no_data_and_leaves_the_same_bytes(
+    in_process_aws: None, first_run: tuple[str, ...], objects: int
+) -> None:
     with mock_aws():
-        _, code, job = publish(export(), *TINY_UNIT)
-        assert code is ExitCode.SUCCEEDED
-        first = day_objects(job)
-        summary, code = rerun(job, *TINY_UNIT)
-        assert code is ExitCode.SUCCEEDED, summary
-        assert day_objects(job) == first
-        table = next(t for t in manifest(job)["tables"] if t["name"] == "public_orders")
-        assert (table["copied"], table["skipped"]) == (0, 6)
-
-
-def test_a_day_published_whole_keeps_its_object_when_a_rerun_would_cut_the_file(in_process_aws: None) -> None:
-    """A day an earlier version rewrote whole (same source, same plan): the re-run keeps that object rather than
-    publishing the rows again under the units' keys."""
-    with mock_aws():
-        _, code, job = publish(export())
+        _, code, job = publish(export(), *first_run)
         assert code is ExitCode.SUCCEEDED
         before = day_objects(job)
         summary, code = rerun(job, *TINY_UNIT)
         assert code is ExitCode.SUCCEEDED, summary
         assert day_objects(job) == before
         table = next(t for t in manifest(job)["tables"] if t["name"] == "public_orders")
-        assert (table["files"], table["copied"], table["skipped"]) == (1, 0, 1)
+        assert (table["files"], table["copied"], table["skipped"]) == (objects, 0, objects)
 
 
 def test_a_whole_file_object_of_another_plan_is_replaced_by_units_and_removed(in_process_aws: None) -> None:
