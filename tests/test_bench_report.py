@@ -1,4 +1,5 @@
-"""local/bench/bench_report.py: docs/benchmarks.md from a bench run's figures, and the real-account model it prints.
+"""local/bench/bench_report.py: docs/benchmarks.md from a bench run's figures, and the real-account model it prints
+(local/bench/night_model.py).
 
 The report is pure: a fixed result set renders to the same text every time, whatever the clock says.
 """
@@ -12,22 +13,27 @@ import math
 
 import pytest
 
-from local.bench.bench import BIG_JOB_ARGS, BenchConfig, BenchResult, Counted, ImportTime, Measurement, Shape
-from local.bench.bench_report import (
+from local.bench.bench import (
+    BIG_JOB_ARGS,
     DEFAULT_COPY_CONCURRENCY,
+    BenchConfig,
+    BenchResult,
+    Counted,
+    ImportTime,
+    Measurement,
+    Shape,
+)
+from local.bench.bench_report import console_report, markdown_report, result_json, rewrite_markdown
+from local.bench.cli_peer import PeerRun
+from local.bench.latency import LatencyModel
+from local.bench.night_model import (
     GLUE_FLEX_PER_DPU_HOUR,
     GLUE_MINIMUM_SECONDS,
     GLUE_STANDARD_PER_DPU_HOUR,
     S3_DERATING,
-    console_report,
     estimate,
-    markdown_report,
-    result_json,
     rewrite_estimate,
-    rewrite_markdown,
 )
-from local.bench.cli_peer import PeerRun
-from local.bench.latency import LatencyModel
 
 MIB = 2**20
 SMALL, BIG = Shape(2, 3), Shape(2, 1, 6)
