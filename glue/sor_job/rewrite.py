@@ -179,6 +179,21 @@ def cut_file(row_groups: Sequence[tuple[int, int]], file_size: int, unit_bytes: 
     return cuts
 
 
+def file_units(whole: RewriteUnit, row_groups: Sequence[tuple[int, int]], unit_bytes: int) -> list[RewriteUnit]:
+    """The units of one file (`whole`, its whole-file unit), as cut_file cuts its row groups: `[whole]` when the
+    file makes a single run."""
+    return [
+        dataclasses.replace(
+            whole,
+            destination=unit_destination(whole.destination, cut.row_groups),
+            rows=cut.rows,
+            row_groups=cut.row_groups,
+            first_row=cut.first_row,
+        )
+        for cut in cut_file(row_groups, whole.source.size, unit_bytes)
+    ]
+
+
 def unit_destination(destination: str, row_groups: tuple[int, int] | None) -> str:
     """The key of a unit: the whole file's key, or for a run of row groups that key with the run before `.parquet`
     (`part-00000-x.gz.rg00004-00007.parquet`): unique per run, flat like every key in a partition folder."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,12 +36,11 @@ from sor_job.rewrite import (
     TransformFactory,
     UnitResult,
     abort_unfinished_uploads,
-    cut_file,
+    file_units,
     head_of_listed,
     rewrite_plan_digest,
     run_rewrites,
     schema_ipc,
-    unit_destination,
     unit_done,
     verify_rewrites,
 )
@@ -121,10 +119,9 @@ def partition_registered(glue: Any, config: JobConfig, name: str) -> bool:
         raise
 
 
-def folder_changes(s3: Any, bucket: str, prefix: str, units: Sequence[RewriteUnit]) -> bool:
-    """Whether rewriting `units` would write or remove anything in the folder `prefix`: a unit not yet done
+def folder_changes(s3: Any, bucket: str, listed: Sequence[S3Object], units: Sequence[RewriteUnit]) -> bool:
+    """Whether rewriting `units` would write or remove anything in the folder `listed` lists: a unit not yet done
     (rewrite.py unit_done), or an object no unit writes."""
-    listed = list_objects(s3, bucket, prefix)
     if stale_keys(units, listed):
         return True
     present = {o.key for o in listed}  # listed once: each present object then needs its HeadObject only
@@ -157,25 +154,26 @@ def rewrite_partition(
     digest = rewrite_plan_digest(output, restoration_spec(rules))
     # A re-run keeps a file's whole-file object when an earlier run (of a version that did not cut files into units)
     # made it from this source under this plan, rather than publish the same rows again under the units' keys.
+    # The folder is listed once, before anything changes, when a re-run or `before_change` needs to know what it holds.
     prefix = config.partition_prefix(name)
-    present = set() if run.first_run_of_the_day else {o.key for o in list_objects(s3, config.sor_bucket, prefix)}
-    units = []
+    listed = (
+        list_objects(s3, config.sor_bucket, prefix) if not run.first_run_of_the_day or before_change is not None else []
+    )
+    present = set() if run.first_run_of_the_day else {o.key for o in listed}
+    output_ipc = schema_ipc(output)
+    units: list[RewriteUnit] = []
     for obj, schema in zip(table.files, schemas, strict=True):
-        whole = RewriteUnit(obj, destination_key(config, name, table, obj), schema_ipc(output), digest, schema.rows)
-        cuts = cut_file(schema.row_groups, obj.size, config.rewrite_unit_bytes)
-        if len(cuts) == 1 or (
-            whole.destination in present and unit_done(whole, head_of_listed(s3, config.sor_bucket, whole.destination))
-        ):
-            units.append(whole)
-            continue
-        for cut in cuts:
-            units.append(dataclasses.replace(
-                whole, destination=unit_destination(whole.destination, cut.row_groups), rows=cut.rows,
-                row_groups=cut.row_groups, first_row=cut.first_row,
-            ))  # fmt: skip
+        whole = RewriteUnit(obj, destination_key(config, name, table, obj), output_ipc, digest, schema.rows)
+        cut = file_units(whole, schema.row_groups, config.rewrite_unit_bytes)
+        kept_whole = (
+            len(cut) > 1
+            and whole.destination in present
+            and unit_done(whole, head_of_listed(s3, config.sor_bucket, whole.destination))
+        )
+        units += [whole] if kept_whole else cut
     if len({u.destination for u in units}) != len(units):
         raise TableError("two export files flatten to the same file name in the partition folder")
-    if before_change is not None and folder_changes(s3, config.sor_bucket, config.partition_prefix(name), units):
+    if before_change is not None and folder_changes(s3, config.sor_bucket, listed, units):
         before_change()
     spark_failure: SparkJobFailed | None = None
     try:

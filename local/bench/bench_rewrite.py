@@ -166,14 +166,15 @@ def source_files(folder: Path, files: int, rows: int, row_group_rows: int) -> li
     return paths
 
 
-def restorations(path: Path) -> dict[str, Restoration]:
-    """The job's rules for the file's string columns; a decimal's scale from the footer statistics, as the job
-    decides it when the metadata has no scale key."""
+def restorations(path: Path, mappings: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Restoration]:
+    """The job's rules for the file's string columns under `mappings` (originalTypeMappings; default: this
+    module's table); a decimal's scale from the footer statistics, as the job decides it when the metadata has no
+    scale key."""
     metadata = pq.read_metadata(path)
     schema = metadata.schema.to_arrow_schema()
     strings = [f.name for f in schema if pa.types.is_string(f.type)]
     rules = {}
-    for name, rule in restoration_rules(ENGINE, type_mappings(), strings).items():
+    for name, rule in restoration_rules(ENGINE, type_mappings() if mappings is None else mappings, strings).items():
         if isinstance(rule, Restoration):
             if rule.restore is Restore.DECIMAL and rule.scale is None:
                 scale = numeric_scale(statistics_samples(metadata, name)[0])

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import cProfile
-import dataclasses
 import hashlib
 import io
 import json
@@ -51,19 +50,19 @@ from local.bench.bench_rewrite import (
     LocalS3,
     LocalS3Factory,
     child_env,
+    restorations,
 )
 from sor_job import rewrite
 from sor_job.config import JobConfig
 from sor_job.plan import S3Object
-from sor_job.restore import Restoration, Restore, numeric_scale, restoration_rules, statistics_samples, with_scale
+from sor_job.restore import Restoration
 from sor_job.restore_transform import restoration_spec, restored_schema
 from sor_job.rewrite import (
     RewriteUnit,
-    cut_file,
+    file_units,
     rewrite_plan_digest,
     run_rewrites,
     schema_ipc,
-    unit_destination,
     verify_rewrites,
 )
 from sor_job.s3_reads import read_footer
@@ -84,17 +83,9 @@ def config() -> JobConfig:
     )  # fmt: skip
 
 
-def rules_of(metadata: pq.FileMetaData) -> dict[str, Restoration]:
-    """The job's rules for lineitem's text columns; a numeric's scale from the footer statistics, as the job decides
-    it when the export metadata has no scale key (the real export's case)."""
-    strings = [f.name for f in metadata.schema.to_arrow_schema() if pa.types.is_string(f.type)]
-    rules = {}
-    for name, rule in restoration_rules("aurora-postgresql", tpch.type_mappings(), strings).items():
-        if isinstance(rule, Restoration):
-            if rule.restore is Restore.DECIMAL and rule.scale is None:
-                rule = with_scale(rule, numeric_scale(statistics_samples(metadata, name)[0]) or 0)
-            rules[name] = rule
-    return rules
+def rules_of(path: Path) -> dict[str, Restoration]:
+    """The job's rules for lineitem's text columns (bench_rewrite.restorations under lineitem's type mappings)."""
+    return restorations(path, tpch.type_mappings())
 
 
 def plan(s3: LocalS3, root: Path, files: int) -> tuple[list[RewriteUnit], dict[str, dict[str, Restoration]]]:
@@ -104,16 +95,11 @@ def plan(s3: LocalS3, root: Path, files: int) -> tuple[list[RewriteUnit], dict[s
     for path in sorted((root / EXPORT_BUCKET / layout_prefix(files)).glob("*.parquet")):
         obj = S3Object(layout_prefix(files) + path.name, path.stat().st_size, LocalS3.etag(path))
         footer, _ = read_footer(s3, EXPORT_BUCKET, obj, job.footer_read_size)
-        metadata = pq.read_metadata(path)  # the statistics the job took from the same footer
-        file_rules = rules_of(metadata)
+        file_rules = rules_of(path)  # the statistics the job takes from the same footer
         output = restored_schema(footer.arrow_schema, file_rules)  # type: ignore[arg-type]
         digest = rewrite_plan_digest(output, restoration_spec(file_rules), SETTINGS)
         whole = RewriteUnit(obj, f"sor/lineitem/{files}/{path.name}", schema_ipc(output), digest, footer.rows)
-        for cut in cut_file(footer.row_groups, obj.size, job.rewrite_unit_bytes):
-            units.append(dataclasses.replace(
-                whole, destination=unit_destination(whole.destination, cut.row_groups), rows=cut.rows,
-                row_groups=cut.row_groups, first_row=cut.first_row,
-            ))  # fmt: skip
+        units += file_units(whole, footer.row_groups, job.rewrite_unit_bytes)
         rules[obj.key] = file_rules
     return units, rules
 
@@ -177,7 +163,7 @@ def time_peer(root: Path, files: int, threads: int, repeats: int) -> dict[str, A
     s3 = LocalS3(root)
     folder = root / EXPORT_BUCKET / layout_prefix(files)
     keys = [layout_prefix(files) + p.name for p in sorted(folder.glob("*.parquet"))]
-    casts = {name: rule.arrow_type for name, rule in rules_of(pq.read_metadata(root / EXPORT_BUCKET / keys[0])).items()}
+    casts = {name: rule.arrow_type for name, rule in rules_of(root / EXPORT_BUCKET / keys[0]).items()}
     times, rows = [], 0
     for _ in range(repeats):
         shutil.rmtree(root / SOR_BUCKET, ignore_errors=True)
@@ -207,26 +193,23 @@ def profile_file(root: Path) -> dict[str, dict[str, float]]:
     unit = next(u for u in units if u.row_groups is None or u.row_groups[0] == 0)
     factory = restoration_factory(rules[unit.source.key], EXPORT_BUCKET)
     casts = {name: rule.arrow_type for name, rule in rules[unit.source.key].items()}
+    # (side, its call, its total, its transform, its write): functions named by (file name, function name)
+    sides = (
+        ("job", lambda: rewrite.rewrite_unit(unit, factory(unit), s3, job, SETTINGS), ("rewrite.py", "rewrite_unit"),
+         [("restore_transform.py", "transform")], [("rewrite.py", "_write_row_group"), ("rewrite.py", "finish")]),
+        ("peer", lambda: peer_file(s3, unit.source.key, casts, "peer/profile.parquet"), ("bench_tpch.py", "peer_file"),
+         [("compute.py", "strptime"), ("compute.py", "cast")],
+         [("core.py", "write_table"), ("bench_rewrite.py", "put_object")]),
+    )  # fmt: skip
     figures = {}
-    for peer, call in (
-        ("job", lambda: rewrite.rewrite_unit(unit, factory(unit), s3, job, SETTINGS)),
-        ("peer", lambda: peer_file(s3, unit.source.key, casts, "peer/profile.parquet")),
-    ):
+    for side, call, whole, transforms, writes in sides:
         call()  # warm: first imports (pyarrow imports pandas on its first scalar conversion), compiled patterns
         shutil.rmtree(root / SOR_BUCKET, ignore_errors=True)  # else the job's unit is done: skipped, nothing read
         profiler = cProfile.Profile()
         profiler.runcall(call)
         stats = pstats.Stats(profiler)
-        total = _cumulative(stats, ("rewrite.py", "rewrite_unit"), ("bench_tpch.py", "peer_file"))
-        transform = _cumulative(stats, ("restore_transform.py", "transform"), ("compute.py", "strptime"),
-                                ("compute.py", "cast"))  # fmt: skip
-        if peer == "job":
-            transform = _cumulative(stats, ("restore_transform.py", "transform"))
-        write = _cumulative(stats, ("rewrite.py", "_write_row_group"), ("rewrite.py", "finish"),
-                            ("core.py", "write_table"), ("bench_rewrite.py", "put_object"))  # fmt: skip
-        if peer == "job":
-            write = _cumulative(stats, ("rewrite.py", "_write_row_group"), ("rewrite.py", "finish"))
-        figures[peer] = {
+        total, transform, write = (_cumulative(stats, *names) for names in ([whole], transforms, writes))
+        figures[side] = {
             "rows": unit.rows, "total": round(total, 3), "transform": round(transform, 3), "write": round(write, 3),
             "read": round(total - transform - write, 3),
         }  # fmt: skip
